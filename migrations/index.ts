@@ -1,0 +1,5 @@
+// Every migration, in order. Listed explicitly so the build and the embedded
+// database need no file globbing.
+import { InitialSchema1764356400000 } from './1764356400000-initial-schema.js';
+
+export const migrations = [InitialSchema1764356400000];

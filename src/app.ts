@@ -1,0 +1,78 @@
+// The whole HTTP app as one Fastify instance: external plugins, our plugins, then routes.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Services } from './services.js';
+import { errorHandler } from './errors/error-mapper.js';
+import { TesseraError } from './errors/errors.js';
+import { ErrorBody, TokenResponse } from './schemas.js';
+import servicesPlugin from './plugins/app/services.js';
+import authenticationPlugin from './plugins/app/authentication.js';
+import helmetPlugin from './plugins/external/helmet.js';
+import wellKnownRoutes from './routes/well-known/index.js';
+import authRoutes from './routes/auth/index.js';
+import oauthRoutes from './routes/oauth/index.js';
+import usersRoutes from './routes/users/index.js';
+import userinfoRoutes from './routes/userinfo/index.js';
+import healthRoutes from './routes/health/index.js';
+import { loggerOptions } from './logger.js';
+
+export interface AppOptions {
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { config } = services;
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config.logLevel),
+    // Fastify accepts a hop count at run time; its types omit it.
+    trustProxy: config.trustProxy as boolean | string[],
+    bodyLimit: config.bodyLimit,
+    // Never trust a caller-chosen request id; every request gets a fresh one.
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 5_000,
+    routerOptions: { maxParamLength: 200 },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    ajv: {
+      // Extra fields are refused, not silently dropped; types are never coerced.
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON only unless a route scope says otherwise; text/plain is refused with 415.
+  app.removeContentTypeParser('text/plain');
+  app.addSchema(ErrorBody);
+  app.addSchema(TokenResponse);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request) => {
+    throw new TesseraError('not_found', { detail: `${request.method} ${request.url.slice(0, 200)}` });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Tessera', version: '0.1.0', description: 'Identity and token service. Generated from the route schemas; do not edit by hand.' },
+      servers: [{ url: 'http://localhost:3000' }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+
+  await app.register(servicesPlugin, { services });
+  await app.register(helmetPlugin);
+  await app.register(authenticationPlugin);
+
+  await app.register(wellKnownRoutes, { prefix: '/.well-known' });
+  await app.register(authRoutes, { prefix: '/auth' });
+  await app.register(oauthRoutes, { prefix: '/oauth' });
+  await app.register(usersRoutes, { prefix: '/users' });
+  await app.register(userinfoRoutes, { prefix: '/userinfo' });
+  await app.register(healthRoutes);
+  return app;
+}

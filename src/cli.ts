@@ -1,0 +1,152 @@
+// The `tessera` command. Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/config.js';
+import { Database } from './db/database.js';
+import { acquireEmbeddedLock, EmbeddedDatabaseBusyError } from './db/embedded-lock.js';
+import { startServices } from './services.js';
+import { registerUser } from './users/register-user.js';
+import { TesseraError } from './errors/errors.js';
+import { listAllKeys } from './db/repositories/signing-keys.js';
+import type { Role } from './db/repositories/users.js';
+
+const USAGE = `usage: tessera <command>
+  serve                                   start the service (same as npm start)
+  migrate                                 apply pending migrations, then exit
+  users create --email E [--role R]       create a user (role: admin, moderator, user); password on stdin
+  keys list                               list signing keys with state, alg and times`;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await run(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`tessera: ${error.message}\n${USAGE}\n`);
+      return 2;
+    }
+    process.stderr.write(`tessera: ${describe(error)}\n`);
+    return 1;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ConfigError || error instanceof EmbeddedDatabaseBusyError) return error.message;
+  if (error instanceof TesseraError) return error.description;
+  const code = (error as { code?: string }).code;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') return 'cannot reach the database (check DATABASE_URL)';
+  return (error as Error)?.message?.split('\n')[0] ?? 'failed';
+}
+
+async function run(argv: string[]): Promise<void> {
+  const [command, sub, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      if (sub !== undefined) throw new UsageError('serve takes no arguments');
+      const { serve } = await import('./server.js');
+      await serve();
+      return;
+    }
+    case 'migrate': {
+      if (sub !== undefined) throw new UsageError('migrate takes no arguments');
+      const config = loadConfig();
+      const lock = config.database.kind === 'pglite' ? acquireEmbeddedLock(config.database.dataDir) : undefined;
+      const db = await Database.connect(config.database);
+      try {
+        const applied = await db.migrate();
+        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply\n');
+      } finally {
+        await db.close();
+        lock?.release();
+      }
+      return;
+    }
+    case 'users':
+      if (sub !== 'create') throw new UsageError(`unknown users command ${sub ?? ''}`.trim());
+      return usersCreate(rest);
+    case 'keys':
+      if (sub !== 'list' || rest.length) throw new UsageError(`unknown keys command ${sub ?? ''}`.trim());
+      return keysList();
+    case undefined:
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      if (command === undefined) throw new UsageError('a command is needed');
+      return;
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+async function usersCreate(args: string[]): Promise<void> {
+  let values: { email?: string; role?: string };
+  try {
+    ({ values } = parseArgs({ args, options: { email: { type: 'string' }, role: { type: 'string', default: 'user' } }, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (!values.email) throw new UsageError('--email is required');
+  const role = values.role ?? 'user';
+  if (!['admin', 'moderator', 'user'].includes(role)) throw new UsageError('--role must be admin, moderator or user');
+  const password = await readPassword();
+  if (!password) throw new Error('no password given on standard input');
+  const services = await startServices(loadConfig());
+  try {
+    const result = await registerUser(services, { email: values.email, password, roles: [role as Role] });
+    if (!result.created) throw new Error(`a user with email ${result.email} already exists`);
+    process.stdout.write(`${JSON.stringify({ id: result.user.id, email: result.user.email, roles: result.user.roles })}\n`);
+  } finally {
+    await services.close();
+  }
+}
+
+/** The password comes from stdin, never from an argument (which `ps` would show). */
+async function readPassword(): Promise<string> {
+  const stdin = process.stdin;
+  if (stdin.isTTY) {
+    process.stderr.write('Password: ');
+    stdin.setRawMode(true);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stdin) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    if (stdin.isTTY) {
+      const text = buf.toString('utf8');
+      if (text.includes('\u0003')) {
+        stdin.setRawMode(false);
+        throw new Error('cancelled');
+      }
+      const end = text.search(/[\r\n]/);
+      chunks.push(Buffer.from(end >= 0 ? text.slice(0, end) : text));
+      if (end >= 0) break;
+    } else {
+      chunks.push(buf);
+      total += buf.length;
+      if (total > 64 * 1024) throw new Error('standard input is too large for a password');
+    }
+  }
+  if (stdin.isTTY) {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stderr.write('\n');
+  }
+  // One trailing newline is the line end of `echo` or a file, not part of the password.
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function keysList(): Promise<void> {
+  const config = loadConfig();
+  const services = await startServices(config);
+  try {
+    const keys = await listAllKeys(services.db);
+    const iso = (d: Date | null) => (d ? d.toISOString() : '-');
+    const rows = keys.map((k) => [k.kid, k.purpose, k.alg, k.state, iso(k.createdAt), iso(k.activatesAt), iso(k.retiredAt), iso(k.expiresAt), iso(k.revokedAt)]);
+    const header = ['KID', 'PURPOSE', 'ALG', 'STATE', 'CREATED', 'ACTIVATES', 'RETIRED', 'EXPIRES', 'REVOKED'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    for (const row of [header, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+  } finally {
+    await services.close();
+  }
+}

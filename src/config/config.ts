@@ -1,0 +1,176 @@
+// Every setting Tessera reads, as one TypeBox schema checked at boot. An invalid
+// value stops the start with a message that names the variable.
+import Type, { type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+const Seconds = (def: number, min = 1, max = 31_536_000) =>
+  Type.Integer({ minimum: min, maximum: max, default: def });
+
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, maxLength: 255, default: '127.0.0.1' }),
+  ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', maxLength: 2048 })),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', maxLength: 4096 })),
+  DATA_DIR: Type.String({ minLength: 1, maxLength: 4096, default: './data' }),
+  ACCESS_TOKEN_TTL: Seconds(600, 30, 86_400),
+  DEFAULT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  AUDIENCES: Type.String({ maxLength: 16_384, default: '' }),
+  REFRESH_TOKEN_TTL: Seconds(2_592_000, 60),
+  REFRESH_IDLE_TTL: Seconds(604_800, 60),
+  REFRESH_REUSE_GRACE: Type.Integer({ minimum: 0, maximum: 60, default: 10 }),
+  SIGNING_ALG: Type.Union([Type.Literal('ES256'), Type.Literal('EdDSA'), Type.Literal('RS256'), Type.Literal('PS256')], { default: 'ES256' }),
+  JWKS_MAX_AGE: Seconds(300, 0, 86_400),
+  MASTER_KEY: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  MASTER_KEY_FILE: Type.String({ minLength: 1, maxLength: 4096, default: 'keys/master.key' }),
+  TRUST_PROXY: Type.String({ maxLength: 4096, default: 'false' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  REGISTRATION: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
+  PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 12 }),
+  ARGON2_MEMORY_KIB: Type.Integer({ minimum: 19_456, maximum: 4_194_304, default: 19_456 }),
+  ARGON2_ITERATIONS: Type.Integer({ minimum: 2, maximum: 64, default: 2 }),
+  ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  HASH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  HASH_QUEUE: Type.Integer({ minimum: 0, maximum: 10_000, default: 32 }),
+  BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384 }),
+});
+export type Env = Static<typeof EnvSchema>;
+
+export type SigningAlg = Env['SIGNING_ALG'];
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  port: number;
+  host: string;
+  issuer: string;
+  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  accessTokenTtl: number;
+  defaultAudience: string;
+  audiences: string[];
+  refreshTokenTtl: number;
+  refreshIdleTtl: number;
+  refreshReuseGrace: number;
+  signingAlg: SigningAlg;
+  jwksMaxAge: number;
+  masterKey: { kind: 'value'; value: string } | { kind: 'file'; path: string; explicit: boolean };
+  trustProxy: boolean | string[] | number;
+  logLevel: Env['LOG_LEVEL'];
+  registration: Env['REGISTRATION'];
+  password: { minLength: number };
+  argon2: { memoryCost: number; timeCost: number; parallelism: number; concurrency: number; queue: number };
+  bodyLimit: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`Invalid setting ${variable}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const KEYS = Object.keys(EnvSchema.properties) as (keyof Env)[];
+
+/** Reads the process environment (or a given map) into a checked Config. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const key of KEYS) {
+    const value = source[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  // Only whole decimal numbers: Value.Convert would also take "1e3" or "0x10".
+  for (const key of KEYS) {
+    const schema = EnvSchema.properties[key] as { type?: string };
+    const value = raw[key];
+    if (schema.type === 'integer' && value !== undefined && !/^\d{1,10}$/.test(value)) {
+      throw new ConfigError(key, 'must be a whole number');
+    }
+  }
+  const env = Value.Default(EnvSchema, Value.Convert(EnvSchema, { ...raw })) as Env;
+  const firstError = [...Value.Errors(EnvSchema, env)][0];
+  if (firstError) {
+    const variable = firstError.instancePath.replace(/^\//, '') || 'environment';
+    throw new ConfigError(variable, firstError.message);
+  }
+  return toConfig(env, raw.MASTER_KEY_FILE !== undefined);
+}
+
+function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
+  const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
+  if (!isAbsoluteUrl(issuer)) throw new ConfigError('ISSUER', 'must be an absolute http(s) URL');
+  const audiences = env.AUDIENCES.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const audience of audiences) {
+    if (!isAbsoluteUrl(audience)) throw new ConfigError('AUDIENCES', `"${audience}" is not an absolute URI (RFC 8707)`);
+  }
+  if (env.REFRESH_IDLE_TTL > env.REFRESH_TOKEN_TTL) {
+    throw new ConfigError('REFRESH_IDLE_TTL', 'must not exceed REFRESH_TOKEN_TTL');
+  }
+  const config: Config = {
+    env: env.NODE_ENV,
+    port: env.PORT,
+    host: env.HOST,
+    issuer,
+    database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir: env.DATA_DIR },
+    accessTokenTtl: env.ACCESS_TOKEN_TTL,
+    defaultAudience: env.DEFAULT_AUDIENCE ?? issuer,
+    audiences,
+    refreshTokenTtl: env.REFRESH_TOKEN_TTL,
+    refreshIdleTtl: env.REFRESH_IDLE_TTL,
+    refreshReuseGrace: env.REFRESH_REUSE_GRACE,
+    signingAlg: env.SIGNING_ALG,
+    jwksMaxAge: env.JWKS_MAX_AGE,
+    masterKey: env.MASTER_KEY
+      ? { kind: 'value', value: env.MASTER_KEY }
+      : { kind: 'file', path: env.MASTER_KEY_FILE, explicit: masterKeyFileExplicit },
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    logLevel: env.LOG_LEVEL,
+    registration: env.REGISTRATION,
+    password: { minLength: env.PASSWORD_MIN_LENGTH },
+    argon2: {
+      memoryCost: env.ARGON2_MEMORY_KIB,
+      timeCost: env.ARGON2_ITERATIONS,
+      parallelism: env.ARGON2_PARALLELISM,
+      concurrency: env.HASH_CONCURRENCY,
+      queue: env.HASH_QUEUE,
+    },
+    bodyLimit: env.BODY_LIMIT,
+  };
+  checkProduction(config);
+  return config;
+}
+
+function isAbsoluteUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && !url.hash && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}
+
+/** Fastify trustProxy: false, true, a hop count, or a list of addresses/CIDRs. */
+function parseTrustProxy(value: string): boolean | string[] | number {
+  const v = value.trim().toLowerCase();
+  if (v === 'false' || v === '') return false;
+  if (v === 'true') return true;
+  if (/^\d{1,2}$/.test(v)) return Number(v);
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const cidr = /^(?:loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(?:\/\d{1,3})?)$/;
+  for (const entry of list) {
+    if (!cidr.test(entry)) throw new ConfigError('TRUST_PROXY', `"${entry}" is not an address, CIDR, true, false or a hop count`);
+  }
+  return list;
+}
+
+/** NODE_ENV=production refuses settings that are only fit for a laptop. */
+function checkProduction(config: Config): void {
+  if (config.env !== 'production') return;
+  if (config.masterKey.kind === 'file' && !config.masterKey.explicit) {
+    throw new ConfigError('MASTER_KEY', 'production needs MASTER_KEY or MASTER_KEY_FILE set explicitly');
+  }
+  if (config.database.kind === 'pglite') {
+    throw new ConfigError('DATABASE_URL', 'production needs PostgreSQL; the embedded database is for development');
+  }
+  if (config.issuer.startsWith('http:') && config.trustProxy === false) {
+    throw new ConfigError('ISSUER', 'production needs an https: issuer, or TRUST_PROXY naming the TLS-terminating proxy');
+  }
+}

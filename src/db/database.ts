@@ -1,0 +1,104 @@
+// One TypeORM data source for PostgreSQL (DATABASE_URL) or embedded PGlite (DATA_DIR),
+// wrapped so that callers get plain parameterized queries and explicit transactions.
+import { mkdirSync } from 'node:fs';
+import { DataSource, type EntityManager } from 'typeorm';
+import { PGliteDriver } from 'typeorm-pglite';
+import { migrations } from '../../migrations/index.js';
+import type { Config } from '../config/config.js';
+import { Mutex } from '../lib/mutex.js';
+
+/** Something that runs SQL: the database itself, or an open transaction. */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+/** Serializes migrations across instances starting together (any 64-bit constant). */
+const MIGRATION_LOCK = 7_246_001_455_018_113n;
+
+export class Database implements Queryable {
+  /**
+   * PGlite is a single connection: two interleaved transactions would share one
+   * session, so every statement and transaction waits its turn here.
+   */
+  private readonly gate: Mutex | null;
+
+  private constructor(
+    readonly dataSource: DataSource,
+    readonly kind: Config['database']['kind'],
+  ) {
+    this.gate = kind === 'pglite' ? new Mutex() : null;
+  }
+
+  static async connect(database: Config['database'], options: { poolSize?: number } = {}): Promise<Database> {
+    const common = { type: 'postgres' as const, synchronize: false, migrationsRun: false, migrations, entities: [], logging: false };
+    let dataSource: DataSource;
+    if (database.kind === 'postgres') {
+      dataSource = new DataSource({ ...common, url: database.url, poolSize: options.poolSize ?? 10, extra: { application_name: 'tessera' } });
+    } else {
+      if (!database.dataDir.startsWith('memory://')) mkdirSync(database.dataDir, { recursive: true, mode: 0o700 });
+      dataSource = new DataSource({
+        ...common,
+        driver: new PGliteDriver({ dataDir: database.dataDir }).driver,
+        uuidExtension: 'pgcrypto',
+        installExtensions: false,
+      });
+    }
+    await dataSource.initialize();
+    return new Database(dataSource, database.kind);
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    if (!this.gate) return normalizeRows<T>(await this.dataSource.query(sql, params));
+    return this.gate.run(async () => normalizeRows<T>(await this.dataSource.query(sql, params)));
+  }
+
+  /** Runs fn in one transaction; the caller that needs atomicity opens it. */
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const run = () =>
+      this.dataSource.transaction(async (manager: EntityManager) =>
+        fn({ query: async <R>(sql: string, params: unknown[] = []) => normalizeRows<R>(await manager.query(sql, params)) }),
+      );
+    return this.gate ? this.gate.run(run) : run();
+  }
+
+  /** Applies pending migrations under an advisory lock, so instances may start together. */
+  async migrate(): Promise<string[]> {
+    const apply = async () => {
+      const runner = this.dataSource.createQueryRunner();
+      await runner.connect();
+      try {
+        await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
+        try {
+          const done = await this.dataSource.runMigrations({ transaction: 'each' });
+          return done.map((m) => m.name);
+        } finally {
+          await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
+        }
+      } finally {
+        await runner.release();
+      }
+    };
+    return this.gate ? this.gate.run(apply) : apply();
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}
+
+/** TypeORM returns [rows, count] for UPDATE ... RETURNING on postgres; give callers rows. */
+function normalizeRows<T>(result: unknown): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {
+    return result[0] as T[];
+  }
+  return Array.isArray(result) ? (result as T[]) : [];
+}

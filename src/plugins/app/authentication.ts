@@ -1,0 +1,55 @@
+// Bearer authentication for our own endpoints (RFC 6750): app.authenticate checks the
+// access token, its session and its user, and leaves the result on request.auth.
+import fp from 'fastify-plugin';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TesseraError } from '../../errors/errors.js';
+import { findUserById, type UserRow } from '../../db/repositories/users.js';
+import { isSessionLive } from '../../db/repositories/sessions.js';
+import type { AccessClaims } from '../../tokens/token-service.js';
+
+export interface Auth {
+  claims: AccessClaims;
+  user: UserRow;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  }
+  interface FastifyRequest {
+    auth: Auth | null;
+  }
+}
+
+const bearerChallenge = (realm: string, error?: string) =>
+  error ? `Bearer realm="${realm}", error="${error}"` : `Bearer realm="${realm}"`;
+
+export default fp(
+  async (app) => {
+    const { tokens, db, config } = app.services;
+    const audiences = [...new Set([config.issuer, config.defaultAudience])];
+    app.decorateRequest('auth', null);
+
+    app.decorate('authenticate', async (request: FastifyRequest) => {
+      const header = request.headers.authorization;
+      const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header) : null;
+      if (!match) {
+        throw new TesseraError('invalid_token', { detail: 'no bearer token', headers: { 'WWW-Authenticate': bearerChallenge(config.issuer) } });
+      }
+      const refuse = (detail: string) =>
+        new TesseraError('invalid_token', { detail, headers: { 'WWW-Authenticate': bearerChallenge(config.issuer, 'invalid_token') } });
+      let claims: AccessClaims;
+      try {
+        claims = await tokens.verifyAccessToken(match[1]!, audiences);
+      } catch (error) {
+        throw refuse(`access token rejected: ${(error as Error).message}`);
+      }
+      // Only user tokens with a live session reach user endpoints: a logout counts at once here.
+      if (typeof claims.sid !== 'string' || !(await isSessionLive(db, claims.sid))) throw refuse('session ended');
+      const user = await findUserById(db, claims.sub);
+      if (!user || user.disabled) throw refuse('user missing or disabled');
+      request.auth = { claims, user };
+    });
+  },
+  { name: 'authentication', dependencies: ['services'] },
+);

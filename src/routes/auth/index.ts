@@ -1,0 +1,82 @@
+// POST /auth/login: first-party login with email and password, answering a token response.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { TesseraError } from '../../errors/errors.js';
+import { Password, TokenResponse, errors } from '../../schemas.js';
+import { findUserByEmail, updatePasswordHash } from '../../db/repositories/users.js';
+import { recordSecurityEvent } from '../../db/repositories/security-events.js';
+import { resolveAudience, resolveScope, USER_SCOPES } from '../../domain/tokens/grant-request.js';
+import { FIRST_PARTY_CLIENT_ID, openSession } from '../../grants/session-tokens.js';
+import { noStore } from '../../lib/http.js';
+
+const LoginBody = Type.Object(
+  {
+    email: Type.String({ minLength: 1, maxLength: 320 }),
+    password: Password,
+    captcha_token: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
+    client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    scope: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    resource: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  },
+  { additionalProperties: false },
+);
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const services = app.services;
+  const { config, db, hasher } = services;
+
+  app.post(
+    '/login',
+    {
+      schema: {
+        summary: 'Log in with email and password',
+        tags: ['auth'],
+        body: LoginBody,
+        response: { 200: TokenResponse, ...errors(400, 401, 413, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      // Cheap checks first: nothing here costs a hash.
+      const clientId = body.client_id ?? FIRST_PARTY_CLIENT_ID;
+      if (clientId !== FIRST_PARTY_CLIENT_ID) throw new TesseraError('invalid_request', { detail: 'unknown client_id at login' });
+      const scope = resolveScope(body.scope, USER_SCOPES);
+      if (scope === undefined) throw new TesseraError('invalid_scope');
+      const audience = resolveAudience(body.resource, config);
+      if (audience === undefined) throw new TesseraError('invalid_target');
+
+      const user = await findUserByEmail(db, body.email);
+      // Unknown accounts cost the same argon2 verify as known ones: same answer, same time.
+      const passwordOk = user ? await hasher.verify(user.password_hash, body.password) : await hasher.verifyDummy(body.password);
+      if (!user || !passwordOk || user.disabled) {
+        await recordSecurityEvent(db, {
+          type: 'login_failure',
+          userId: user?.id ?? null,
+          ip: request.ip,
+          detail: { reason: !user ? 'unknown_account' : user.disabled && passwordOk ? 'disabled' : 'wrong_password' },
+        });
+        throw new TesseraError('invalid_credentials');
+      }
+      if (hasher.needsRehash(user.password_hash)) {
+        // Parameters were raised since this hash was made: upgrade it, off the response path.
+        hasher
+          .hash(body.password)
+          .then((hash) => updatePasswordHash(db, user.id, user.password_hash, hash))
+          .catch((error: unknown) => request.log.warn({ err: error }, 'password rehash failed'));
+      }
+      const { sessionId, ...tokens } = await openSession(services, {
+        user,
+        clientId,
+        scope,
+        audience,
+        userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
+        ip: request.ip,
+      });
+      request.log.info({ event: 'login_success', sub: user.id, sid: sessionId }, 'login');
+      noStore(reply);
+      return tokens;
+    },
+  );
+};
+
+export default routes;

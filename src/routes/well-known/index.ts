@@ -1,0 +1,80 @@
+// Discovery (RFC 8414) and the public signing keys (RFC 7517).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { USER_SCOPES } from '../../domain/tokens/grant-request.js';
+
+const Metadata = Type.Object(
+  {
+    issuer: Type.String(),
+    token_endpoint: Type.String(),
+    jwks_uri: Type.String(),
+    userinfo_endpoint: Type.String(),
+    grant_types_supported: Type.Array(Type.String()),
+    response_types_supported: Type.Array(Type.String()),
+    token_endpoint_auth_methods_supported: Type.Array(Type.String()),
+    scopes_supported: Type.Array(Type.String()),
+    claims_supported: Type.Array(Type.String()),
+  },
+  { additionalProperties: true },
+);
+
+const Jwk = Type.Object(
+  {
+    kty: Type.String(),
+    kid: Type.String(),
+    alg: Type.String(),
+    use: Type.String(),
+    crv: Type.Optional(Type.String()),
+    x: Type.Optional(Type.String()),
+    y: Type.Optional(Type.String()),
+    n: Type.Optional(Type.String()),
+    e: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config, keystore } = app.services;
+  const metadata = {
+    issuer: config.issuer,
+    token_endpoint: `${config.issuer}/oauth/token`,
+    jwks_uri: `${config.issuer}/.well-known/jwks.json`,
+    userinfo_endpoint: `${config.issuer}/userinfo`,
+    grant_types_supported: ['refresh_token'],
+    // No authorization endpoint: users log in through POST /auth/login.
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: ['none'],
+    scopes_supported: [...USER_SCOPES],
+    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'sid', 'roles', 'auth_time', 'email'],
+  };
+
+  for (const path of ['/oauth-authorization-server', '/openid-configuration']) {
+    app.get(path, { schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['discovery'], response: { 200: Metadata } } }, async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=300');
+      return metadata;
+    });
+  }
+
+  app.get(
+    '/jwks.json',
+    {
+      schema: {
+        summary: 'Public signing keys (RFC 7517); conditional GET with ETag',
+        tags: ['discovery'],
+        response: { 200: Type.Object({ keys: Type.Array(Jwk) }, { additionalProperties: false }), 304: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      const jwks = keystore.jwks();
+      reply.header('cache-control', `public, max-age=${config.jwksMaxAge}`).header('etag', jwks.etag);
+      const ifNoneMatch = request.headers['if-none-match'];
+      if (typeof ifNoneMatch === 'string' && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === jwks.etag)) {
+        return reply.code(304).send(null);
+      }
+      // Serialized once per key change; a string with a content type is sent as is.
+      return reply.type('application/json; charset=utf-8').send(jwks.body as never);
+    },
+  );
+};
+
+export default routes;

@@ -1,0 +1,27 @@
+// Creating a user, shared by POST /users and `tessera users create`.
+import type { Services } from '../services.js';
+import { TesseraError } from '../errors/errors.js';
+import { checkPassword } from '../domain/passwords/password-policy.js';
+import { insertUser, normalizeEmail, type Role, type UserRow } from '../db/repositories/users.js';
+
+const POLICY_TEXT: Record<string, string> = {
+  too_short: 'The password is too short',
+  too_long: 'The password is too long',
+  common: 'The password is too common',
+  contains_email: 'The password must not be the email address',
+};
+
+export type RegisterResult = { created: true; user: UserRow; email: string } | { created: false; email: string };
+
+export async function registerUser(services: Pick<Services, 'db' | 'hasher' | 'config'>, input: { email: string; password: string; roles: Role[] }): Promise<RegisterResult> {
+  const email = normalizeEmail(input.email);
+  if (!/^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 254) {
+    throw new TesseraError('invalid_request', { description: 'The email address is invalid' });
+  }
+  const problem = checkPassword(input.password, { minLength: services.config.password.minLength, email });
+  if (problem) throw new TesseraError('weak_password', { description: POLICY_TEXT[problem]! });
+  // Hash before looking: an existing email costs the same time as a new one.
+  const passwordHash = await services.hasher.hash(input.password);
+  const user = await insertUser(services.db, { email, passwordHash, roles: input.roles });
+  return user ? { created: true, user, email } : { created: false, email };
+}
