@@ -1,7 +1,7 @@
 // One TypeORM data source for PostgreSQL (DATABASE_URL) or embedded PGlite (DATA_DIR),
 // wrapped so that callers get plain parameterized queries and explicit transactions.
 import { mkdirSync } from 'node:fs';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, MigrationExecutor, type EntityManager } from 'typeorm';
 import { PGliteDriver } from 'typeorm-pglite';
 import { migrations } from '../../migrations/index.js';
 import type { Config } from '../config/config.js';
@@ -69,7 +69,10 @@ export class Database implements Queryable {
       try {
         await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
         try {
-          const done = await this.dataSource.runMigrations({ transaction: 'each' });
+          // On the locked connection itself, so a pool of one cannot deadlock.
+          const executor = new MigrationExecutor(this.dataSource, runner);
+          executor.transaction = 'each';
+          const done = await executor.executePendingMigrations();
           return done.map((m) => m.name);
         } finally {
           await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);

@@ -2,6 +2,7 @@
 // (stack, SQL, path, library name) leaves here; the full error goes to the log.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError, type ErrorCode } from './errors.js';
+import { HasherBusyError } from '../domain/passwords/password-hasher.js';
 
 export interface WireError {
   status: number;
@@ -23,6 +24,10 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 };
 
 export function toWireError(error: unknown): WireError {
+  if (error instanceof HasherBusyError) {
+    // Bounded hashing: shed load with a hint instead of queueing without limit.
+    return { ...fromCode('temporarily_unavailable'), headers: { 'Retry-After': '1' } };
+  }
   if (error instanceof TesseraError && error.expose) {
     return {
       status: error.status,

@@ -1,0 +1,66 @@
+// build(t): a Tessera app on this file's own database, closed after the test.
+import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { startServices, type Services } from '../../src/services.js';
+import { buildApp } from '../../src/app.js';
+import { testDatabaseEnv } from './database.js';
+
+/** A fixed master key for tests only; never used outside them. */
+export const TEST_MASTER_KEY = randomBytes(32).toString('base64');
+
+export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    MASTER_KEY: TEST_MASTER_KEY,
+    ISSUER: 'http://localhost:3000',
+    ...(await testDatabaseEnv()),
+    ...env,
+  });
+}
+
+export interface Built {
+  app: FastifyInstance;
+  services: Services;
+  config: Config;
+}
+
+export async function build(t: Pick<TestContext, 'after'>, env: Record<string, string> = {}, options: { logger?: unknown } = {}): Promise<Built> {
+  const config = await testConfig(env);
+  const services = await startServices(config);
+  const app = await buildApp(services, options.logger ? { logger: options.logger as never } : {});
+  await app.ready();
+  t.after(async () => {
+    await app.close();
+    await services.close();
+  });
+  return { app, services, config };
+}
+
+let counter = 0;
+/** A unique email per call, so tests sharing a file's database never collide. */
+export function uniqueEmail(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${counter}-${randomBytes(3).toString('hex')}@example.com`;
+}
+
+export const GOOD_PASSWORD = 'quiet-lantern-orbit-47';
+
+export async function registerAndLogin(app: FastifyInstance, email = uniqueEmail(), password = GOOD_PASSWORD) {
+  const reg = await app.inject({ method: 'POST', url: '/users', payload: { email, password } });
+  if (reg.statusCode !== 201) throw new Error(`registration failed: ${reg.statusCode} ${reg.body}`);
+  const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
+  if (login.statusCode !== 200) throw new Error(`login failed: ${login.statusCode} ${login.body}`);
+  return { email, password, tokens: login.json() as { access_token: string; refresh_token: string; scope: string; expires_in: number } };
+}
+
+export function refresh(app: FastifyInstance, refreshToken: string, extra: Record<string, string> = {}) {
+  return app.inject({
+    method: 'POST',
+    url: '/oauth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }).toString(),
+  });
+}
