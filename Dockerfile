@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# Tessera: multi-stage build; the runtime image has production dependencies only,
+# runs as a non-root user and listens on 0.0.0.0.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Scripts stay off until the sources are here (prepare would build too early);
+# argon2 ships prebuilt binaries for linux-x64 and arm64, loaded by node-gyp-build.
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY migrations ./migrations
+RUN npm run build && npm prune --omit=dev --ignore-scripts
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000 \
+    DATA_DIR=/var/lib/tessera
+RUN groupadd --system --gid 10001 tessera \
+ && useradd --system --uid 10001 --gid tessera --home-dir /app --shell /usr/sbin/nologin tessera \
+ && mkdir -p /var/lib/tessera /app/keys \
+ && chown tessera:tessera /var/lib/tessera /app/keys
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json openapi.yaml ./
+COPY bin ./bin
+USER tessera:tessera
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "bin/tessera.js", "serve"]
