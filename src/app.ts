@@ -4,11 +4,13 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from './services.js';
+import type { Config } from './config/config.js';
 import { errorHandler } from './errors/error-mapper.js';
 import { TesseraError } from './errors/errors.js';
 import { ErrorBody, TokenResponse } from './schemas.js';
 import servicesPlugin from './plugins/app/services.js';
 import authenticationPlugin from './plugins/app/authentication.js';
+import authorizationPlugin from './plugins/app/authorization.js';
 import helmetPlugin from './plugins/external/helmet.js';
 import wellKnownRoutes from './routes/well-known/index.js';
 import authRoutes from './routes/auth/index.js';
@@ -16,18 +18,24 @@ import oauthRoutes from './routes/oauth/index.js';
 import usersRoutes from './routes/users/index.js';
 import userinfoRoutes from './routes/userinfo/index.js';
 import healthRoutes from './routes/health/index.js';
+import adminKeyRoutes from './routes/admin/keys.js';
 import { loggerOptions } from './logger.js';
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
 }
 
+/** A hop count becomes a function, the form Fastify honours for it (proxy-addr semantics). */
+function fastifyTrustProxy(value: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof value !== 'number') return value;
+  return (_address, hop) => hop < value;
+}
+
 export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = services;
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config.logLevel),
-    // Fastify accepts a hop count at run time; its types omit it.
-    trustProxy: config.trustProxy as boolean | string[],
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     bodyLimit: config.bodyLimit,
     // Never trust a caller-chosen request id; every request gets a fresh one.
     genReqId: () => randomUUID(),
@@ -39,6 +47,15 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     routerOptions: { maxParamLength: 200 },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Undecodable URLs are answered by the one error mapper too, not Fastify's own body.
+    // No hooks run for these, so the headers the helmet plugin would add are set here.
+    frameworkErrors: (error, request, reply) => {
+      reply
+        .header('content-security-policy', "default-src 'none';frame-ancestors 'none'")
+        .header('x-content-type-options', 'nosniff')
+        .header('cache-control', 'no-store');
+      return errorHandler(error, request, reply);
+    },
     ajv: {
       // Extra fields are refused, not silently dropped; types are never coerced.
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false },
@@ -67,6 +84,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(servicesPlugin, { services });
   await app.register(helmetPlugin);
   await app.register(authenticationPlugin);
+  await app.register(authorizationPlugin);
 
   await app.register(wellKnownRoutes, { prefix: '/.well-known' });
   await app.register(authRoutes, { prefix: '/auth' });
@@ -74,5 +92,6 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(usersRoutes, { prefix: '/users' });
   await app.register(userinfoRoutes, { prefix: '/userinfo' });
   await app.register(healthRoutes);
+  await app.register(adminKeyRoutes, { prefix: '/admin' });
   return app;
 }

@@ -8,12 +8,16 @@ import { registerUser } from './users/register-user.js';
 import { TesseraError } from './errors/errors.js';
 import { listAllKeys } from './db/repositories/signing-keys.js';
 import type { Role } from './db/repositories/users.js';
+import { rewrapSecrets } from './keys/rewrap.js';
 
 const USAGE = `usage: tessera <command>
   serve                                   start the service (same as npm start)
   migrate                                 apply pending migrations, then exit
   users create --email E [--role R]       create a user (role: admin, moderator, user); password on stdin
-  keys list                               list signing keys with state, alg and times`;
+  keys list                               list signing keys with state, alg and times
+  keys rotate [--purpose access|refresh]  start a rotation: a next key, signing after KEY_PUBLISH_AHEAD
+  keys revoke KID                         revoke a (compromised) key at once
+  keys rewrap                             re-seal every secret under MASTER_KEY (old key in MASTER_KEY_PREVIOUS)`;
 
 class UsageError extends Error {}
 
@@ -66,8 +70,7 @@ async function run(argv: string[]): Promise<void> {
       if (sub !== 'create') throw new UsageError(`unknown users command ${sub ?? ''}`.trim());
       return usersCreate(rest);
     case 'keys':
-      if (sub !== 'list' || rest.length) throw new UsageError(`unknown keys command ${sub ?? ''}`.trim());
-      return keysList();
+      return keysCommand(sub, rest);
     case undefined:
     case '--help':
     case 'help':
@@ -91,7 +94,7 @@ async function usersCreate(args: string[]): Promise<void> {
   if (!['admin', 'moderator', 'user'].includes(role)) throw new UsageError('--role must be admin, moderator or user');
   const password = await readPassword();
   if (!password) throw new Error('no password given on standard input');
-  const services = await startServices(loadConfig());
+  const services = await startServices(loadConfig(), { keySync: false });
   try {
     const result = await registerUser(services, { email: values.email, password, roles: [role as Role] });
     if (!result.created) throw new Error(`a user with email ${result.email} already exists`);
@@ -136,9 +139,59 @@ async function readPassword(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
+async function keysCommand(sub: string | undefined, args: string[]): Promise<void> {
+  switch (sub) {
+    case 'list':
+      if (args.length) throw new UsageError('keys list takes no arguments');
+      return keysList();
+    case 'rotate': {
+      let purpose: string;
+      try {
+        purpose = parseArgs({ args, options: { purpose: { type: 'string', default: 'access' } }, strict: true }).values.purpose ?? 'access';
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      if (purpose !== 'access' && purpose !== 'refresh') throw new UsageError('--purpose must be access or refresh');
+      return withServices(async (services) => {
+        const result = await services.keys.rotate(purpose as 'access' | 'refresh');
+        process.stdout.write(
+          `${JSON.stringify({ kid: result.kid, purpose, state: 'next', activates_at: result.activatesAt.toISOString(), created: result.created })}\n`,
+        );
+      });
+    }
+    case 'revoke': {
+      const [kid, ...extra] = args;
+      if (!kid || extra.length || !/^[A-Za-z0-9_-]{43}$/.test(kid)) throw new UsageError('keys revoke takes one KID (an RFC 7638 thumbprint)');
+      return withServices(async (services) => {
+        const result = await services.keys.revoke(kid);
+        if (result.kind === 'unknown') throw new Error(`no key with kid ${kid}`);
+        const replacement = result.kind === 'revoke' ? result.replacement : undefined;
+        process.stdout.write(`${JSON.stringify({ kid, state: 'revoked', ...(replacement ? { replacement } : {}) })}\n`);
+      });
+    }
+    case 'rewrap':
+      if (args.length) throw new UsageError('keys rewrap takes no arguments; set MASTER_KEY (new) and MASTER_KEY_PREVIOUS (old)');
+      return withServices(async (services) => {
+        const result = await rewrapSecrets(services.db, services.box);
+        process.stdout.write(`${JSON.stringify({ rewrapped: result.rewrapped, already_current: result.alreadyCurrent, master_key_id: services.box.keyId })}\n`);
+      });
+    default:
+      throw new UsageError(`unknown keys command ${sub ?? ''}`.trim());
+  }
+}
+
+async function withServices(fn: (services: Awaited<ReturnType<typeof startServices>>) => Promise<void>): Promise<void> {
+  const services = await startServices(loadConfig(), { keySync: false });
+  try {
+    await fn(services);
+  } finally {
+    await services.close();
+  }
+}
+
 async function keysList(): Promise<void> {
   const config = loadConfig();
-  const services = await startServices(config);
+  const services = await startServices(config, { keySync: false });
   try {
     const keys = await listAllKeys(services.db);
     const iso = (d: Date | null) => (d ? d.toISOString() : '-');

@@ -6,8 +6,9 @@ import { buildApp } from './app.js';
 
 export async function serve(): Promise<void> {
   const config = loadConfig();
-  const services = await startServices(config);
-  const app = await buildApp(services);
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+  const services = await startServices(config, { onSyncError: (err) => app?.log.error({ err }, 'key sync failed') });
+  app = await buildApp(services);
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'closing after an error');
     else app.log.info({ signal }, 'closing');

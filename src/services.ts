@@ -1,10 +1,13 @@
-// Builds the long-lived parts of Tessera from a Config: database, keys, tokens, hasher.
+// Builds the long-lived parts of Tessera from a Config: database, keys, tokens, hasher,
+// and the loop that keeps this instance's keys in step with the database.
 import type { Config } from './config/config.js';
-import { loadMasterKey } from './crypto/master-key.js';
+import { loadMasterKey, loadPreviousMasterKeys } from './crypto/master-key.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { Database } from './db/database.js';
 import { acquireEmbeddedLock, type EmbeddedLock } from './db/embedded-lock.js';
 import { PasswordHasher } from './domain/passwords/password-hasher.js';
+import type { RotationSettings } from './domain/keys/key-states.js';
+import { KeyManager } from './keys/key-manager.js';
 import { Keystore } from './keys/keystore.js';
 import { TokenService } from './tokens/token-service.js';
 
@@ -13,34 +16,84 @@ export interface Services {
   db: Database;
   box: SecretBox;
   keystore: Keystore;
+  keys: KeyManager;
   tokens: TokenService;
   hasher: PasswordHasher;
+  /** Promotes due keys and reloads this instance's keys now (also runs every KEY_SYNC_INTERVAL). */
+  syncKeys(): Promise<void>;
   close(): Promise<void>;
 }
 
+/** Margin on top of token lifetimes before a retired key is dropped: clock skew and sync lag. */
+const RETENTION_MARGIN = 60;
+
+export function rotationSettings(config: Config): RotationSettings {
+  const margin = RETENTION_MARGIN + config.keys.syncInterval;
+  return {
+    publishAhead: config.keys.publishAhead,
+    rotationInterval: config.keys.rotationInterval,
+    retention: { access: config.accessTokenTtl + margin, refresh: config.refreshTokenTtl + margin },
+  };
+}
+
+export interface StartOptions {
+  migrate?: boolean;
+  /** Run the periodic key sync (servers do; one-shot CLI commands do not). */
+  keySync?: boolean;
+  onSyncError?: (error: unknown) => void;
+}
+
 /** Connects, migrates, makes sure signing keys exist and loads them. */
-export async function startServices(config: Config, options: { migrate?: boolean } = {}): Promise<Services> {
-  const box = SecretBox.fromKey(loadMasterKey(config));
+export async function startServices(config: Config, options: StartOptions = {}): Promise<Services> {
+  const box = SecretBox.fromKey(loadMasterKey(config), loadPreviousMasterKeys(config));
   const lock: EmbeddedLock | undefined = config.database.kind === 'pglite' ? acquireEmbeddedLock(config.database.dataDir) : undefined;
   let db: Database | undefined;
   try {
     db = await Database.connect(config.database);
     if (options.migrate !== false) await db.migrate();
-    const keystore = new Keystore(db, box, config);
-    await keystore.ensureKeys();
+    const keys = new KeyManager(db, box, { signingAlg: config.signingAlg, rotation: rotationSettings(config) });
+    const keystore = new Keystore(db, box);
+    await keys.ensureKeys();
+    await keys.tick();
     await keystore.reload();
     const hasher = new PasswordHasher(config.argon2);
     await hasher.warm();
     const tokens = new TokenService(keystore, config);
     const database = db;
+
+    let syncing: Promise<void> | undefined;
+    const syncKeys = () => {
+      // One sync at a time; a caller arriving mid-sync waits for that one.
+      syncing ??= (async () => {
+        try {
+          await keys.tick();
+          await keystore.reload();
+        } finally {
+          syncing = undefined;
+        }
+      })();
+      return syncing;
+    };
+    const timer =
+      options.keySync === false
+        ? undefined
+        : setInterval(() => {
+            syncKeys().catch((error: unknown) => options.onSyncError?.(error));
+          }, config.keys.syncInterval * 1000);
+    timer?.unref();
+
     return {
       config,
       db: database,
       box,
       keystore,
+      keys,
       tokens,
       hasher,
+      syncKeys,
       async close() {
+        if (timer) clearInterval(timer);
+        await syncing?.catch(() => undefined);
         await database.close();
         lock?.release();
       },

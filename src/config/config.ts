@@ -21,8 +21,12 @@ export const EnvSchema = Type.Object({
   REFRESH_REUSE_GRACE: Type.Integer({ minimum: 0, maximum: 60, default: 10 }),
   SIGNING_ALG: Type.Union([Type.Literal('ES256'), Type.Literal('EdDSA'), Type.Literal('RS256'), Type.Literal('PS256')], { default: 'ES256' }),
   JWKS_MAX_AGE: Seconds(300, 0, 86_400),
+  KEY_PUBLISH_AHEAD: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800 })), // no default: unset means JWKS_MAX_AGE
+  KEY_ROTATION_INTERVAL: Type.Integer({ minimum: 0, maximum: 31_536_000, default: 0 }),
+  KEY_SYNC_INTERVAL: Seconds(5, 1, 300),
   MASTER_KEY: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   MASTER_KEY_FILE: Type.String({ minLength: 1, maxLength: 4096, default: 'keys/master.key' }),
+  MASTER_KEY_PREVIOUS: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   TRUST_PROXY: Type.String({ maxLength: 4096, default: 'false' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   REGISTRATION: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
@@ -52,6 +56,8 @@ export interface Config {
   refreshReuseGrace: number;
   signingAlg: SigningAlg;
   jwksMaxAge: number;
+  keys: { publishAhead: number; rotationInterval: number; syncInterval: number };
+  masterKeyPrevious: string | undefined;
   masterKey: { kind: 'value'; value: string } | { kind: 'file'; path: string; explicit: boolean };
   trustProxy: boolean | string[] | number;
   logLevel: Env['LOG_LEVEL'];
@@ -99,10 +105,16 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
   if (!isAbsoluteUrl(issuer)) throw new ConfigError('ISSUER', 'must be an absolute http(s) URL');
   const audiences = env.AUDIENCES.split(',').map((a) => a.trim()).filter(Boolean);
   for (const audience of audiences) {
-    if (!isAbsoluteUrl(audience)) throw new ConfigError('AUDIENCES', `"${audience}" is not an absolute URI (RFC 8707)`);
+    if (!isAbsoluteUri(audience)) throw new ConfigError('AUDIENCES', `"${audience}" is not an absolute URI (RFC 8707)`);
   }
   if (env.REFRESH_IDLE_TTL > env.REFRESH_TOKEN_TTL) {
     throw new ConfigError('REFRESH_IDLE_TTL', 'must not exceed REFRESH_TOKEN_TTL');
+  }
+  // A key must be in every cached JWKS before it signs: publish it at least one max-age ahead.
+  const publishAhead = env.KEY_PUBLISH_AHEAD ?? env.JWKS_MAX_AGE;
+  if (publishAhead < env.JWKS_MAX_AGE) throw new ConfigError('KEY_PUBLISH_AHEAD', 'must be at least JWKS_MAX_AGE');
+  if (env.KEY_ROTATION_INTERVAL > 0 && env.KEY_ROTATION_INTERVAL <= publishAhead) {
+    throw new ConfigError('KEY_ROTATION_INTERVAL', 'must be 0 (manual) or longer than KEY_PUBLISH_AHEAD');
   }
   const config: Config = {
     env: env.NODE_ENV,
@@ -118,6 +130,8 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
     refreshReuseGrace: env.REFRESH_REUSE_GRACE,
     signingAlg: env.SIGNING_ALG,
     jwksMaxAge: env.JWKS_MAX_AGE,
+    keys: { publishAhead, rotationInterval: env.KEY_ROTATION_INTERVAL, syncInterval: env.KEY_SYNC_INTERVAL },
+    masterKeyPrevious: env.MASTER_KEY_PREVIOUS,
     masterKey: env.MASTER_KEY
       ? { kind: 'value', value: env.MASTER_KEY }
       : { kind: 'file', path: env.MASTER_KEY_FILE, explicit: masterKeyFileExplicit },
@@ -147,6 +161,21 @@ function isAbsoluteUrl(value: string): boolean {
   }
 }
 
+/** RFC 8707: a resource is an absolute URI without a fragment (https:, urn:, ...). */
+function isAbsoluteUri(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) && !url.hash && !value.includes('#') && !/\s/.test(value);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether any proxy is trusted at all. */
+export function trustsAProxy(trustProxy: Config['trustProxy']): boolean {
+  return trustProxy === true || (typeof trustProxy === 'number' && trustProxy > 0) || (Array.isArray(trustProxy) && trustProxy.length > 0);
+}
+
 /** Fastify trustProxy: false, true, a hop count, or a list of addresses/CIDRs. */
 function parseTrustProxy(value: string): boolean | string[] | number {
   const v = value.trim().toLowerCase();
@@ -170,7 +199,7 @@ function checkProduction(config: Config): void {
   if (config.database.kind === 'pglite') {
     throw new ConfigError('DATABASE_URL', 'production needs PostgreSQL; the embedded database is for development');
   }
-  if (config.issuer.startsWith('http:') && config.trustProxy === false) {
+  if (config.issuer.startsWith('http:') && !trustsAProxy(config.trustProxy)) {
     throw new ConfigError('ISSUER', 'production needs an https: issuer, or TRUST_PROXY naming the TLS-terminating proxy');
   }
 }

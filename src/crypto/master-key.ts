@@ -14,6 +14,11 @@ export function decodeMasterKey(text: string, variable: string): Buffer {
   return key;
 }
 
+/** The previous master key, still accepted for reading during a rewrap. */
+export function loadPreviousMasterKeys(config: Pick<Config, 'masterKeyPrevious'>): Buffer[] {
+  return config.masterKeyPrevious ? [decodeMasterKey(config.masterKeyPrevious, 'MASTER_KEY_PREVIOUS')] : [];
+}
+
 export function loadMasterKey(config: Pick<Config, 'masterKey' | 'env'>): Buffer {
   const source = config.masterKey;
   if (source.kind === 'value') return decodeMasterKey(source.value, 'MASTER_KEY');

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../services.js';
 import { TesseraError } from '../errors/errors.js';
-import { createSession, rotateRefresh } from '../db/repositories/sessions.js';
+import { createSession, findLiveSession, rotateRefresh } from '../db/repositories/sessions.js';
 import { isUuid, type UserRow } from '../db/repositories/users.js';
 import { classifyRotation, refreshTokenExpiry } from '../domain/sessions/refresh-family.js';
 import { isSubsetScope } from '../domain/tokens/grant-request.js';
@@ -65,6 +65,17 @@ export interface RefreshRequest {
   ip: string | null;
 }
 
+/** RFC 6749 section 6: a narrower scope may be asked for, never a wider one; the resource stays. */
+function checkNarrowing(r: RefreshRequest, granted: { scope: string; audience: string }): string {
+  let scope = granted.scope;
+  if (r.scope !== undefined) {
+    if (!isSubsetScope(r.scope, granted.scope)) throw new TesseraError('invalid_scope', { detail: 'refresh asked for a wider scope' });
+    scope = [...new Set(r.scope.split(' ').filter(Boolean))].join(' ');
+  }
+  if (r.resource !== undefined && r.resource !== granted.audience) throw new TesseraError('invalid_target', { detail: 'refresh asked for another resource' });
+  return scope;
+}
+
 /** The refresh_token grant: rotate the family, or end it on reuse. */
 export async function refreshSession(services: Services, r: RefreshRequest, log: { warn(o: object, m: string): void }): Promise<TokenResponseBody> {
   const { config, db, tokens } = services;
@@ -75,6 +86,14 @@ export async function refreshSession(services: Services, r: RefreshRequest, log:
     throw new TesseraError('invalid_grant', { detail: `refresh token rejected: ${(error as TokenInvalidError).message}` });
   }
   if (!isUuid(claims.sid) || !isUuid(claims.jti) || !isUuid(claims.sub)) throw new TesseraError('invalid_grant', { detail: 'refresh token ids malformed' });
+
+  // A refused scope or resource must not retire the current token: check those before the
+  // rotation (a session's scope and audience never change). A retired token skips this and
+  // goes on to the rotation, which detects the reuse.
+  if (r.scope !== undefined || r.resource !== undefined) {
+    const live = await findLiveSession(db, claims.sid, claims.sub);
+    if (live && live.current_jti === claims.jti) checkNarrowing(r, live);
+  }
 
   const newJti = randomUUID();
   const row = await rotateRefresh(db, {
@@ -94,13 +113,7 @@ export async function refreshSession(services: Services, r: RefreshRequest, log:
   }
   if (outcome.kind === 'invalid' || !row) throw new TesseraError('invalid_grant', { detail: 'no live session for refresh token' });
 
-  // RFC 6749 section 6: a narrower scope may be asked for, never a wider one.
-  let scope = row.scope;
-  if (r.scope !== undefined) {
-    if (!isSubsetScope(r.scope, row.scope)) throw new TesseraError('invalid_scope', { detail: 'refresh asked for a wider scope' });
-    scope = [...new Set(r.scope.split(' ').filter(Boolean))].join(' ');
-  }
-  if (r.resource !== undefined && r.resource !== row.audience) throw new TesseraError('invalid_target', { detail: 'refresh asked for another resource' });
+  const scope = checkNarrowing(r, row);
 
   const issuedAt = outcome.issuedAt;
   const [access, refresh] = await Promise.all([

@@ -2,12 +2,10 @@
 // keys for verification, and the published JWKS body with its ETag.
 import { createHash } from 'node:crypto';
 import { importJWK, type CryptoKey, type JWK, type KeyObject } from 'jose';
-import type { Config } from '../config/config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Database } from '../db/database.js';
-import { generateSigningKey } from '../domain/keys/key-material.js';
 import { currentKey, isTrusted, publishedKeys, type KeyPurpose } from '../domain/keys/key-states.js';
-import { findCurrentKey, insertKey, listLiveKeys, lockKeyTable, type StoredKey } from '../db/repositories/signing-keys.js';
+import { listLiveKeys, type StoredKey } from '../db/repositories/signing-keys.js';
 
 type Key = CryptoKey | KeyObject;
 
@@ -43,28 +41,7 @@ export class Keystore {
   constructor(
     private readonly db: Database,
     private readonly box: SecretBox,
-    private readonly config: Pick<Config, 'signingAlg'>,
   ) {}
-
-  /** Creates the first key of each purpose if there is none (once, across instances). */
-  async ensureKeys(): Promise<void> {
-    for (const purpose of ['access', 'refresh'] as const) {
-      if (await findCurrentKey(this.db, purpose)) continue;
-      const generated = await generateSigningKey(this.config.signingAlg);
-      await this.db.transaction(async (tx) => {
-        await lockKeyTable(tx);
-        if (await findCurrentKey(tx, purpose)) return;
-        await insertKey(tx, {
-          kid: generated.kid,
-          purpose,
-          alg: generated.alg,
-          state: 'current',
-          publicJwk: generated.publicJwk,
-          privateKeyEnc: this.box.seal(JSON.stringify(generated.privateJwk), privateKeyAad(purpose, generated.kid)),
-        });
-      });
-    }
-  }
 
   /** Reads keys from the database and rebuilds what is served and signed with. */
   async reload(now = new Date()): Promise<void> {

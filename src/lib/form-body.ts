@@ -7,6 +7,8 @@ export function parseForm(body: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const [name, value] of new URLSearchParams(body)) {
     if (name in out) throw new TesseraError('invalid_request', { detail: `parameter ${name} repeated` });
+    // No RFC 6749 parameter may hold a NUL, and PostgreSQL refuses one with an error.
+    if (value.includes('\u0000')) throw new TesseraError('invalid_request', { detail: `parameter ${name} holds a NUL` });
     out[name] = value;
   }
   return { ...out };

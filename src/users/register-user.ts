@@ -15,7 +15,8 @@ export type RegisterResult = { created: true; user: UserRow; email: string } | {
 
 export async function registerUser(services: Pick<Services, 'db' | 'hasher' | 'config'>, input: { email: string; password: string; roles: Role[] }): Promise<RegisterResult> {
   const email = normalizeEmail(input.email);
-  if (!/^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 254) {
+  // Control characters are refused here: PostgreSQL rejects a NUL byte with an error.
+  if (!/^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/.test(email) || email.length > 254 || /\p{Cc}/u.test(email)) {
     throw new TesseraError('invalid_request', { description: 'The email address is invalid' });
   }
   const problem = checkPassword(input.password, { minLength: services.config.password.minLength, email });

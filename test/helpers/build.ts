@@ -64,3 +64,15 @@ export function refresh(app: FastifyInstance, refreshToken: string, extra: Recor
     payload: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }).toString(),
   });
 }
+
+/** A user with the given roles, created directly (as `tessera users create` does), logged in. */
+export async function userWithRoles(built: Pick<Built, 'app' | 'services'>, roles: ('admin' | 'moderator' | 'user')[]) {
+  const { registerUser } = await import('../../src/users/register-user.js');
+  const email = uniqueEmail(roles.join('-') || 'none');
+  const result = await registerUser(built.services, { email, password: GOOD_PASSWORD, roles });
+  if (!result.created) throw new Error('user exists');
+  const login = await built.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: GOOD_PASSWORD } });
+  if (login.statusCode !== 200) throw new Error(`login failed: ${login.body}`);
+  const tokens = login.json() as { access_token: string; refresh_token: string };
+  return { id: result.user.id, email, tokens, auth: { authorization: `Bearer ${tokens.access_token}` } };
+}

@@ -93,6 +93,15 @@ export async function rotateRefresh(
   return rows[0];
 }
 
+/** A live session's grant and current refresh jti, read without changing anything. */
+export async function findLiveSession(db: Queryable, sessionId: string, userId: string): Promise<Pick<SessionRow, 'scope' | 'audience' | 'current_jti'> | undefined> {
+  const rows = await db.query<Pick<SessionRow, 'scope' | 'audience' | 'current_jti'>>(
+    `SELECT scope, audience, current_jti FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()`,
+    [sessionId, userId],
+  );
+  return rows[0];
+}
+
 /** A live session, for checks on access tokens at our own endpoints. */
 export async function isSessionLive(db: Queryable, sessionId: string): Promise<boolean> {
   const rows = await db.query<{ ok: boolean }>(

@@ -17,6 +17,7 @@ interface Row {
   private_key_enc: string;
   created_at: Date;
   activates_at: Date;
+  activated_at: Date | null;
   retired_at: Date | null;
   expires_at: Date | null;
   revoked_at: Date | null;
@@ -31,6 +32,7 @@ const toKey = (r: Row): StoredKey => ({
   privateKeyEnc: r.private_key_enc,
   createdAt: new Date(r.created_at),
   activatesAt: new Date(r.activates_at),
+  activatedAt: r.activated_at ? new Date(r.activated_at) : null,
   retiredAt: r.retired_at ? new Date(r.retired_at) : null,
   expiresAt: r.expires_at ? new Date(r.expires_at) : null,
   revokedAt: r.revoked_at ? new Date(r.revoked_at) : null,
@@ -57,13 +59,33 @@ export async function findCurrentKey(db: Queryable, purpose: KeyPurpose): Promis
 
 export async function insertKey(
   db: Queryable,
-  key: { kid: string; purpose: KeyPurpose; alg: string; state: KeyState; publicJwk: PublicJwk; privateKeyEnc: string },
+  key: { kid: string; purpose: KeyPurpose; alg: string; state: 'next' | 'current'; publicJwk: PublicJwk; privateKeyEnc: string; activatesAt?: Date },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO signing_keys (kid, purpose, alg, state, public_jwk, private_key_enc, activated_at)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6, CASE WHEN $4 = 'current' THEN now() END)`,
-    [key.kid, key.purpose, key.alg, key.state, JSON.stringify(key.publicJwk), key.privateKeyEnc],
+    `INSERT INTO signing_keys (kid, purpose, alg, state, public_jwk, private_key_enc, activates_at, activated_at)
+     VALUES ($1, $2, $3, $4::text, $5::jsonb, $6, COALESCE($7::timestamptz, now()), CASE WHEN $4::text = 'current' THEN now() END)`,
+    [key.kid, key.purpose, key.alg, key.state, JSON.stringify(key.publicJwk), key.privateKeyEnc, key.activatesAt ?? null],
   );
+}
+
+/** current -> retired, trusted until every token it signed has expired. */
+export async function retireKey(tx: Queryable, kid: string, expiresAt: Date): Promise<void> {
+  await tx.query(`UPDATE signing_keys SET state = 'retired', retired_at = now(), expires_at = $2 WHERE kid = $1 AND state = 'current'`, [kid, expiresAt]);
+}
+
+/** next -> current. The partial unique index refuses a second current key. */
+export async function promoteKey(tx: Queryable, kid: string): Promise<void> {
+  await tx.query(`UPDATE signing_keys SET state = 'current', activated_at = now() WHERE kid = $1 AND state = 'next'`, [kid]);
+}
+
+export async function revokeKey(tx: Queryable, kid: string): Promise<void> {
+  await tx.query(`UPDATE signing_keys SET state = 'revoked', revoked_at = now() WHERE kid = $1 AND state <> 'revoked'`, [kid]);
+}
+
+/** Replaces a sealed private key only if it is still the value that was read. */
+export async function replaceSealedKey(db: Queryable, kid: string, from: string, to: string): Promise<boolean> {
+  const rows = await db.query(`UPDATE signing_keys SET private_key_enc = $3 WHERE kid = $1 AND private_key_enc = $2 RETURNING kid`, [kid, from, to]);
+  return rows.length === 1;
 }
 
 /** Serializes key creation across instances for the rest of the transaction. */

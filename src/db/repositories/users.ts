@@ -1,8 +1,9 @@
 // The one place that reads and writes users. Every lookup refuses an absent key
 // outright, so an undefined id or email can never match some row.
 import type { Queryable } from '../database.js';
+import type { Role } from '../../domain/roles/permissions.js';
 
-export type Role = 'admin' | 'moderator' | 'user';
+export type { Role };
 
 export interface UserRow {
   id: string;
@@ -22,7 +23,8 @@ export function normalizeEmail(email: string): string {
 }
 
 export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | undefined> {
-  if (typeof email !== 'string' || email.length === 0) return undefined;
+  // A NUL byte can never be stored, and PostgreSQL refuses it in a parameter with an error.
+  if (typeof email !== 'string' || email.length === 0 || email.includes('\u0000')) return undefined;
   const rows = await db.query<UserRow>('SELECT * FROM users WHERE email = $1', [normalizeEmail(email)]);
   return rows[0];
 }

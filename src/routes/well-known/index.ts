@@ -69,7 +69,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       reply.header('cache-control', `public, max-age=${config.jwksMaxAge}`).header('etag', jwks.etag);
       const ifNoneMatch = request.headers['if-none-match'];
       if (typeof ifNoneMatch === 'string' && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === jwks.etag)) {
-        return reply.code(304).send(null);
+        // No body and no Content-Length on a 304 (RFC 9110 8.6): send nothing, not "null".
+        return reply.code(304).send(undefined as never);
       }
       // Serialized once per key change; a string with a content type is sent as is.
       return reply.type('application/json; charset=utf-8').send(jwks.body as never);

@@ -1,0 +1,32 @@
+// Roles map to named permissions in this one table; anything not listed is denied.
+export type Role = 'admin' | 'moderator' | 'user';
+
+export type Permission =
+  | 'self:read'
+  | 'self:write'
+  | 'users:read'
+  | 'users:disable'
+  | 'users:write'
+  | 'sessions:end-any'
+  | 'clients:manage'
+  | 'keys:manage'
+  | 'audit:read'
+  | 'metrics:read';
+
+const SELF: Permission[] = ['self:read', 'self:write'];
+
+export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
+  admin: [...SELF, 'users:read', 'users:disable', 'users:write', 'sessions:end-any', 'clients:manage', 'keys:manage', 'audit:read', 'metrics:read'],
+  moderator: [...SELF, 'users:read', 'users:disable'],
+  user: SELF,
+};
+
+export const ROLES = Object.keys(ROLE_PERMISSIONS) as Role[];
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && Object.hasOwn(ROLE_PERMISSIONS, value);
+}
+
+export function hasPermission(roles: readonly string[], permission: Permission): boolean {
+  return roles.some((role) => isRole(role) && ROLE_PERMISSIONS[role].includes(permission));
+}

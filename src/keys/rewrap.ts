@@ -1,0 +1,28 @@
+// Master key rotation: re-seal every stored secret under the current master key.
+// One row per statement, each a compare-and-set, so an interrupted run is safe to repeat.
+import type { SecretBox } from '../crypto/secret-box.js';
+import { SecretBox as Box } from '../crypto/secret-box.js';
+import type { Queryable } from '../db/database.js';
+import { listAllKeys, replaceSealedKey } from '../db/repositories/signing-keys.js';
+import { recordSecurityEvent } from '../db/repositories/security-events.js';
+import { privateKeyAad } from './keystore.js';
+
+export interface RewrapResult {
+  rewrapped: number;
+  alreadyCurrent: number;
+}
+
+export async function rewrapSecrets(db: Queryable, box: SecretBox): Promise<RewrapResult> {
+  const result: RewrapResult = { rewrapped: 0, alreadyCurrent: 0 };
+  for (const key of await listAllKeys(db)) {
+    if (Box.sealedWith(key.privateKeyEnc) === box.keyId) {
+      result.alreadyCurrent++;
+      continue;
+    }
+    const aad = privateKeyAad(key.purpose, key.kid);
+    const resealed = box.seal(box.open(key.privateKeyEnc, aad), aad);
+    if (await replaceSealedKey(db, key.kid, key.privateKeyEnc, resealed)) result.rewrapped++;
+  }
+  await recordSecurityEvent(db, { type: 'master_key_rewrap', detail: { ...result, master_key_id: box.keyId } });
+  return result;
+}

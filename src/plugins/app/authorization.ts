@@ -1,0 +1,34 @@
+// Role and permission checks as preHandlers: `preHandler: [app.authenticate,
+// app.requirePermission('keys:manage')]`. Roles are read from the user's current
+// record, so a demotion counts at once, not when the token expires.
+import fp from 'fastify-plugin';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { TesseraError } from '../../errors/errors.js';
+import { hasPermission, type Permission, type Role } from '../../domain/roles/permissions.js';
+
+type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    requirePermission(permission: Permission): PreHandler;
+    requireRole(...roles: Role[]): PreHandler;
+  }
+}
+
+export default fp(
+  async (app) => {
+    app.decorate('requirePermission', (permission: Permission): PreHandler => {
+      return async (request) => {
+        const roles = request.auth?.user.roles ?? [];
+        if (!hasPermission(roles, permission)) throw new TesseraError('forbidden', { detail: `missing permission ${permission}` });
+      };
+    });
+    app.decorate('requireRole', (...wanted: Role[]): PreHandler => {
+      return async (request) => {
+        const roles = request.auth?.user.roles ?? [];
+        if (!wanted.some((role) => roles.includes(role))) throw new TesseraError('forbidden', { detail: `missing role ${wanted.join('|')}` });
+      };
+    });
+  },
+  { name: 'authorization', dependencies: ['authentication'] },
+);
