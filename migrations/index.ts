@@ -1,5 +1,6 @@
 // Every migration, in order. Listed explicitly so the build and the embedded
 // database need no file globbing.
 import { InitialSchema1764356400000 } from './1764356400000-initial-schema.js';
+import { LoginFailures1764442800000 } from './1764442800000-login-failures.js';
 
-export const migrations = [InitialSchema1764356400000];
+export const migrations = [InitialSchema1764356400000, LoginFailures1764442800000];

@@ -12,6 +12,7 @@ import servicesPlugin from './plugins/app/services.js';
 import authenticationPlugin from './plugins/app/authentication.js';
 import authorizationPlugin from './plugins/app/authorization.js';
 import helmetPlugin from './plugins/external/helmet.js';
+import rateLimitPlugin from './plugins/external/rate-limit.js';
 import wellKnownRoutes from './routes/well-known/index.js';
 import authRoutes from './routes/auth/index.js';
 import oauthRoutes from './routes/oauth/index.js';
@@ -67,9 +68,6 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   app.addSchema(ErrorBody);
   app.addSchema(TokenResponse);
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((request) => {
-    throw new TesseraError('not_found', { detail: `${request.method} ${request.url.slice(0, 200)}` });
-  });
 
   await app.register(swagger, {
     openapi: {
@@ -79,10 +77,18 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // A prefix's root route ('/users' + '/') answers on both paths, but Fastify hands swagger
+    // the '/users/' variant; document the path without the slash, as the contract names it.
+    transform: ({ schema, url }) => ({ schema, url: url.length > 1 ? url.replace(/\/$/, '') : url }),
   });
 
   await app.register(servicesPlugin, { services });
   await app.register(helmetPlugin);
+  await app.register(rateLimitPlugin);
+  // Unknown routes are rate limited too, so probing them costs the same as anything else.
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, async (request) => {
+    throw new TesseraError('not_found', { detail: `${request.method} ${request.url.slice(0, 200)}` });
+  });
   await app.register(authenticationPlugin);
   await app.register(authorizationPlugin);
 

@@ -10,6 +10,11 @@ import type { RotationSettings } from './domain/keys/key-states.js';
 import { KeyManager } from './keys/key-manager.js';
 import { Keystore } from './keys/keystore.js';
 import { TokenService } from './tokens/token-service.js';
+import { hkdfSync } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { CaptchaVerifier } from './defences/captcha.js';
+import { PostgresFailureCounter, RedisFailureCounter, type FailureCounter } from './defences/failure-counter.js';
+import { LoginGuard } from './defences/login-guard.js';
 
 export interface Services {
   config: Config;
@@ -19,6 +24,10 @@ export interface Services {
   keys: KeyManager;
   tokens: TokenService;
   hasher: PasswordHasher;
+  /** Shared store for counters and rate limits across instances, when REDIS_URL is set. */
+  redis: Redis | undefined;
+  failures: FailureCounter;
+  loginGuard: LoginGuard;
   /** Promotes due keys and reloads this instance's keys now (also runs every KEY_SYNC_INTERVAL). */
   syncKeys(): Promise<void>;
   close(): Promise<void>;
@@ -45,9 +54,13 @@ export interface StartOptions {
 
 /** Connects, migrates, makes sure signing keys exist and loads them. */
 export async function startServices(config: Config, options: StartOptions = {}): Promise<Services> {
-  const box = SecretBox.fromKey(loadMasterKey(config), loadPreviousMasterKeys(config));
+  const masterKey = loadMasterKey(config);
+  const box = SecretBox.fromKey(masterKey, loadPreviousMasterKeys(config));
+  // A key of its own for hashing account names in the failure counters.
+  const counterSecret = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'tessera login failure keys', 32));
   const lock: EmbeddedLock | undefined = config.database.kind === 'pglite' ? acquireEmbeddedLock(config.database.dataDir) : undefined;
   let db: Database | undefined;
+  let redis: Redis | undefined;
   try {
     db = await Database.connect(config.database);
     if (options.migrate !== false) await db.migrate();
@@ -60,14 +73,31 @@ export async function startServices(config: Config, options: StartOptions = {}):
     await hasher.warm();
     const tokens = new TokenService(keystore, config);
     const database = db;
+    if (config.redisUrl) {
+      redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5000, lazyConnect: true });
+      await redis.connect();
+    }
+    const window = config.loginDefence.windowSeconds;
+    const failures: FailureCounter = redis ? new RedisFailureCounter(redis, window, `${config.redisPrefix}fail:`) : new PostgresFailureCounter(database, window);
+    const captcha = new CaptchaVerifier(config.captcha);
+    const loginGuard = new LoginGuard(
+      failures,
+      captcha,
+      { afterFailures: config.captcha.afterFailures, afterIpFailures: config.captcha.afterIpFailures, maxDelayMs: config.loginDefence.maxDelayMs },
+      counterSecret,
+    );
+    const sharedRedis = redis;
 
     let syncing: Promise<void> | undefined;
+    let ticks = 0;
     const syncKeys = () => {
       // One sync at a time; a caller arriving mid-sync waits for that one.
       syncing ??= (async () => {
         try {
           await keys.tick();
           await keystore.reload();
+          // Housekeeping about once a minute.
+          if (++ticks % Math.max(1, Math.round(60 / config.keys.syncInterval)) === 0) await failures.prune();
         } finally {
           syncing = undefined;
         }
@@ -90,15 +120,20 @@ export async function startServices(config: Config, options: StartOptions = {}):
       keys,
       tokens,
       hasher,
+      redis: sharedRedis,
+      failures,
+      loginGuard,
       syncKeys,
       async close() {
         if (timer) clearInterval(timer);
         await syncing?.catch(() => undefined);
+        await sharedRedis?.quit().catch(() => undefined);
         await database.close();
         lock?.release();
       },
     };
   } catch (error) {
+    redis?.disconnect();
     await db?.close().catch(() => undefined);
     lock?.release();
     throw error;

@@ -36,6 +36,21 @@ export const EnvSchema = Type.Object({
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   HASH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   HASH_QUEUE: Type.Integer({ minimum: 0, maximum: 10_000, default: 32 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', maxLength: 4096 })),
+  REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_-]{1,64}$', default: 'tessera:' }),
+  CAPTCHA_PROVIDER: Type.Union([Type.Literal('hcaptcha'), Type.Literal('turnstile'), Type.Literal('recaptcha'), Type.Literal('none')], { default: 'hcaptcha' }),
+  CAPTCHA_SECRET: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  CAPTCHA_SITEKEY: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  CAPTCHA_VERIFY_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
+  CAPTCHA_AFTER_FAILURES: Type.Integer({ minimum: 1, maximum: 1000, default: 3 }),
+  CAPTCHA_AFTER_IP_FAILURES: Type.Integer({ minimum: 1, maximum: 100_000, default: 20 }),
+  CAPTCHA_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 30_000, default: 3000 }),
+  LOGIN_FAILURE_WINDOW: Seconds(900, 60, 86_400),
+  LOGIN_DELAY_MAX_MS: Type.Integer({ minimum: 0, maximum: 30_000, default: 5000 }),
+  LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
+  REGISTRATION_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
+  TOKEN_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 120 }),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 600 }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384 }),
 });
 export type Env = Static<typeof EnvSchema>;
@@ -65,6 +80,19 @@ export interface Config {
   password: { minLength: number };
   argon2: { memoryCost: number; timeCost: number; parallelism: number; concurrency: number; queue: number };
   bodyLimit: number;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  captcha: {
+    provider: Env['CAPTCHA_PROVIDER'];
+    secret: string | undefined;
+    sitekey: string | undefined;
+    verifyUrl: string | undefined;
+    timeoutMs: number;
+    afterFailures: number;
+    afterIpFailures: number;
+  };
+  loginDefence: { windowSeconds: number; maxDelayMs: number };
+  rateLimits: { login: number; registration: number; token: number; global: number };
 }
 
 export class ConfigError extends Error {
@@ -147,6 +175,19 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       queue: env.HASH_QUEUE,
     },
     bodyLimit: env.BODY_LIMIT,
+    redisUrl: env.REDIS_URL,
+    redisPrefix: env.REDIS_PREFIX,
+    captcha: {
+      provider: env.CAPTCHA_PROVIDER,
+      secret: env.CAPTCHA_SECRET,
+      sitekey: env.CAPTCHA_SITEKEY,
+      verifyUrl: env.CAPTCHA_VERIFY_URL,
+      timeoutMs: env.CAPTCHA_TIMEOUT_MS,
+      afterFailures: env.CAPTCHA_AFTER_FAILURES,
+      afterIpFailures: env.CAPTCHA_AFTER_IP_FAILURES,
+    },
+    loginDefence: { windowSeconds: env.LOGIN_FAILURE_WINDOW, maxDelayMs: env.LOGIN_DELAY_MAX_MS },
+    rateLimits: { login: env.LOGIN_RATE_LIMIT, registration: env.REGISTRATION_RATE_LIMIT, token: env.TOKEN_RATE_LIMIT, global: env.RATE_LIMIT_MAX },
   };
   checkProduction(config);
   return config;
@@ -198,6 +239,9 @@ function checkProduction(config: Config): void {
   }
   if (config.database.kind === 'pglite') {
     throw new ConfigError('DATABASE_URL', 'production needs PostgreSQL; the embedded database is for development');
+  }
+  if (config.captcha.provider !== 'none' && !config.captcha.secret) {
+    throw new ConfigError('CAPTCHA_SECRET', 'production needs the captcha secret while CAPTCHA_PROVIDER is not none');
   }
   if (config.issuer.startsWith('http:') && !trustsAProxy(config.trustProxy)) {
     throw new ConfigError('ISSUER', 'production needs an https: issuer, or TRUST_PROXY naming the TLS-terminating proxy');

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'invalid_scope'
   | 'invalid_target'
   | 'invalid_credentials'
+  | 'captcha_required'
   | 'invalid_token'
   | 'insufficient_scope'
   | 'forbidden'
@@ -31,6 +32,7 @@ const DEFAULTS: Record<ErrorCode, [status: number, description: string]> = {
   invalid_scope: [400, 'The requested scope is invalid'],
   invalid_target: [400, 'The requested resource is invalid'],
   invalid_credentials: [401, 'Invalid credentials'],
+  captcha_required: [401, 'A captcha answer is required'],
   invalid_token: [401, 'The access token is invalid'],
   insufficient_scope: [403, 'The access token lacks the required scope'],
   forbidden: [403, 'Not allowed'],

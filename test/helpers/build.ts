@@ -16,6 +16,14 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
     LOG_LEVEL: 'silent',
     MASTER_KEY: TEST_MASTER_KEY,
     ISSUER: 'http://localhost:3000',
+    // Defences off by default so unrelated tests can fail logins and go fast; the
+    // defence tests turn them on with their own settings.
+    CAPTCHA_PROVIDER: 'none',
+    LOGIN_DELAY_MAX_MS: '0',
+    LOGIN_RATE_LIMIT: '1000000',
+    REGISTRATION_RATE_LIMIT: '1000000',
+    TOKEN_RATE_LIMIT: '1000000',
+    RATE_LIMIT_MAX: '1000000',
     ...(await testDatabaseEnv()),
     ...env,
   });

@@ -1,5 +1,5 @@
 // Bearer authentication for our own endpoints (RFC 6750): app.authenticate checks the
-// access token, its session and its user, and leaves the result on request.auth.
+// access token, its session and its user, and leaves the result on request.principal.
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../errors/errors.js';
@@ -17,7 +17,8 @@ declare module 'fastify' {
     authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
   }
   interface FastifyRequest {
-    auth: Auth | null;
+    /** Who called: set by app.authenticate (named apart from the verifier kit's request.auth). */
+    principal: Auth | null;
   }
 }
 
@@ -28,7 +29,7 @@ export default fp(
   async (app) => {
     const { tokens, db, config } = app.services;
     const audiences = [...new Set([config.issuer, config.defaultAudience])];
-    app.decorateRequest('auth', null);
+    app.decorateRequest('principal', null);
 
     app.decorate('authenticate', async (request: FastifyRequest) => {
       const header = request.headers.authorization;
@@ -48,7 +49,7 @@ export default fp(
       if (typeof claims.sid !== 'string' || !(await isSessionLive(db, claims.sid))) throw refuse('session ended');
       const user = await findUserById(db, claims.sub);
       if (!user || user.disabled) throw refuse('user missing or disabled');
-      request.auth = { claims, user };
+      request.principal = { claims, user };
     });
   },
   { name: 'authentication', dependencies: ['services'] },

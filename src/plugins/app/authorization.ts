@@ -19,13 +19,13 @@ export default fp(
   async (app) => {
     app.decorate('requirePermission', (permission: Permission): PreHandler => {
       return async (request) => {
-        const roles = request.auth?.user.roles ?? [];
+        const roles = request.principal?.user.roles ?? [];
         if (!hasPermission(roles, permission)) throw new TesseraError('forbidden', { detail: `missing permission ${permission}` });
       };
     });
     app.decorate('requireRole', (...wanted: Role[]): PreHandler => {
       return async (request) => {
-        const roles = request.auth?.user.roles ?? [];
+        const roles = request.principal?.user.roles ?? [];
         if (!wanted.some((role) => roles.includes(role))) throw new TesseraError('forbidden', { detail: `missing role ${wanted.join('|')}` });
       };
     });

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
+import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
 import { Password, TokenResponse, errors } from '../../schemas.js';
 import { findUserByEmail, updatePasswordHash } from '../../db/repositories/users.js';
 import { recordSecurityEvent } from '../../db/repositories/security-events.js';
@@ -23,11 +24,12 @@ const LoginBody = Type.Object(
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const services = app.services;
-  const { config, db, hasher } = services;
+  const { config, db, hasher, loginGuard } = services;
 
   app.post(
     '/login',
     {
+      config: { rateLimit: { max: services.config.rateLimits.login, timeWindow: ONE_MINUTE } },
       schema: {
         summary: 'Log in with email and password',
         tags: ['auth'],
@@ -45,6 +47,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const audience = resolveAudience(body.resource, config);
       if (audience === undefined) throw new TesseraError('invalid_target');
 
+      // Before any hash: a captcha once this account name or this IP has failed too often.
+      const attempt = await loginGuard.before(body.email, request.ip, body.captcha_token);
       const user = await findUserByEmail(db, body.email);
       // Unknown accounts cost the same argon2 verify as known ones: same answer, same time.
       const passwordOk = user ? await hasher.verify(user.password_hash, body.password) : await hasher.verifyDummy(body.password);
@@ -55,8 +59,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           ip: request.ip,
           detail: { reason: !user ? 'unknown_account' : user.disabled && passwordOk ? 'disabled' : 'wrong_password' },
         });
+        await loginGuard.failed(attempt);
         throw new TesseraError('invalid_credentials');
       }
+      await loginGuard.succeeded(attempt);
       if (hasher.needsRehash(user.password_hash)) {
         // Parameters were raised since this hash was made: upgrade it, off the response path.
         hasher

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
+import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
 import { TokenResponse, errors } from '../../schemas.js';
 import { acceptFormBodiesOnly } from '../../lib/form-body.js';
 import { noStore } from '../../lib/http.js';
@@ -40,6 +41,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/token',
     {
+      config: { rateLimit: { max: services.config.rateLimits.token, timeWindow: ONE_MINUTE } },
       schema: {
         summary: 'Token endpoint (grants: refresh_token)',
         tags: ['oauth'],

@@ -16,7 +16,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: app.authenticate,
     },
     async (request) => {
-      const { user } = request.auth!;
+      const { user } = request.principal!;
       return { sub: user.id, email: user.email, roles: user.roles };
     },
   );

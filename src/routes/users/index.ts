@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
+import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
 import { Email, Password, errors } from '../../schemas.js';
 import { registerUser } from '../../users/register-user.js';
 
@@ -14,6 +15,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/',
     {
+      config: { rateLimit: { max: services.config.rateLimits.registration, timeWindow: ONE_MINUTE } },
       schema: {
         summary: 'Register an account (REGISTRATION=open)',
         description:
