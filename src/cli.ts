@@ -92,9 +92,11 @@ async function usersCreate(args: string[]): Promise<void> {
   if (!values.email) throw new UsageError('--email is required');
   const role = values.role ?? 'user';
   if (!['admin', 'moderator', 'user'].includes(role)) throw new UsageError('--role must be admin, moderator or user');
+  // Settings first, so a bad one is reported before anyone types a password.
+  const config = loadConfig();
   const password = await readPassword();
   if (!password) throw new Error('no password given on standard input');
-  const services = await startServices(loadConfig(), { keySync: false });
+  const services = await startServices(config, { keySync: false });
   try {
     const result = await registerUser(services, { email: values.email, password, roles: [role as Role] });
     if (!result.created) throw new Error(`a user with email ${result.email} already exists`);

@@ -22,6 +22,7 @@ const PRODUCTION_OK: Record<string, string> = {
   MASTER_KEY_FILE: '/run/secrets/tessera-master.key',
   DATABASE_URL: 'postgres://tessera@db.internal:5432/tessera',
   ISSUER: 'https://id.example.com',
+  CAPTCHA_SECRET: 'placeholder-captcha-secret',
 };
 
 test('an empty environment gives the contract defaults', () => {
@@ -189,6 +190,11 @@ test('production refuses an http issuer unless TRUST_PROXY names the TLS proxy',
   assertRefused({ ...PRODUCTION_OK, ISSUER: 'http://id.example.com', TRUST_PROXY: 'false' }, 'ISSUER');
   const config = loadConfig({ ...PRODUCTION_OK, ISSUER: 'http://id.example.com', TRUST_PROXY: '10.0.0.0/8' });
   assert.equal(config.issuer, 'http://id.example.com');
+});
+
+test('production refuses a missing captcha secret while captcha is on', () => {
+  assertRefused({ ...PRODUCTION_OK, CAPTCHA_SECRET: '' }, 'CAPTCHA_SECRET');
+  assert.equal(loadConfig({ ...PRODUCTION_OK, CAPTCHA_SECRET: '', CAPTCHA_PROVIDER: 'none' }).captcha.provider, 'none');
 });
 
 test('the same unsafe settings are allowed outside production', () => {

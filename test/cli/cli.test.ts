@@ -1,0 +1,275 @@
+// The `tessera` command run for real, as a child process, against this file's database.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeJwt } from 'jose';
+import { loadConfig } from '../../src/config/config.js';
+import { Database } from '../../src/db/database.js';
+import { acquireEmbeddedLock } from '../../src/db/embedded-lock.js';
+import { migrations } from '../../migrations/index.js';
+import { build, GOOD_PASSWORD, TEST_MASTER_KEY, uniqueEmail } from '../helpers/build.js';
+import { testDatabaseEnv } from '../helpers/database.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+// Same exit handling as bin/tessera.js, but on the TypeScript sources instead of dist/.
+const ENTRY = `import('./src/cli.ts').then(async (m) => {
+  const args = process.argv.slice(1);
+  const code = await m.main(args);
+  if (args[0] !== 'serve' || code !== 0) process.exit(code);
+});`;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Settings for a child: only what Tessera needs, never the parent's DATABASE_URL or PORT. */
+async function baseEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? tmpdir(),
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    MASTER_KEY: TEST_MASTER_KEY,
+    ISSUER: 'http://localhost:3000',
+    ...(await testDatabaseEnv()),
+    ...extra,
+  };
+}
+
+function start(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', '-e', ENTRY, '--', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+async function tessera(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<Result> {
+  const child = start(args, options.env ?? (await baseEnv()));
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin!.on('error', () => undefined); // the command may exit before reading stdin
+  child.stdin!.end(options.stdin ?? '');
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (exitCode) => resolve(exitCode));
+  });
+  return { code, stdout, stderr };
+}
+
+/** Opens the database the way the CLI does (embedded lock included), runs fn, closes it. */
+async function withDb<T>(env: Record<string, string>, fn: (db: Database) => Promise<T>): Promise<T> {
+  const config = loadConfig(env);
+  const lock = config.database.kind === 'pglite' ? acquireEmbeddedLock(config.database.dataDir) : undefined;
+  const db = await Database.connect(config.database, { poolSize: 1 });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+    lock?.release();
+  }
+}
+
+function assertOneLine(stderr: string, pattern: RegExp): void {
+  const lines = stderr.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, `exactly one line on stderr, got ${JSON.stringify(stderr)}`);
+  assert.match(lines[0]!, pattern);
+}
+
+test('migrate applies what is pending, then has nothing to apply', async () => {
+  const env = await baseEnv();
+  const fresh = env.DATABASE_URL === undefined; // PostgreSQL test databases are clones of a migrated template
+  const first = await tessera(['migrate'], { env });
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.stdout, fresh ? `applied: ${migrations.map((m) => m.name).join(', ')}\n` : 'nothing to apply\n');
+  assert.equal(first.stderr, '');
+  const second = await tessera(['migrate'], { env });
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(second.stdout, 'nothing to apply\n');
+});
+
+test('users create makes an admin who can log in, without the password ever leaving stdin', async (t) => {
+  const email = uniqueEmail('Admin');
+  const password = 'amber-kettle-glacier-93';
+  const result = await tessera(['users', 'create', '--email', `  ${email.toUpperCase()} `, '--role', 'admin'], { stdin: `${password}\n` });
+  assert.equal(result.code, 0, result.stderr);
+  assert.ok(!result.stdout.includes(password) && !result.stderr.includes(password), 'the password is never printed');
+  const lines = result.stdout.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, 'one line of JSON');
+  const printed = JSON.parse(lines[0]!) as { id: string; email: string; roles: string[] };
+  assert.match(printed.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  assert.equal(printed.email, email.toLowerCase(), 'the email is stored trimmed and lower-cased');
+  assert.deepEqual(printed.roles, ['admin']);
+  assert.deepEqual(Object.keys(printed).sort(), ['email', 'id', 'roles'], 'nothing else is printed, no hash in particular');
+
+  const env = await baseEnv();
+  const [row] = await withDb(env, (db) => db.query<{ id: string; password_hash: string; roles: string[] }>('SELECT id, password_hash, roles FROM users WHERE email = $1', [printed.email]));
+  assert.equal(row?.id, printed.id);
+  assert.match(row!.password_hash, /^\$argon2id\$/);
+  assert.ok(!row!.password_hash.includes(password));
+
+  // The trailing newline from stdin is a line end, not part of the password.
+  const { app } = await build(t);
+  const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
+  assert.equal(login.statusCode, 200, login.body);
+  const claims = decodeJwt(login.json().access_token);
+  assert.equal(claims.sub, printed.id);
+  assert.deepEqual(claims.roles, ['admin']);
+  const withNewline = await app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: `${password}\n` } });
+  assert.equal(withNewline.statusCode, 401);
+});
+
+test('users create defaults to the user role', async () => {
+  const email = uniqueEmail('plain');
+  const result = await tessera(['users', 'create', '--email', email], { stdin: GOOD_PASSWORD });
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout).roles, ['user']);
+});
+
+test('a weak password is refused with one line, and no user is created', async () => {
+  const email = uniqueEmail('weak');
+  for (const password of ['tr0ub4dor&3', 'password1234']) {
+    const result = await tessera(['users', 'create', '--email', email, '--role', 'admin'], { stdin: `${password}\n` });
+    assert.equal(result.code, 1, `exit 1 for ${password}`);
+    assertOneLine(result.stderr, /^tessera: .*password/i);
+    assert.ok(!result.stderr.includes(password) && !result.stdout.includes(password), 'the password is never printed');
+  }
+  const empty = await tessera(['users', 'create', '--email', email], { stdin: '' });
+  assert.equal(empty.code, 1);
+  assertOneLine(empty.stderr, /^tessera: no password/);
+  const rows = await withDb(await baseEnv(), (db) => db.query('SELECT 1 FROM users WHERE email = $1', [email]));
+  assert.equal(rows.length, 0);
+});
+
+test('an existing email is refused and the existing account is left alone', async () => {
+  const email = uniqueEmail('taken');
+  const first = await tessera(['users', 'create', '--email', email, '--role', 'user'], { stdin: GOOD_PASSWORD });
+  assert.equal(first.code, 0, first.stderr);
+  const env = await baseEnv();
+  const select = (db: Database) => db.query<{ password_hash: string; roles: string[] }>('SELECT password_hash, roles FROM users WHERE email = $1', [email]);
+  const [before] = await withDb(env, select);
+
+  const second = await tessera(['users', 'create', '--email', email.toUpperCase(), '--role', 'admin'], { stdin: 'other-violet-harbor-58' });
+  assert.equal(second.code, 1);
+  assertOneLine(second.stderr, /already exists/);
+  assert.equal(second.stdout, '');
+  const after = await withDb(env, select);
+  assert.equal(after.length, 1);
+  assert.deepEqual(after[0], before, 'hash and roles unchanged');
+});
+
+const badUsage: [string, string[]][] = [
+  ['no command', []],
+  ['an unknown command', ['frobnicate']],
+  ['an unknown users command', ['users', 'delete']],
+  ['users create without --email', ['users', 'create']],
+  ['users create --role root', ['users', 'create', '--email', 'root@example.com', '--role', 'root']],
+  ['a password given as an argument', ['users', 'create', '--email', 'arg@example.com', '--password', GOOD_PASSWORD]],
+  ['migrate with an argument', ['migrate', 'now']],
+  ['keys revoke without a KID', ['keys', 'revoke']],
+  ['keys rotate with an unknown purpose', ['keys', 'rotate', '--purpose', 'signing']],
+];
+// These stop before any database is opened, so they run side by side.
+test('bad usage exits 2 with the usage text', { concurrency: true }, async (t) => {
+  await Promise.all(
+    badUsage.map(([what, args]) =>
+      t.test(what, async () => {
+        const result = await tessera(args, { stdin: `${GOOD_PASSWORD}\n` });
+        assert.equal(result.code, 2, result.stderr);
+        assert.match(result.stderr, /^tessera: .+\nusage: tessera/);
+      }),
+    ),
+  );
+});
+
+test('an invalid setting exits 1 with a line naming the variable', { concurrency: true }, async (t) => {
+  const cases: [command: string[], name: string, value: string][] = [
+    [['migrate'], 'PORT', 'abc'],
+    [['migrate'], 'PORT', '70000'],
+    [['migrate'], 'SIGNING_ALG', 'HS256'],
+    [['users', 'create', '--email', uniqueEmail('cfg')], 'PORT', 'abc'],
+    // Only commands that open secrets read the master key.
+    [['users', 'create', '--email', uniqueEmail('cfg')], 'MASTER_KEY', 'c2hvcnQ='],
+  ];
+  await Promise.all(
+    cases.map(([command, name, value]) =>
+      t.test(`${command.slice(0, 2).join(' ')} with ${name}=${value}`, async () => {
+        const result = await tessera(command, { env: await baseEnv({ [name]: value }), stdin: GOOD_PASSWORD });
+        assert.equal(result.code, 1, result.stderr);
+        assertOneLine(result.stderr, new RegExp(`^tessera: .*\\b${name}\\b`));
+        assert.equal(result.stdout, '');
+      }),
+    ),
+  );
+});
+
+test('on the embedded database, a command refuses while the server holds DATA_DIR', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-cli-lock-'));
+  const env = await baseEnv({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info' });
+  delete env.DATABASE_URL;
+
+  const server = start(['serve'], env);
+  const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+  t.after(async () => {
+    if (server.exitCode === null && server.signalCode === null) {
+      server.kill('SIGKILL');
+      await exited;
+    }
+  });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not become ready: ${log}`)), 60_000);
+    server.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      log += chunk;
+      if (log.includes('tessera ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    server.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
+    server.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${log}`));
+    });
+  });
+  const lockFile = join(dataDir, 'tessera.lock');
+  assert.equal(readFileSync(lockFile, 'utf8'), String(server.pid));
+
+  const email = uniqueEmail('locked');
+  const refused = await tessera(['users', 'create', '--email', email, '--role', 'admin'], { env, stdin: GOOD_PASSWORD });
+  assert.equal(refused.code, 1);
+  assertOneLine(refused.stderr, new RegExp(`in use by another Tessera process \\(pid ${server.pid}\\).*Stop that process`));
+  assert.equal(refused.stdout, '');
+  const migrate = await tessera(['migrate'], { env });
+  assert.equal(migrate.code, 1);
+  assertOneLine(migrate.stderr, /in use by another Tessera process/);
+  assert.equal(readFileSync(lockFile, 'utf8'), String(server.pid), 'the server keeps its lock');
+
+  server.kill('SIGTERM');
+  assert.equal(await exited, 0, 'the server closes cleanly');
+  assert.ok(!existsSync(lockFile), 'the server released its lock');
+  const rows = await withDb(env, (db) => db.query('SELECT 1 FROM users WHERE email = $1', [email]));
+  assert.equal(rows.length, 0, 'the refused command wrote nothing');
+
+  // With the server gone, the same command goes through.
+  const retried = await tessera(['users', 'create', '--email', email, '--role', 'admin'], { env, stdin: GOOD_PASSWORD });
+  assert.equal(retried.code, 0, retried.stderr);
+  assert.equal(JSON.parse(retried.stdout).email, email);
+});
+
+test('a lock left by a process that is gone does not block the embedded database', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tessera-cli-stale-'));
+  const env = await baseEnv({ DATA_DIR: dataDir });
+  delete env.DATABASE_URL;
+  // A child that has exited: its pid is no longer alive.
+  const gone = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => gone.once('exit', resolve));
+  writeFileSync(join(dataDir, 'tessera.lock'), String(gone.pid));
+  const result = await tessera(['migrate'], { env });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^applied: /);
+});
