@@ -11,12 +11,16 @@ import { ErrorBody, TokenResponse } from './schemas.js';
 import servicesPlugin from './plugins/app/services.js';
 import authenticationPlugin from './plugins/app/authentication.js';
 import authorizationPlugin from './plugins/app/authorization.js';
+import routePolicyPlugin from './plugins/app/route-policy.js';
 import helmetPlugin from './plugins/external/helmet.js';
 import rateLimitPlugin from './plugins/external/rate-limit.js';
 import wellKnownRoutes from './routes/well-known/index.js';
 import authRoutes from './routes/auth/index.js';
 import oauthRoutes from './routes/oauth/index.js';
 import usersRoutes from './routes/users/index.js';
+import meRoutes from './routes/users/me.js';
+import adminUserRoutes from './routes/admin/users.js';
+import adminClientRoutes from './routes/admin/clients.js';
 import userinfoRoutes from './routes/userinfo/index.js';
 import healthRoutes from './routes/health/index.js';
 import adminKeyRoutes from './routes/admin/keys.js';
@@ -91,13 +95,17 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   });
   await app.register(authenticationPlugin);
   await app.register(authorizationPlugin);
+  await app.register(routePolicyPlugin);
 
   await app.register(wellKnownRoutes, { prefix: '/.well-known' });
   await app.register(authRoutes, { prefix: '/auth' });
   await app.register(oauthRoutes, { prefix: '/oauth' });
   await app.register(usersRoutes, { prefix: '/users' });
+  await app.register(meRoutes, { prefix: '/users' });
   await app.register(userinfoRoutes, { prefix: '/userinfo' });
   await app.register(healthRoutes);
   await app.register(adminKeyRoutes, { prefix: '/admin' });
+  await app.register(adminUserRoutes, { prefix: '/admin' });
+  await app.register(adminClientRoutes, { prefix: '/admin' });
   return app;
 }

@@ -9,6 +9,8 @@ import { TesseraError } from './errors/errors.js';
 import { listAllKeys } from './db/repositories/signing-keys.js';
 import type { Role } from './db/repositories/users.js';
 import { rewrapSecrets } from './keys/rewrap.js';
+import { createClient } from './clients/clients.js';
+import { recordSecurityEvent } from './db/repositories/security-events.js';
 
 const USAGE = `usage: tessera <command>
   serve                                   start the service (same as npm start)
@@ -17,7 +19,9 @@ const USAGE = `usage: tessera <command>
   keys list                               list signing keys with state, alg and times
   keys rotate [--purpose access|refresh]  start a rotation: a next key, signing after KEY_PUBLISH_AHEAD
   keys revoke KID                         revoke a (compromised) key at once
-  keys rewrap                             re-seal every secret under MASTER_KEY (old key in MASTER_KEY_PREVIOUS)`;
+  keys rewrap                             re-seal every secret under MASTER_KEY (old key in MASTER_KEY_PREVIOUS)
+  clients create --name N --scope "a b" [--grant client_credentials] [--introspect]
+                                          register a confidential client; prints client_id and client_secret once`;
 
 class UsageError extends Error {}
 
@@ -71,6 +75,9 @@ async function run(argv: string[]): Promise<void> {
       return usersCreate(rest);
     case 'keys':
       return keysCommand(sub, rest);
+    case 'clients':
+      if (sub !== 'create') throw new UsageError(`unknown clients command ${sub ?? ''}`.trim());
+      return clientsCreate(rest);
     case undefined:
     case '--help':
     case 'help':
@@ -180,6 +187,32 @@ async function keysCommand(sub: string | undefined, args: string[]): Promise<voi
     default:
       throw new UsageError(`unknown keys command ${sub ?? ''}`.trim());
   }
+}
+
+async function clientsCreate(args: string[]): Promise<void> {
+  let values: { name?: string; scope?: string; grant?: string[]; introspect?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { name: { type: 'string' }, scope: { type: 'string' }, grant: { type: 'string', multiple: true }, introspect: { type: 'boolean', default: false } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (!values.name) throw new UsageError('--name is required');
+  if (values.scope === undefined) throw new UsageError('--scope is required (space-separated)');
+  const grants = values.grant ?? ['client_credentials'];
+  if (!grants.every((g) => g === 'client_credentials')) throw new UsageError('--grant must be client_credentials');
+  const { name, scope } = values;
+  return withServices(async (services) => {
+    const { client, secret } = await createClient(services.db, { name, scopes: scope.split(' ').filter(Boolean), grantTypes: grants, canIntrospect: values.introspect ?? false });
+    await recordSecurityEvent(services.db, { type: 'client_created', detail: { client_id: client.id, name: client.name, by: 'cli' } });
+    process.stdout.write(
+      `${JSON.stringify({ client_id: client.id, client_secret: secret, name: client.name, scope: client.scopes.join(' '), grant_types: client.grant_types, introspect: client.can_introspect })}\n`,
+    );
+  });
 }
 
 async function withServices(fn: (services: Awaited<ReturnType<typeof startServices>>) => Promise<void>): Promise<void> {

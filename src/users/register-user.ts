@@ -4,7 +4,7 @@ import { TesseraError } from '../errors/errors.js';
 import { checkPassword } from '../domain/passwords/password-policy.js';
 import { insertUser, normalizeEmail, type Role, type UserRow } from '../db/repositories/users.js';
 
-const POLICY_TEXT: Record<string, string> = {
+export const POLICY_TEXT: Record<string, string> = {
   too_short: 'The password is too short',
   too_long: 'The password is too long',
   common: 'The password is too common',

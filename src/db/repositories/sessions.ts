@@ -110,3 +110,60 @@ export async function isSessionLive(db: Queryable, sessionId: string): Promise<b
   );
   return rows.length === 1;
 }
+
+export interface SessionView {
+  id: string;
+  client_id: string;
+  created_at: Date;
+  last_used_at: Date;
+  expires_at: Date;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+export async function listLiveSessions(db: Queryable, userId: string): Promise<SessionView[]> {
+  return db.query<SessionView>(
+    `SELECT id, client_id, created_at, last_used_at, expires_at, user_agent, ip FROM sessions
+      WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now() ORDER BY last_used_at DESC LIMIT 500`,
+    [userId],
+  );
+}
+
+/** Ends one session of this user; false when it is not theirs or already ended. */
+export async function endSession(db: Queryable, p: { sessionId: string; userId?: string; reason: string }): Promise<{ id: string; user_id: string } | undefined> {
+  const rows = await db.query<{ id: string; user_id: string }>(
+    `UPDATE sessions SET ended_at = now(), end_reason = $3
+      WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2::uuid) AND ended_at IS NULL RETURNING id, user_id`,
+    [p.sessionId, p.userId ?? null, p.reason],
+  );
+  return rows[0];
+}
+
+/** Ends every live session of a user, but one if named; returns how many ended. */
+export async function endUserSessions(db: Queryable, p: { userId: string; exceptSessionId?: string; reason: string }): Promise<number> {
+  const rows = await db.query(
+    `UPDATE sessions SET ended_at = now(), end_reason = $3
+      WHERE user_id = $1 AND ended_at IS NULL AND ($2::uuid IS NULL OR id <> $2::uuid) RETURNING id`,
+    [p.userId, p.exceptSessionId ?? null, p.reason],
+  );
+  return rows.length;
+}
+
+/** Sessions and users ended since a time, for verifiers that honour logout at once. */
+export async function endedSince(db: Queryable, since: Date): Promise<{ sessions: { sid: string; ended_at: Date }[]; users: { sub: string; ended_at: Date }[]; until: Date }> {
+  const [{ until } = { until: new Date() }] = await db.query<{ until: Date }>('SELECT now() AS until');
+  const sessions = await db.query<{ sid: string; ended_at: Date }>(
+    'SELECT id AS sid, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= $1 ORDER BY ended_at LIMIT 10000',
+    [since],
+  );
+  const users = await db.query<{ sub: string; ended_at: Date }>(
+    'SELECT id AS sub, sessions_revoked_at AS ended_at FROM users WHERE sessions_revoked_at IS NOT NULL AND sessions_revoked_at >= $1 ORDER BY sessions_revoked_at LIMIT 10000',
+    [since],
+  );
+  return { sessions, users, until: new Date(until) };
+}
+
+export async function findSessionClient(db: Queryable, sessionId: string): Promise<{ client_id: string; user_id: string; ended_at: Date | null } | undefined> {
+  const rows = await db.query<{ client_id: string; user_id: string; ended_at: Date | null }>('SELECT client_id, user_id, ended_at FROM sessions WHERE id = $1', [sessionId]);
+  return rows[0];
+}

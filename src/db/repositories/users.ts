@@ -50,3 +50,44 @@ export async function updatePasswordHash(db: Queryable, id: string, oldHash: str
   // Only replaces the hash it rehashed, so a concurrent password change wins.
   await db.query('UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2', [id, oldHash, newHash]);
 }
+
+export interface UserPage {
+  users: UserRow[];
+  next: string | null;
+}
+
+/** Users by email, keyset-paged: `after` is the last email of the previous page. */
+export async function listUsers(db: Queryable, p: { query?: string; limit: number; after?: string }): Promise<UserPage> {
+  const pattern = p.query ? `%${p.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
+  const rows = await db.query<UserRow>(
+    `SELECT * FROM users WHERE ($1::text IS NULL OR email LIKE $1) AND ($2::text IS NULL OR email > $2)
+      ORDER BY email LIMIT $3`,
+    [pattern, p.after ?? null, p.limit + 1],
+  );
+  const page = rows.slice(0, p.limit);
+  return { users: page, next: rows.length > p.limit ? page[page.length - 1]!.email : null };
+}
+
+export async function updateUserFlags(db: Queryable, id: string, change: { roles?: Role[]; disabled?: boolean }): Promise<UserRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  const rows = await db.query<UserRow>(
+    `UPDATE users SET roles = COALESCE($2::text[], roles), disabled = COALESCE($3::boolean, disabled), updated_at = now()
+      WHERE id = $1 RETURNING *`,
+    [id, change.roles ?? null, change.disabled ?? null],
+  );
+  return rows[0];
+}
+
+/** Records that every session of the user ended now (verifiers drop older tokens). */
+export async function markSessionsRevoked(db: Queryable, id: string): Promise<void> {
+  await db.query('UPDATE users SET sessions_revoked_at = now() WHERE id = $1', [id]);
+}
+
+export async function setPasswordHash(db: Queryable, id: string, hash: string): Promise<void> {
+  await db.query('UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1', [id, hash]);
+}
+
+export async function countOtherEnabledAdmins(db: Queryable, id: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE id <> $1 AND NOT disabled AND 'admin' = ANY(roles)`, [id]);
+  return row?.n ?? 0;
+}

@@ -30,3 +30,22 @@ export function isRole(value: unknown): value is Role {
 export function hasPermission(roles: readonly string[], permission: Permission): boolean {
   return roles.some((role) => isRole(role) && ROLE_PERMISSIONS[role].includes(permission));
 }
+
+export interface UserChange {
+  roles?: readonly string[];
+  disabled?: boolean;
+}
+
+/**
+ * Who may change whom: admins anything; moderators only enable or disable plain users
+ * (users whose only role is `user`). Everything else is refused.
+ */
+export function mayChangeUser(actorRoles: readonly string[], targetRoles: readonly string[], change: UserChange): boolean {
+  if (change.roles !== undefined && !hasPermission(actorRoles, 'users:write')) return false;
+  if (change.disabled !== undefined) {
+    if (hasPermission(actorRoles, 'users:write')) return true;
+    const plain = targetRoles.length > 0 && targetRoles.every((r) => r === 'user');
+    return hasPermission(actorRoles, 'users:disable') && plain;
+  }
+  return change.roles !== undefined;
+}

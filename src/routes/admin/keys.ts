@@ -28,11 +28,11 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, keys } = app.services;
-  const admin = [app.authenticate, app.requirePermission('keys:manage')];
+  const config = { policy: { permission: 'keys:manage' as const } };
 
   app.get(
     '/keys',
-    { schema: { summary: 'List signing keys', tags: ['admin'], security: [{ bearer: [] }], response: { 200: Type.Object({ keys: Type.Array(KeyView) }), ...errors(401, 403, 429) } }, preHandler: admin },
+    { schema: { summary: 'List signing keys', tags: ['admin'], security: [{ bearer: [] }], response: { 200: Type.Object({ keys: Type.Array(KeyView) }), ...errors(401, 403, 429) } }, config },
     async () => ({
       keys: (await listAllKeys(db)).map((k) => ({
         kid: k.kid,
@@ -62,7 +62,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           ...errors(400, 401, 403, 415, 429),
         },
       },
-      preHandler: admin,
+      config,
     },
     async (request) => {
       const purpose = request.body?.purpose ?? 'access';
@@ -83,7 +83,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         params: Type.Object({ kid: Kid }, { additionalProperties: false }),
         response: { 200: Type.Object({ kid: Type.String(), state: Type.Literal('revoked'), replacement: Type.Optional(Type.String()) }), ...errors(400, 401, 403, 404, 429) },
       },
-      preHandler: admin,
+      config,
     },
     async (request) => {
       const result = await keys.revoke(request.params.kid);

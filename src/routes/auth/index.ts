@@ -29,7 +29,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/login',
     {
-      config: { rateLimit: { max: services.config.rateLimits.login, timeWindow: ONE_MINUTE } },
+      config: { policy: { public: true }, rateLimit: { max: services.config.rateLimits.login, timeWindow: ONE_MINUTE } },
       schema: {
         summary: 'Log in with email and password',
         tags: ['auth'],

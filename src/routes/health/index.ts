@@ -6,8 +6,8 @@ const Status = Type.Object({ status: Type.String() }, { additionalProperties: fa
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, keystore } = app.services;
-  app.get('/healthz', { schema: { summary: 'Liveness', tags: ['health'], response: { 200: Status } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { summary: 'Readiness: database reachable, keys loaded', tags: ['health'], response: { 200: Status, 503: Status } } }, async (_request, reply) => {
+  app.get('/healthz', { config: { policy: { public: true } }, schema: { summary: 'Liveness', tags: ['health'], response: { 200: Status } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { policy: { public: true } }, schema: { summary: 'Readiness: database reachable, keys loaded', tags: ['health'], response: { 200: Status, 503: Status } } }, async (_request, reply) => {
     const ready = keystore.isReady() && (await db.ping());
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
   });

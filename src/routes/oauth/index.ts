@@ -1,5 +1,7 @@
-// POST /oauth/token (RFC 6749): a map from grant_type to its handler.
+// The OAuth endpoints (form-encoded, as the RFCs ask): POST /oauth/token (RFC 6749) as a
+// map from grant_type to its handler, plus revocation, introspection and the revoked list.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
@@ -7,43 +9,54 @@ import { TokenResponse, errors } from '../../schemas.js';
 import { acceptFormBodiesOnly } from '../../lib/form-body.js';
 import { noStore } from '../../lib/http.js';
 import { refreshSession, type TokenResponseBody } from '../../grants/session-tokens.js';
-import type { FastifyRequest } from 'fastify';
+import { clientCredentialsGrant } from '../../grants/client-credentials.js';
+import { authenticateClient, clientCredentials } from '../../clients/clients.js';
+import type { ClientRow } from '../../db/repositories/clients.js';
+import revokeRoutes from './revoke.js';
+import introspectRoutes from './introspect.js';
 
 // RFC 6749 3.2: unknown parameters are ignored, so extra properties are allowed here.
+// Sizes are bounded by the body limit; an oversized token is an invalid grant, not a bad request.
 const TokenBody = Type.Object(
   {
     grant_type: Type.String({ minLength: 1, maxLength: 128 }),
-    refresh_token: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
+    refresh_token: Type.Optional(Type.String({ minLength: 1 })),
     client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    client_secret: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
     scope: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
     resource: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
   },
-  { additionalProperties: Type.String({ maxLength: 8192 }) },
+  { additionalProperties: Type.String() },
 );
 type TokenRequest = FastifyRequest<{ Body: Type.Static<typeof TokenBody> }>;
+type Grant = (request: TokenRequest, client: ClientRow | undefined) => Promise<TokenResponseBody>;
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   acceptFormBodiesOnly(app);
   const services = app.services;
 
-  const grants: Record<string, (request: TokenRequest) => Promise<TokenResponseBody>> = {
-    refresh_token: async (request) => {
+  const grants: Record<string, Grant> = {
+    refresh_token: async (request, client) => {
       const body = request.body;
       if (!body.refresh_token) throw new TesseraError('invalid_request', { detail: 'refresh_token missing' });
       return refreshSession(
         services,
-        { refreshToken: body.refresh_token, clientId: body.client_id, scope: body.scope, resource: body.resource, ip: request.ip },
+        { refreshToken: body.refresh_token, clientId: client?.id ?? body.client_id, scope: body.scope, resource: body.resource, ip: request.ip },
         request.log,
       );
+    },
+    client_credentials: async (request, client) => {
+      if (!client) throw new TesseraError('invalid_client', { detail: 'client_credentials without client authentication', headers: { 'WWW-Authenticate': 'Basic realm="tessera"' } });
+      return clientCredentialsGrant(services, client, { scope: request.body.scope, resource: request.body.resource });
     },
   };
 
   app.post(
     '/token',
     {
-      config: { rateLimit: { max: services.config.rateLimits.token, timeWindow: ONE_MINUTE } },
+      config: { policy: { client: true }, rateLimit: { max: services.config.rateLimits.token, timeWindow: ONE_MINUTE } },
       schema: {
-        summary: 'Token endpoint (grants: refresh_token)',
+        summary: 'Token endpoint (grants: refresh_token, client_credentials; client_secret_basic or client_secret_post)',
         tags: ['oauth'],
         consumes: ['application/x-www-form-urlencoded'],
         body: TokenBody,
@@ -55,9 +68,15 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const grant = Object.hasOwn(grants, request.body.grant_type) ? grants[request.body.grant_type] : undefined;
       // The password grant is refused like any other unsupported grant (RFC 9700 2.4).
       if (!grant) throw new TesseraError('unsupported_grant_type', { detail: `grant_type ${request.body.grant_type.slice(0, 64)}` });
-      return grant(request as TokenRequest);
+      // Client authentication where the client is confidential; public clients send client_id only.
+      const credentials = clientCredentials(request, request.body);
+      const client = credentials ? await authenticateClient(services.db, credentials) : undefined;
+      return grant(request as TokenRequest, client);
     },
   );
+
+  await app.register(revokeRoutes);
+  await app.register(introspectRoutes);
 };
 
 export default routes;

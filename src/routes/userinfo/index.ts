@@ -13,7 +13,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     {
       schema: { summary: 'The user behind the access token', tags: ['users'], security: [{ bearer: [] }], response: { 200: UserInfo, ...errors(401, 429) } },
-      preHandler: app.authenticate,
+      config: { policy: { user: true } },
     },
     async (request) => {
       const { user } = request.principal!;

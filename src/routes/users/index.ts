@@ -15,7 +15,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/',
     {
-      config: { rateLimit: { max: services.config.rateLimits.registration, timeWindow: ONE_MINUTE } },
+      config: { policy: { public: true }, rateLimit: { max: services.config.rateLimits.registration, timeWindow: ONE_MINUTE } },
       schema: {
         summary: 'Register an account (REGISTRATION=open)',
         description:

@@ -9,6 +9,8 @@ const Metadata = Type.Object(
     token_endpoint: Type.String(),
     jwks_uri: Type.String(),
     userinfo_endpoint: Type.String(),
+    revocation_endpoint: Type.String(),
+    introspection_endpoint: Type.String(),
     grant_types_supported: Type.Array(Type.String()),
     response_types_supported: Type.Array(Type.String()),
     token_endpoint_auth_methods_supported: Type.Array(Type.String()),
@@ -40,16 +42,20 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     token_endpoint: `${config.issuer}/oauth/token`,
     jwks_uri: `${config.issuer}/.well-known/jwks.json`,
     userinfo_endpoint: `${config.issuer}/userinfo`,
-    grant_types_supported: ['refresh_token'],
+    revocation_endpoint: `${config.issuer}/oauth/revoke`,
+    introspection_endpoint: `${config.issuer}/oauth/introspect`,
+    grant_types_supported: ['refresh_token', 'client_credentials'],
     // No authorization endpoint: users log in through POST /auth/login.
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: ['none'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     scopes_supported: [...USER_SCOPES],
     claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'sid', 'roles', 'auth_time', 'email'],
   };
 
   for (const path of ['/oauth-authorization-server', '/openid-configuration']) {
-    app.get(path, { schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['discovery'], response: { 200: Metadata } } }, async (_request, reply) => {
+    app.get(path, { config: { policy: { public: true } }, schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['discovery'], response: { 200: Metadata } } }, async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');
       return metadata;
     });
@@ -58,6 +64,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/jwks.json',
     {
+      config: { policy: { public: true } },
       schema: {
         summary: 'Public signing keys (RFC 7517); conditional GET with ETag',
         tags: ['discovery'],

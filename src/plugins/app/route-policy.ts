@@ -1,0 +1,44 @@
+// Deny by default: every route declares its policy in `config.policy`, and this plugin
+// turns it into onRequest hooks (authentication, then the permission check) that run
+// before the body is even parsed. A route without a policy stops the app from starting.
+import fp from 'fastify-plugin';
+import type { onRequestHookHandler, RouteOptions } from 'fastify';
+import type { Permission } from '../../domain/roles/permissions.js';
+
+export type RoutePolicy =
+  /** Anyone. */
+  | { public: true }
+  /** Authenticates a client itself (token, revocation, introspection endpoints). */
+  | { client: true }
+  /** Any signed-in, enabled user: their own data only. */
+  | { user: true }
+  /** A signed-in user whose current roles grant this permission. */
+  | { permission: Permission };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    policy?: RoutePolicy;
+  }
+}
+
+export function describePolicy(policy: RoutePolicy): string {
+  if ('public' in policy) return 'public';
+  if ('client' in policy) return 'client';
+  if ('user' in policy) return 'user';
+  return `permission:${policy.permission}`;
+}
+
+export default fp(
+  async (app) => {
+    app.addHook('onRoute', (route: RouteOptions) => {
+      const policy = (route.config as { policy?: RoutePolicy } | undefined)?.policy;
+      if (!policy) throw new Error(`route ${route.method} ${route.url} declares no policy`);
+      if ('public' in policy || 'client' in policy) return;
+      const hooks: onRequestHookHandler[] = [app.authenticate as onRequestHookHandler];
+      if ('permission' in policy) hooks.push(app.requirePermission(policy.permission) as onRequestHookHandler);
+      const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
+      route.onRequest = [...hooks, ...existing];
+    });
+  },
+  { name: 'route-policy', dependencies: ['authentication', 'authorization'] },
+);

@@ -1,0 +1,104 @@
+// Self-service: one's own profile, password and sessions. Ids in paths are checked
+// against the caller, so another user's data is never reachable by changing an id.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { TesseraError } from '../../errors/errors.js';
+import { Password, errors } from '../../schemas.js';
+import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
+import { endSession, listLiveSessions } from '../../db/repositories/sessions.js';
+import { isUuid } from '../../db/repositories/users.js';
+import { recordSecurityEvent } from '../../db/repositories/security-events.js';
+import { changePassword } from '../../users/manage-users.js';
+
+const Profile = Type.Object(
+  { id: Type.String(), email: Type.String(), roles: Type.Array(Type.String()), created_at: Type.String({ format: 'date-time' }) },
+  { additionalProperties: false },
+);
+const Session = Type.Object(
+  {
+    id: Type.String(),
+    client_id: Type.String(),
+    created_at: Type.String({ format: 'date-time' }),
+    last_used_at: Type.String({ format: 'date-time' }),
+    expires_at: Type.String({ format: 'date-time' }),
+    user_agent: Type.Union([Type.String(), Type.Null()]),
+    ip: Type.Union([Type.String(), Type.Null()]),
+    current: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+const user = { policy: { user: true as const } };
+const bearer = [{ bearer: [] }];
+
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const services = app.services;
+
+  app.get('/me', { config: user, schema: { summary: 'Own profile', tags: ['users'], security: bearer, response: { 200: Profile, ...errors(401, 429) } } }, async (request) => {
+    const { user: me } = request.principal!;
+    return { id: me.id, email: me.email, roles: me.roles, created_at: new Date(me.created_at).toISOString() };
+  });
+
+  app.post(
+    '/me/password',
+    {
+      config: { ...user, rateLimit: { max: 10, timeWindow: ONE_MINUTE } },
+      schema: {
+        summary: 'Change own password (current password required); ends every other session',
+        tags: ['users'],
+        security: bearer,
+        body: Type.Object({ current_password: Password, new_password: Password }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...errors(400, 401, 413, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { user: me, claims } = request.principal!;
+      await changePassword(services, { user: me, sessionId: claims.sid!, current: request.body.current_password, next: request.body.new_password, ip: request.ip });
+      return reply.code(204).send(undefined as never);
+    },
+  );
+
+  app.get(
+    '/me/sessions',
+    { config: user, schema: { summary: 'Own live sessions', tags: ['users'], security: bearer, response: { 200: Type.Object({ sessions: Type.Array(Session) }), ...errors(401, 429) } } },
+    async (request) => {
+      const { user: me, claims } = request.principal!;
+      const sessions = await listLiveSessions(services.db, me.id);
+      return {
+        sessions: sessions.map((s) => ({
+          id: s.id,
+          client_id: s.client_id,
+          created_at: new Date(s.created_at).toISOString(),
+          last_used_at: new Date(s.last_used_at).toISOString(),
+          expires_at: new Date(s.expires_at).toISOString(),
+          user_agent: s.user_agent,
+          ip: s.ip,
+          current: s.id === claims.sid,
+        })),
+      };
+    },
+  );
+
+  app.delete(
+    '/me/sessions/:id',
+    {
+      config: user,
+      schema: {
+        summary: 'End one of own sessions',
+        tags: ['users'],
+        security: bearer,
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...errors(400, 401, 404, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { user: me } = request.principal!;
+      // Someone else's session and no session look the same: 404.
+      const ended = isUuid(request.params.id) ? await endSession(services.db, { sessionId: request.params.id, userId: me.id, reason: 'ended_by_user' }) : undefined;
+      if (!ended) throw new TesseraError('not_found');
+      await recordSecurityEvent(services.db, { type: 'session_ended', userId: me.id, sessionId: ended.id, ip: request.ip, detail: { by: me.id } });
+      return reply.code(204).send(undefined as never);
+    },
+  );
+};
+
+export default routes;
