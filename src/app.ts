@@ -1,10 +1,11 @@
 // The whole HTTP app as one Fastify instance: external plugins, our plugins, then routes.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from './services.js';
-import type { Config } from './config/config.js';
+import { ConfigError, type Config } from './config/config.js';
 import { errorHandler } from './errors/error-mapper.js';
 import { TesseraError } from './errors/errors.js';
 import { ErrorBody, TokenResponse } from './schemas.js';
@@ -14,6 +15,8 @@ import authorizationPlugin from './plugins/app/authorization.js';
 import routePolicyPlugin from './plugins/app/route-policy.js';
 import helmetPlugin from './plugins/external/helmet.js';
 import rateLimitPlugin from './plugins/external/rate-limit.js';
+import corsPlugin from './plugins/external/cors.js';
+import cookie from '@fastify/cookie';
 import wellKnownRoutes from './routes/well-known/index.js';
 import authRoutes from './routes/auth/index.js';
 import oauthRoutes from './routes/oauth/index.js';
@@ -36,9 +39,19 @@ function fastifyTrustProxy(value: Config['trustProxy']): boolean | string[] | ((
   return (_address, hop) => hop < value;
 }
 
+function readTlsFile(path: string, variable: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch {
+    throw new ConfigError(variable, `cannot read ${path}`);
+  }
+}
+
 export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = services;
   const app = Fastify({
+    // TLS_CERT_FILE/TLS_KEY_FILE: serve HTTPS directly, TLS 1.2 or newer only.
+    ...(config.tls ? { https: { cert: readTlsFile(config.tls.certFile, 'TLS_CERT_FILE'), key: readTlsFile(config.tls.keyFile, 'TLS_KEY_FILE'), minVersion: 'TLSv1.2' as const } } : {}),
     logger: options.logger ?? loggerOptions(config.logLevel),
     trustProxy: fastifyTrustProxy(config.trustProxy),
     bodyLimit: config.bodyLimit,
@@ -88,6 +101,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
 
   await app.register(servicesPlugin, { services });
   await app.register(helmetPlugin);
+  await app.register(corsPlugin);
+  await app.register(cookie, { hook: 'onRequest' });
   await app.register(rateLimitPlugin);
   // Unknown routes are rate limited too, so probing them costs the same as anything else.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, async (request) => {

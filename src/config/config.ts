@@ -51,6 +51,9 @@ export const EnvSchema = Type.Object({
   REGISTRATION_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
   TOKEN_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 120 }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 600 }),
+  CORS_ORIGINS: Type.String({ maxLength: 16_384, default: '' }),
+  TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384 }),
 });
 export type Env = Static<typeof EnvSchema>;
@@ -80,6 +83,8 @@ export interface Config {
   password: { minLength: number };
   argon2: { memoryCost: number; timeCost: number; parallelism: number; concurrency: number; queue: number };
   bodyLimit: number;
+  corsOrigins: string[];
+  tls: { certFile: string; keyFile: string } | undefined;
   redisUrl: string | undefined;
   redisPrefix: string;
   captcha: {
@@ -175,6 +180,8 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       queue: env.HASH_QUEUE,
     },
     bodyLimit: env.BODY_LIMIT,
+    corsOrigins: parseOrigins(env.CORS_ORIGINS),
+    tls: tlsFiles(env.TLS_CERT_FILE, env.TLS_KEY_FILE),
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,
     captcha: {
@@ -210,6 +217,29 @@ function isAbsoluteUri(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** CORS_ORIGINS: exact origins (scheme://host[:port]); never "null" or a wildcard. */
+function parseOrigins(value: string): string[] {
+  const origins = value.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let ok = false;
+    try {
+      const url = new URL(origin);
+      ok = (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new ConfigError('CORS_ORIGINS', `"${origin}" is not an exact origin like https://app.example.com`);
+  }
+  return [...new Set(origins)];
+}
+
+function tlsFiles(certFile: string | undefined, keyFile: string | undefined): Config['tls'] {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile) throw new ConfigError('TLS_CERT_FILE', 'is needed with TLS_KEY_FILE');
+  if (!keyFile) throw new ConfigError('TLS_KEY_FILE', 'is needed with TLS_CERT_FILE');
+  return { certFile, keyFile };
 }
 
 /** Whether any proxy is trusted at all. */

@@ -92,7 +92,7 @@ describe('hostile input', () => {
 
   it('refuses malformed JSON with invalid_request', async () => {
     for (const { url } of jsonEndpoints) {
-      for (const body of ['{', '{"email":', '{"email":"a@example.com",}', "{'email':'a'}", '{"email":"a\\x"}', '\u0000', '{"a":1}{"b":2}', `${'['.repeat(5000)}${']'.repeat(5000)}`]) {
+      for (const body of ['{', '{"email":', '{"email":"a@example.com",}', "{'email':'a'}", '{"email":"a\\x"}', '\u0000', '{"a":1}{"b":2}', `${'['.repeat(3000)}${']'.repeat(3000)}`]) {
         await refused({ method: 'POST', url, headers: JSON_TYPE, payload: body }, 400);
       }
       await refused({ method: 'POST', url, headers: JSON_TYPE, payload: Buffer.from([0x7b, 0x22, 0x65, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]) }, 400);

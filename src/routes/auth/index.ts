@@ -9,6 +9,8 @@ import { recordSecurityEvent } from '../../db/repositories/security-events.js';
 import { resolveAudience, resolveScope, USER_SCOPES } from '../../domain/tokens/grant-request.js';
 import { FIRST_PARTY_CLIENT_ID, openSession } from '../../grants/session-tokens.js';
 import { noStore } from '../../lib/http.js';
+import { setRefreshCookie } from '../../lib/refresh-cookie.js';
+import { decodeJwt } from 'jose';
 
 const LoginBody = Type.Object(
   {
@@ -18,6 +20,7 @@ const LoginBody = Type.Object(
     client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     scope: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
     resource: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    refresh_token_mode: Type.Optional(Type.Union([Type.Literal('body'), Type.Literal('cookie')], { description: 'cookie: browser mode, the refresh token is set as an HttpOnly cookie' })),
   },
   { additionalProperties: false },
 );
@@ -29,6 +32,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/login',
     {
+      bodyLimit: 8192,
       config: { policy: { public: true }, rateLimit: { max: services.config.rateLimits.login, timeWindow: ONE_MINUTE } },
       schema: {
         summary: 'Log in with email and password',
@@ -80,6 +84,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       });
       request.log.info({ event: 'login_success', sub: user.id, sid: sessionId }, 'login');
       noStore(reply);
+      if (body.refresh_token_mode === 'cookie') {
+        const { refresh_token, ...rest } = tokens;
+        setRefreshCookie(reply, refresh_token!, decodeJwt(refresh_token!).exp!);
+        return rest;
+      }
       return tokens;
     },
   );

@@ -1,7 +1,9 @@
 // The OAuth endpoints (form-encoded, as the RFCs ask): POST /oauth/token (RFC 6749) as a
 // map from grant_type to its handler, plus revocation, introspection and the revoked list.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { decodeJwt } from 'jose';
+import { checkNotCrossSite, refreshCookie, setRefreshCookie } from '../../lib/refresh-cookie.js';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
@@ -29,21 +31,29 @@ const TokenBody = Type.Object(
   { additionalProperties: Type.String() },
 );
 type TokenRequest = FastifyRequest<{ Body: Type.Static<typeof TokenBody> }>;
-type Grant = (request: TokenRequest, client: ClientRow | undefined) => Promise<TokenResponseBody>;
+type Grant = (request: TokenRequest, client: ClientRow | undefined, reply: FastifyReply) => Promise<TokenResponseBody>;
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   acceptFormBodiesOnly(app);
   const services = app.services;
 
   const grants: Record<string, Grant> = {
-    refresh_token: async (request, client) => {
+    refresh_token: async (request, client, reply) => {
       const body = request.body;
-      if (!body.refresh_token) throw new TesseraError('invalid_request', { detail: 'refresh_token missing' });
-      return refreshSession(
+      // Browser mode: no token in the body, the cookie carries it, and the request must not be cross-site.
+      const cookie = body.refresh_token ? undefined : refreshCookie(request);
+      if (cookie) checkNotCrossSite(request, services.config);
+      const presented = body.refresh_token ?? cookie;
+      if (!presented) throw new TesseraError('invalid_request', { detail: 'refresh_token missing' });
+      const response = await refreshSession(
         services,
-        { refreshToken: body.refresh_token, clientId: client?.id ?? body.client_id, scope: body.scope, resource: body.resource, ip: request.ip },
+        { refreshToken: presented, clientId: client?.id ?? body.client_id, scope: body.scope, resource: body.resource, ip: request.ip },
         request.log,
       );
+      if (!cookie) return response;
+      const { refresh_token, ...rest } = response;
+      setRefreshCookie(reply, refresh_token!, decodeJwt(refresh_token!).exp!);
+      return rest;
     },
     client_credentials: async (request, client) => {
       if (!client) throw new TesseraError('invalid_client', { detail: 'client_credentials without client authentication', headers: { 'WWW-Authenticate': 'Basic realm="tessera"' } });
@@ -71,7 +81,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       // Client authentication where the client is confidential; public clients send client_id only.
       const credentials = clientCredentials(request, request.body);
       const client = credentials ? await authenticateClient(services.db, credentials) : undefined;
-      return grant(request as TokenRequest, client);
+      return grant(request as TokenRequest, client, reply);
     },
   );
 

@@ -12,10 +12,11 @@ import { isUuid } from '../../db/repositories/users.js';
 import { recordSecurityEvent } from '../../db/repositories/security-events.js';
 import { FIRST_PARTY_CLIENT_ID } from '../../grants/session-tokens.js';
 import { allAudiences } from '../../tokens/audiences.js';
+import { checkNotCrossSite, clearRefreshCookie, refreshCookie } from '../../lib/refresh-cookie.js';
 
 const RevokeBody = Type.Object(
   {
-    token: Type.String({ minLength: 1 }),
+    token: Type.Optional(Type.String({ minLength: 1, description: 'absent in browser mode: the refresh cookie is revoked' })),
     token_type_hint: Type.Optional(Type.String({ maxLength: 64 })),
     client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     client_secret: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
@@ -58,7 +59,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const credentials = clientCredentials(request, request.body);
       const client = credentials ? await authenticateClient(db, credentials) : undefined;
       const requester = client?.id ?? request.body.client_id ?? FIRST_PARTY_CLIENT_ID;
-      const sid = await sessionOf(request.body.token, request.body.token_type_hint);
+      // Browser mode logout: the cookie names the session; refuse anything cross-site.
+      const cookie = request.body.token ? undefined : refreshCookie(request);
+      if (cookie) checkNotCrossSite(request, config);
+      const token = request.body.token ?? cookie;
+      if (!token) throw new TesseraError('invalid_request', { detail: 'token missing' });
+      if (cookie) clearRefreshCookie(reply);
+      const sid = await sessionOf(token, request.body.token_type_hint);
       if (sid) {
         const owner = await findSessionClient(db, sid);
         // RFC 7009 2.1: only the client the token was issued to may revoke it.

@@ -15,6 +15,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/',
     {
+      bodyLimit: 8192,
       config: { policy: { public: true }, rateLimit: { max: services.config.rateLimits.registration, timeWindow: ONE_MINUTE } },
       schema: {
         summary: 'Register an account (REGISTRATION=open)',

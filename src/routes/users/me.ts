@@ -41,6 +41,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/me/password',
     {
+      bodyLimit: 8192,
       config: { ...user, rateLimit: { max: 10, timeWindow: ONE_MINUTE } },
       schema: {
         summary: 'Change own password (current password required); ends every other session',

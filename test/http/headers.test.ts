@@ -1,0 +1,57 @@
+// Security headers on every route of the OpenAPI document, for each status class.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { LightMyRequestResponse } from 'fastify';
+import { build, userWithRoles } from '../helpers/build.js';
+
+const doc = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
+const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+  Object.keys(ops)
+    .filter((m) => ['get', 'post', 'patch', 'delete'].includes(m))
+    .map((method) => ({ method: method.toUpperCase() as 'GET' | 'POST' | 'PATCH' | 'DELETE', path, url: path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000') })),
+);
+/** Public discovery documents may be cached; everything else must not be. */
+const CACHEABLE = new Set(['/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']);
+
+function assertHeaders(res: LightMyRequestResponse, path: string, label: string) {
+  const h = res.headers;
+  const csp = String(h['content-security-policy']);
+  assert.match(csp, /default-src 'none'/, `${label}: CSP`);
+  assert.match(csp, /frame-ancestors 'none'/, `${label}: frame-ancestors`);
+  assert.equal(h['x-content-type-options'], 'nosniff', `${label}: nosniff`);
+  assert.equal(h['referrer-policy'], 'no-referrer', `${label}: referrer policy`);
+  assert.equal(h['x-powered-by'], undefined, `${label}: no x-powered-by`);
+  if (!(CACHEABLE.has(path) && res.statusCode < 400)) assert.equal(h['cache-control'], 'no-store', `${label}: no-store`);
+  if (res.body.length > 0) assert.match(String(h['content-type']), /^application\/json; charset=utf-8$/, `${label}: JSON with charset`);
+}
+
+test(`headers on every documented route (${operations.length} operations), 2xx and 4xx`, async (t) => {
+  const built = await build(t);
+  const admin = await userWithRoles(built, ['admin']);
+  const seen = new Set<number>();
+  for (const op of operations) {
+    for (const [who, headers] of [['anonymous', {}], ['admin', admin.auth]] as const) {
+      const res = await built.app.inject({ method: op.method, url: op.url, headers, ...(op.method === 'POST' || op.method === 'PATCH' ? { payload: {} } : {}) });
+      assert.ok(res.statusCode < 500, `${op.method} ${op.path} as ${who}: ${res.statusCode}`);
+      seen.add(Math.floor(res.statusCode / 100));
+      assertHeaders(res, op.path, `${op.method} ${op.path} as ${who} (${res.statusCode})`);
+    }
+  }
+  const notFound = await built.app.inject({ method: 'GET', url: '/definitely/not/here' });
+  assertHeaders(notFound, '/definitely/not/here', '404');
+  assert.ok(seen.has(2) && seen.has(4));
+});
+
+test('headers on a 5xx, and no internals in its body', async (t) => {
+  const built = await build(t);
+  const user = await userWithRoles(built, ['user']);
+  t.mock.method(built.services.db, 'query', async () => {
+    throw new Error('relation "users" does not exist at /work/main/src/db/x.ts:1');
+  });
+  const res = await built.app.inject({ method: 'GET', url: '/userinfo', headers: user.auth });
+  assert.equal(res.statusCode, 500);
+  assert.deepEqual(res.json(), { error: 'server_error', error_description: 'Internal server error' });
+  assertHeaders(res, '/userinfo', '500');
+});
