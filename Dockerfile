@@ -4,10 +4,14 @@
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# argon2 is compiled here: its bundled prebuilt binary was seen to crash on Debian 12.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-# Scripts stay off until the sources are here (prepare would build too early);
-# argon2 ships prebuilt binaries for linux-x64 and arm64, loaded by node-gyp-build.
-RUN npm ci --ignore-scripts
+# Scripts stay off until the sources are here (prepare would build too early); then
+# only argon2's own install step runs, building it against this image's Node.
+RUN npm ci --ignore-scripts && npm rebuild argon2
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY migrations ./migrations
