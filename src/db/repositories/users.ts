@@ -87,7 +87,13 @@ export async function setPasswordHash(db: Queryable, id: string, hash: string): 
   await db.query('UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1', [id, hash]);
 }
 
+/**
+ * Enabled admins other than `id`. Call it inside the transaction that demotes or disables
+ * an admin: it first locks every enabled admin row (in id order, so callers never
+ * deadlock), so two admins demoting each other at once cannot both count the other.
+ */
 export async function countOtherEnabledAdmins(db: Queryable, id: string): Promise<number> {
+  await db.query(`SELECT id FROM users WHERE 'admin' = ANY(roles) AND NOT disabled ORDER BY id FOR UPDATE`);
   const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE id <> $1 AND NOT disabled AND 'admin' = ANY(roles)`, [id]);
   return row?.n ?? 0;
 }
