@@ -12,7 +12,7 @@ const jwksKids = async (app: Awaited<ReturnType<typeof build>>['app']) =>
 const kidOf = (token: string) => decodeProtectedHeader(token).kid as string;
 
 test('a rotation publishes the next key first, then signs with it after KEY_PUBLISH_AHEAD', async (t) => {
-  const built = await build(t, { JWKS_MAX_AGE: '1', KEY_PUBLISH_AHEAD: '1' });
+  const built = await build(t, { JWKS_MAX_AGE: '1', KEY_PUBLISH_AHEAD: '1', KEY_SYNC_INTERVAL: '1' });
   const { app, services } = built;
   const admin = await userWithRoles(built, ['admin']);
   const oldKid = kidOf(admin.tokens.access_token);
@@ -31,7 +31,9 @@ test('a rotation publishes the next key first, then signs with it after KEY_PUBL
   assert.equal(again.json().kid, next.kid, 'one rotation pending at a time');
   assert.equal(again.json().created, false);
 
-  await sleep(1100);
+  // Signing starts KEY_PUBLISH_AHEAD + one sync interval after the rotation.
+  assert.ok(Date.parse(next.activates_at) - Date.now() > 1500, 'activates after publish-ahead plus a sync interval');
+  await sleep(Math.max(0, Date.parse(next.activates_at) - Date.now()) + 100);
   await services.syncKeys();
   const late = await registerAndLogin(app);
   assert.equal(kidOf(late.tokens.access_token), next.kid, 'the promoted key signs');
@@ -112,13 +114,14 @@ test('key administration needs the admin role', async (t) => {
 });
 
 test('automatic rotation every KEY_ROTATION_INTERVAL, with a changed SIGNING_ALG taking effect then', async (t) => {
-  const built = await build(t, { JWKS_MAX_AGE: '0', KEY_PUBLISH_AHEAD: '0', KEY_ROTATION_INTERVAL: '1', SIGNING_ALG: 'EdDSA' });
+  const built = await build(t, { JWKS_MAX_AGE: '0', KEY_PUBLISH_AHEAD: '0', KEY_SYNC_INTERVAL: '1', KEY_ROTATION_INTERVAL: '1', SIGNING_ALG: 'EdDSA' });
   const { app, services } = built;
   const before = await registerAndLogin(app);
   const firstKid = kidOf(before.tokens.access_token);
   await sleep(1100);
-  await services.syncKeys(); // creates the next key
-  await services.syncKeys(); // promotes it (publish-ahead 0)
+  await services.syncKeys(); // creates the next key, signing one sync interval later
+  await sleep(1100);
+  await services.syncKeys(); // promotes it
   const after = await registerAndLogin(app);
   const header = decodeProtectedHeader(after.tokens.access_token);
   assert.notEqual(header.kid, firstKid);

@@ -44,7 +44,8 @@ test('two instances: rotation on one is picked up by the other, and exactly one 
   // Instance b learns of the next key on its own sync, well before it may sign.
   await b.services.syncKeys();
   assert.ok((await jwksKids(b.app)).has(nextKid));
-  await sleep(1300);
+  // Publish-ahead plus one sync interval.
+  await sleep(2300);
   // Both tick at once: the advisory lock lets exactly one promote.
   await Promise.all([a.services.syncKeys(), b.services.syncKeys()]);
   await Promise.all([a.services.syncKeys(), b.services.syncKeys()]);
