@@ -28,6 +28,10 @@ import userinfoRoutes from './routes/userinfo/index.js';
 import healthRoutes from './routes/health/index.js';
 import adminKeyRoutes from './routes/admin/keys.js';
 import { loggerOptions } from './logger.js';
+import metricsPlugin from './plugins/app/metrics.js';
+import auditContextPlugin from './plugins/app/audit-context.js';
+import adminAuditRoutes from './routes/admin/audit.js';
+import metricsRoutes from './routes/metrics/index.js';
 
 export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
@@ -100,6 +104,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   });
 
   await app.register(servicesPlugin, { services });
+  await app.register(metricsPlugin);
+  await app.register(auditContextPlugin);
   await app.register(helmetPlugin);
   await app.register(corsPlugin);
   await app.register(cookie, { hook: 'onRequest' });
@@ -122,5 +128,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(adminKeyRoutes, { prefix: '/admin' });
   await app.register(adminUserRoutes, { prefix: '/admin' });
   await app.register(adminClientRoutes, { prefix: '/admin' });
+  await app.register(adminAuditRoutes, { prefix: '/admin' });
+  await app.register(metricsRoutes);
   return app;
 }

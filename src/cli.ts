@@ -10,7 +10,8 @@ import { listAllKeys } from './db/repositories/signing-keys.js';
 import type { Role } from './db/repositories/users.js';
 import { rewrapSecrets } from './keys/rewrap.js';
 import { createClient } from './clients/clients.js';
-import { recordSecurityEvent } from './db/repositories/security-events.js';
+import { pruneAuditLog, recordSecurityEvent, verifyAuditChain } from './db/repositories/security-events.js';
+import { runWithAuditContext } from './audit/request-context.js';
 
 const USAGE = `usage: tessera <command>
   serve                                   start the service (same as npm start)
@@ -21,13 +22,17 @@ const USAGE = `usage: tessera <command>
   keys revoke KID                         revoke a (compromised) key at once
   keys rewrap                             re-seal every secret under MASTER_KEY (old key in MASTER_KEY_PREVIOUS)
   clients create --name N --scope "a b" [--grant client_credentials] [--introspect]
-                                          register a confidential client; prints client_id and client_secret once`;
+                                          register a confidential client; prints client_id and client_secret once
+  audit verify                            check the audit log's hash chain; exit 1 naming the first broken event
+  audit prune [--days N]                  delete events older than N days (AUDIT_RETENTION_DAYS), keeping the chain checkable`;
 
 class UsageError extends Error {}
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await run(argv);
+    // Security events recorded by a one-shot command name the command line as their actor
+    // (not `serve`: everything it starts would inherit that).
+    await (argv[0] === 'serve' ? run(argv) : runWithAuditContext({ actor: () => 'cli' }, () => run(argv)));
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
@@ -78,6 +83,8 @@ async function run(argv: string[]): Promise<void> {
     case 'clients':
       if (sub !== 'create') throw new UsageError(`unknown clients command ${sub ?? ''}`.trim());
       return clientsCreate(rest);
+    case 'audit':
+      return auditCommand(sub, rest);
     case undefined:
     case '--help':
     case 'help':
@@ -213,6 +220,53 @@ async function clientsCreate(args: string[]): Promise<void> {
       `${JSON.stringify({ client_id: client.id, client_secret: secret, name: client.name, scope: client.scopes.join(' '), grant_types: client.grant_types, introspect: client.can_introspect })}\n`,
     );
   });
+}
+
+/** Opens the database alone (no keys, no migrations), as `migrate` does. */
+async function withDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const lock = config.database.kind === 'pglite' ? acquireEmbeddedLock(config.database.dataDir) : undefined;
+  const db = await Database.connect(config.database, { poolSize: 2 });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+    lock?.release();
+  }
+}
+
+async function auditCommand(sub: string | undefined, args: string[]): Promise<void> {
+  switch (sub) {
+    case 'verify': {
+      if (args.length) throw new UsageError('audit verify takes no arguments');
+      const report = await withDatabase(async (db) => {
+        const [column] = await db.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'security_events' AND column_name = 'hash'`);
+        if (!column) throw new Error('the audit log has no hash chain yet: run tessera migrate');
+        return verifyAuditChain(db);
+      });
+      if (!report.ok) throw new Error(`audit log broken at event ${report.broken!.id ?? '?'}: ${report.broken!.reason}`);
+      process.stdout.write(
+        `${JSON.stringify({ ok: true, events: report.events, first_id: report.firstId, head: report.head, anchor: report.anchor ? { through_id: report.anchor.throughId, hash: report.anchor.hash } : null })}\n`,
+      );
+      return;
+    }
+    case 'prune': {
+      let days: string | undefined;
+      try {
+        days = parseArgs({ args, options: { days: { type: 'string' } }, strict: true, allowPositionals: false }).values.days;
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      if (days !== undefined && !/^[1-9]\d{0,4}$/.test(days)) throw new UsageError('--days must be a whole number of days, at least 1');
+      const retention = days !== undefined ? Number(days) : loadConfig().audit.retentionDays;
+      if (retention === 0) throw new Error('AUDIT_RETENTION_DAYS is 0 (keep forever): nothing to prune; pass --days N');
+      const result = await withDatabase((db) => pruneAuditLog(db, retention));
+      process.stdout.write(`${JSON.stringify({ deleted: result.deleted, through_id: result.throughId, retention_days: retention })}\n`);
+      return;
+    }
+    default:
+      throw new UsageError(`unknown audit command ${sub ?? ''}`.trim());
+  }
 }
 
 async function withServices(fn: (services: Awaited<ReturnType<typeof startServices>>) => Promise<void>): Promise<void> {

@@ -15,6 +15,11 @@ import { Redis } from 'ioredis';
 import { CaptchaVerifier } from './defences/captcha.js';
 import { PostgresFailureCounter, RedisFailureCounter, type FailureCounter } from './defences/failure-counter.js';
 import { LoginGuard } from './defences/login-guard.js';
+import type { Logger } from 'pino';
+import { createLogger } from './logger.js';
+import { AlertEngine } from './audit/alert-engine.js';
+import { pruneAuditLog, recordSecurityEvent } from './db/repositories/security-events.js';
+import { pruneAlerts } from './db/repositories/alerts.js';
 
 export interface Services {
   config: Config;
@@ -28,7 +33,11 @@ export interface Services {
   redis: Redis | undefined;
   failures: FailureCounter;
   loginGuard: LoginGuard;
-  /** Promotes due keys and reloads this instance's keys now (also runs every KEY_SYNC_INTERVAL). */
+  /** For work outside requests (alerts, housekeeping): JSON lines like the app's. */
+  log: Logger;
+  /** Evaluates alert rules over the audit log (in the background on servers). */
+  alerts: AlertEngine;
+  /** Promotes due keys and reloads this instance's keys, read after the call (also runs every KEY_SYNC_INTERVAL). */
   syncKeys(): Promise<void>;
   close(): Promise<void>;
 }
@@ -39,7 +48,9 @@ const RETENTION_MARGIN = 60;
 export function rotationSettings(config: Config): RotationSettings {
   const margin = RETENTION_MARGIN + config.keys.syncInterval;
   return {
-    publishAhead: config.keys.publishAhead,
+    // The key reaches each instance's JWKS only at that instance's next sync: add one
+    // sync interval so it is published everywhere a full KEY_PUBLISH_AHEAD before it signs.
+    publishAhead: config.keys.publishAhead + config.keys.syncInterval,
     rotationInterval: config.keys.rotationInterval,
     retention: { access: config.accessTokenTtl + margin, refresh: config.refreshTokenTtl + margin },
   };
@@ -50,6 +61,9 @@ export interface StartOptions {
   /** Run the periodic key sync (servers do; one-shot CLI commands do not). */
   keySync?: boolean;
   onSyncError?: (error: unknown) => void;
+  /** Run the alert rules in the background (default: as keySync). */
+  alerts?: boolean;
+  logger?: Logger;
 }
 
 /** Connects, migrates, makes sure signing keys exist and loads them. */
@@ -85,19 +99,53 @@ export async function startServices(config: Config, options: StartOptions = {}):
       captcha,
       { afterFailures: config.captcha.afterFailures, afterIpFailures: config.captcha.afterIpFailures, maxDelayMs: config.loginDefence.maxDelayMs },
       counterSecret,
+      (e) => recordSecurityEvent(database, { type: `captcha_${e.outcome}`, ip: e.ip, target: null, detail: { account: e.account, ...(e.verdict ? { verdict: e.verdict } : {}) } }),
     );
+    const log = options.logger ?? createLogger(config.logLevel);
+    const alerts = new AlertEngine(
+      database,
+      {
+        failedLoginsPerAccount: config.alerts.failedLoginsPerAccount,
+        failedLoginsPerIp: config.alerts.failedLoginsPerIp,
+        captchaFailuresPerIp: config.alerts.captchaFailuresPerIp,
+        windowSeconds: config.alerts.windowSeconds,
+        dedupWindowSeconds: config.alerts.dedupWindowSeconds,
+        checkIntervalMs: config.alerts.checkIntervalMs,
+        webhook: { url: config.alerts.webhookUrl, timeoutMs: config.alerts.webhookTimeoutMs, retries: config.alerts.webhookRetries, maxInFlight: 100 },
+        issuer: config.issuer,
+      },
+      log,
+    );
+    if (options.alerts ?? options.keySync !== false) alerts.start();
     const sharedRedis = redis;
 
     let syncing: Promise<void> | undefined;
+    let queued: Promise<void> | undefined;
     let ticks = 0;
-    const syncKeys = () => {
-      // One sync at a time; a caller arriving mid-sync waits for that one.
-      syncing ??= (async () => {
+    const syncKeys = (): Promise<void> => {
+      if (syncing) {
+        // One sync at a time. The one in flight may have read the keys before the caller's
+        // change (a rotation or revocation just committed), so the caller gets the next one,
+        // started after it and shared by everyone who arrives meanwhile.
+        queued ??= syncing
+          .catch(() => undefined)
+          .then(() => {
+            queued = undefined;
+            return syncKeys();
+          });
+        return queued;
+      }
+      syncing = (async () => {
         try {
           await keys.tick();
           await keystore.reload();
           // Housekeeping about once a minute.
           if (++ticks % Math.max(1, Math.round(60 / config.keys.syncInterval)) === 0) await failures.prune();
+          // Audit retention about once an hour (and once soon after start).
+          if (ticks % Math.max(1, Math.round(3600 / config.keys.syncInterval)) === 2) {
+            await pruneAuditLog(database, config.audit.retentionDays);
+            await pruneAlerts(database, config.audit.retentionDays);
+          }
         } finally {
           syncing = undefined;
         }
@@ -123,10 +171,13 @@ export async function startServices(config: Config, options: StartOptions = {}):
       redis: sharedRedis,
       failures,
       loginGuard,
+      log,
+      alerts,
       syncKeys,
       async close() {
         if (timer) clearInterval(timer);
-        await syncing?.catch(() => undefined);
+        await alerts.close();
+        await (queued ?? syncing)?.catch(() => undefined);
         await sharedRedis?.quit().catch(() => undefined);
         await database.close();
         lock?.release();

@@ -55,6 +55,19 @@ export const EnvSchema = Type.Object({
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384 }),
+  // Audit log, alerts and metrics.
+  AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 36_500, default: 365 }),
+  ALERT_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
+  ALERT_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000 }),
+  ALERT_WEBHOOK_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 3 }),
+  ALERT_FAILED_LOGINS_PER_ACCOUNT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10 }),
+  ALERT_FAILED_LOGINS_PER_IP: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 50 }),
+  ALERT_CAPTCHA_FAILURES_PER_IP: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20 }),
+  ALERT_WINDOW: Seconds(900, 10, 86_400),
+  ALERT_DEDUP_WINDOW: Seconds(3600, 1, 604_800),
+  ALERT_CHECK_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  METRICS_HOST: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 });
 export type Env = Static<typeof EnvSchema>;
 
@@ -98,6 +111,20 @@ export interface Config {
   };
   loginDefence: { windowSeconds: number; maxDelayMs: number };
   rateLimits: { login: number; registration: number; token: number; global: number };
+  audit: { retentionDays: number };
+  alerts: {
+    webhookUrl: string | undefined;
+    webhookTimeoutMs: number;
+    webhookRetries: number;
+    failedLoginsPerAccount: number;
+    failedLoginsPerIp: number;
+    captchaFailuresPerIp: number;
+    windowSeconds: number;
+    dedupWindowSeconds: number;
+    checkIntervalMs: number;
+  };
+  /** Where GET /metrics is served without auth; unset: on the main port, admins only. */
+  metrics: { port: number | undefined; host: string };
 }
 
 export class ConfigError extends Error {
@@ -195,6 +222,19 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
     },
     loginDefence: { windowSeconds: env.LOGIN_FAILURE_WINDOW, maxDelayMs: env.LOGIN_DELAY_MAX_MS },
     rateLimits: { login: env.LOGIN_RATE_LIMIT, registration: env.REGISTRATION_RATE_LIMIT, token: env.TOKEN_RATE_LIMIT, global: env.RATE_LIMIT_MAX },
+    audit: { retentionDays: env.AUDIT_RETENTION_DAYS },
+    alerts: {
+      webhookUrl: webhookUrl(env.ALERT_WEBHOOK_URL),
+      webhookTimeoutMs: env.ALERT_WEBHOOK_TIMEOUT_MS,
+      webhookRetries: env.ALERT_WEBHOOK_RETRIES,
+      failedLoginsPerAccount: env.ALERT_FAILED_LOGINS_PER_ACCOUNT,
+      failedLoginsPerIp: env.ALERT_FAILED_LOGINS_PER_IP,
+      captchaFailuresPerIp: env.ALERT_CAPTCHA_FAILURES_PER_IP,
+      windowSeconds: env.ALERT_WINDOW,
+      dedupWindowSeconds: env.ALERT_DEDUP_WINDOW,
+      checkIntervalMs: env.ALERT_CHECK_INTERVAL_MS,
+    },
+    metrics: { port: metricsPort(env.METRICS_PORT, env.PORT), host: env.METRICS_HOST ?? env.HOST },
   };
   checkProduction(config);
   return config;
@@ -240,6 +280,23 @@ function tlsFiles(certFile: string | undefined, keyFile: string | undefined): Co
   if (!certFile) throw new ConfigError('TLS_CERT_FILE', 'is needed with TLS_KEY_FILE');
   if (!keyFile) throw new ConfigError('TLS_KEY_FILE', 'is needed with TLS_CERT_FILE');
   return { certFile, keyFile };
+}
+
+/** ALERT_WEBHOOK_URL: an absolute http(s) URL (it may carry a secret path; it is never logged). */
+function webhookUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'https:' || url.protocol === 'http:') return value;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError('ALERT_WEBHOOK_URL', 'must be an absolute http(s) URL');
+}
+
+function metricsPort(port: number | undefined, mainPort: number): number | undefined {
+  if (port !== undefined && port !== 0 && port === mainPort) throw new ConfigError('METRICS_PORT', 'must differ from PORT');
+  return port;
 }
 
 /** Whether any proxy is trusted at all. */

@@ -84,6 +84,13 @@ export class Database implements Queryable {
     return this.gate ? this.gate.run(apply) : apply();
   }
 
+  /** Connections in use and waiting, for metrics (PGlite: one connection, callers queue at the gate). */
+  poolStats(): { total: number; idle: number; waiting: number } {
+    if (this.gate) return { total: 1, idle: this.gate.pending === 0 ? 1 : 0, waiting: Math.max(0, this.gate.pending - 1) };
+    const pool = (this.dataSource.driver as unknown as { master?: { totalCount?: number; idleCount?: number; waitingCount?: number } }).master;
+    return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0 };
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.query('SELECT 1');

@@ -12,6 +12,15 @@ export interface LoginGuardSettings {
   maxDelayMs: number;
 }
 
+/** A captcha step at login, for the audit log: demanded (no answer given), passed, or failed. */
+export interface CaptchaEvent {
+  outcome: 'demanded' | 'passed' | 'failed';
+  ip: string;
+  /** The account name's counter key (a keyed hash, never the address as typed). */
+  account: string;
+  verdict?: CaptchaOutcome;
+}
+
 export interface Attempt {
   keys: { account: string; ip: string };
   /** Whether a captcha was demanded and passed on this attempt. */
@@ -31,6 +40,7 @@ export class LoginGuard {
     private readonly captcha: CaptchaVerifier,
     private readonly settings: LoginGuardSettings,
     private readonly secret: Buffer,
+    private readonly onCaptcha: (event: CaptchaEvent) => Promise<void> = async () => undefined,
   ) {}
 
   /** The counter keys for an account name and a client IP. */
@@ -47,12 +57,17 @@ export class LoginGuard {
     const [account = 0, byIp = 0] = await this.counter.count([keys.account, keys.ip]);
     const due = account >= this.settings.afterFailures || byIp >= this.settings.afterIpFailures;
     if (!due || !this.captcha.enabled) return { keys, captcha: 'not_needed' };
-    if (!captchaToken) throw this.captchaRequired('captcha demanded');
+    if (!captchaToken) {
+      await this.onCaptcha({ outcome: 'demanded', ip, account: keys.account });
+      throw this.captchaRequired('captcha demanded');
+    }
     const outcome = await this.captcha.verify(captchaToken, ip);
     if (outcome !== 'passed') {
       await this.counter.record([keys.account, keys.ip]);
+      await this.onCaptcha({ outcome: 'failed', ip, account: keys.account, verdict: outcome });
       throw this.captchaRequired(`captcha ${outcome}`);
     }
+    await this.onCaptcha({ outcome: 'passed', ip, account: keys.account });
     return { keys, captcha: 'passed' };
   }
 

@@ -7,6 +7,7 @@ import { isUuid, type UserRow } from '../db/repositories/users.js';
 import { classifyRotation, refreshTokenExpiry } from '../domain/sessions/refresh-family.js';
 import { isSubsetScope } from '../domain/tokens/grant-request.js';
 import { TokenInvalidError } from '../tokens/token-service.js';
+import { noteSecurityEvent } from '../audit/request-context.js';
 
 export interface TokenResponseBody {
   access_token: string;
@@ -91,8 +92,8 @@ export async function refreshSession(services: Services, r: RefreshRequest, log:
   // rotation (a session's scope and audience never change). A retired token skips this and
   // goes on to the rotation, which detects the reuse.
   if (r.scope !== undefined || r.resource !== undefined) {
-    const live = await findLiveSession(db, claims.sid, claims.sub);
-    if (live && live.current_jti === claims.jti) checkNarrowing(r, live);
+    const live = await findLiveSession(db, claims.sid, claims.sub, config.refreshReuseGrace);
+    if (live && (live.current_jti === claims.jti || live.replayable_jti === claims.jti)) checkNarrowing(r, live);
   }
 
   const newJti = randomUUID();
@@ -107,6 +108,8 @@ export async function refreshSession(services: Services, r: RefreshRequest, log:
     clientId: r.clientId ?? null,
   });
   const outcome = classifyRotation(row, newJti);
+  // The rotation statement recorded the audit event; tell this request's observers.
+  if (row) noteSecurityEvent(row.ended_at ? { type: 'refresh_reuse', outcome: 'failure' } : { type: 'token_refreshed', outcome: 'success' });
   if (outcome.kind === 'reuse') {
     log.warn({ event: 'refresh_reuse', sid: claims.sid, sub: claims.sub }, 'refresh token reuse detected; session ended');
     throw new TesseraError('invalid_grant', { detail: 'refresh token reuse' });

@@ -3,6 +3,7 @@ import type { Services } from '../services.js';
 import { TesseraError } from '../errors/errors.js';
 import { checkPassword } from '../domain/passwords/password-policy.js';
 import { insertUser, normalizeEmail, type Role, type UserRow } from '../db/repositories/users.js';
+import { recordSecurityEvent } from '../db/repositories/security-events.js';
 
 export const POLICY_TEXT: Record<string, string> = {
   too_short: 'The password is too short',
@@ -24,5 +25,9 @@ export async function registerUser(services: Pick<Services, 'db' | 'hasher' | 'c
   // Hash before looking: an existing email costs the same time as a new one.
   const passwordHash = await services.hasher.hash(input.password);
   const user = await insertUser(services.db, { email, passwordHash, roles: input.roles });
+  await recordSecurityEvent(
+    services.db,
+    user ? { type: 'user_registered', userId: user.id, detail: { roles: user.roles } } : { type: 'user_registered', outcome: 'failure', target: null, detail: { reason: 'email_taken' } },
+  );
   return user ? { created: true, user, email } : { created: false, email };
 }

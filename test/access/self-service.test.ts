@@ -181,7 +181,7 @@ describe('self-service', () => {
 
     const res = await revoke(app(), tokens.refresh_token, { token_type_hint: 'refresh_token' });
     assert.equal(res.statusCode, 200, res.body);
-    assert.equal(res.body, '');
+    assert.equal(res.body, '{}');
     assert.equal(res.headers['cache-control'], 'no-store');
     const row = await sessionRow(ctx().services, sidOf(tokens.access_token));
     assert.ok(row.ended_at);

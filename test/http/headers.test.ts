@@ -24,7 +24,9 @@ function assertHeaders(res: LightMyRequestResponse, path: string, label: string)
   assert.equal(h['referrer-policy'], 'no-referrer', `${label}: referrer policy`);
   assert.equal(h['x-powered-by'], undefined, `${label}: no x-powered-by`);
   if (!(CACHEABLE.has(path) && res.statusCode < 400)) assert.equal(h['cache-control'], 'no-store', `${label}: no-store`);
-  if (res.body.length > 0) assert.match(String(h['content-type']), /^application\/json; charset=utf-8$/, `${label}: JSON with charset`);
+  // GET /metrics answers Prometheus text, its exposition format; everything else JSON.
+  const type = path === '/metrics' && res.statusCode === 200 ? /^text\/plain; version=0\.0\.4; charset=utf-8$/ : /^application\/json; charset=utf-8$/;
+  if (res.body.length > 0) assert.match(String(h['content-type']), type, `${label}: JSON with charset`);
 }
 
 test(`headers on every documented route (${operations.length} operations), 2xx and 4xx`, async (t) => {

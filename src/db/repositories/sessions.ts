@@ -1,6 +1,7 @@
 // The one place that reads and writes sessions (refresh families).
 import type { Queryable } from '../database.js';
 import type { RotationRow } from '../../domain/sessions/refresh-family.js';
+import { auditContext } from '../../audit/request-context.js';
 
 export interface SessionRow {
   id: string;
@@ -54,13 +55,15 @@ export interface RotationResult extends RotationRow {
 /**
  * One conditional UPDATE decides a refresh: compare-and-set on the current jti; a
  * replay of the just-retired jti within grace gets the same successor; anything else
- * ends the family and records a security event in the same statement. Row locking
- * makes parallel presentations of one token queue up and see each other's result.
+ * ends the family. The same statement records the security event (token_refreshed or
+ * refresh_reuse) in the audit log. Row locking makes parallel presentations of one
+ * token queue up and see each other's result.
  */
 export async function rotateRefresh(
   db: Queryable,
   p: { sessionId: string; userId: string; presentedJti: string; newJti: string; graceSeconds: number; idleSeconds: number; ip: string | null; clientId: string | null },
 ): Promise<RotationResult | undefined> {
+  const context = auditContext();
   const rows = await db.query<RotationResult>(
     `WITH hit AS (
        UPDATE sessions s SET
@@ -83,21 +86,35 @@ export async function rotateRefresh(
        RETURNING s.id, s.user_id, s.client_id, s.scope, s.audience, s.auth_time, s.expires_at,
                  s.current_jti, s.current_issued_at, s.ended_at, u.roles
      ), event AS (
-       INSERT INTO security_events (type, user_id, session_id, ip, detail)
-       SELECT 'refresh_reuse', hit.user_id, hit.id, $7, jsonb_build_object('jti', $3::uuid::text)
-         FROM hit WHERE hit.ended_at IS NOT NULL
+       INSERT INTO security_events (type, outcome, actor, target, user_id, session_id, ip, user_agent, request_id, detail)
+       SELECT CASE WHEN hit.ended_at IS NULL THEN 'token_refreshed' ELSE 'refresh_reuse' END,
+              CASE WHEN hit.ended_at IS NULL THEN 'success' ELSE 'failure' END,
+              CASE WHEN hit.ended_at IS NULL THEN hit.user_id::text END,
+              hit.user_id::text, hit.user_id, hit.id, $7, $9, $10,
+              CASE WHEN hit.ended_at IS NULL
+                   THEN jsonb_build_object('client_id', hit.client_id, 'grace_replay', hit.current_jti <> $4::uuid)
+                   ELSE jsonb_build_object('client_id', hit.client_id, 'jti', $3::uuid::text) END
+         FROM hit
      )
      SELECT * FROM hit`,
-    [p.sessionId, p.userId, p.presentedJti, p.newJti, p.graceSeconds, p.idleSeconds, p.ip, p.clientId],
+    [p.sessionId, p.userId, p.presentedJti, p.newJti, p.graceSeconds, p.idleSeconds, p.ip, p.clientId, context?.userAgent ?? null, context?.requestId ?? null],
   );
   return rows[0];
 }
 
 /** A live session's grant and current refresh jti, read without changing anything. */
-export async function findLiveSession(db: Queryable, sessionId: string, userId: string): Promise<Pick<SessionRow, 'scope' | 'audience' | 'current_jti'> | undefined> {
-  const rows = await db.query<Pick<SessionRow, 'scope' | 'audience' | 'current_jti'>>(
-    `SELECT scope, audience, current_jti FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()`,
-    [sessionId, userId],
+export async function findLiveSession(
+  db: Queryable,
+  sessionId: string,
+  userId: string,
+  graceSeconds = 0,
+): Promise<(Pick<SessionRow, 'scope' | 'audience' | 'current_jti'> & { replayable_jti: string | null }) | undefined> {
+  // replayable_jti: the just-retired jti while it may still be presented (grace window).
+  const rows = await db.query<Pick<SessionRow, 'scope' | 'audience' | 'current_jti'> & { replayable_jti: string | null }>(
+    `SELECT scope, audience, current_jti,
+            CASE WHEN $3::int > 0 AND rotated_at > now() - make_interval(secs => $3::int) THEN previous_jti::text END AS replayable_jti
+       FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()`,
+    [sessionId, userId, graceSeconds],
   );
   return rows[0];
 }

@@ -59,7 +59,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Optional(Type.Object({ purpose: Type.Optional(Purpose) }, { additionalProperties: false })),
         response: {
           200: Type.Object({ kid: Type.String(), purpose: Purpose, state: Type.Literal('next'), activates_at: Type.String({ format: 'date-time' }), created: Type.Boolean() }),
-          ...errors(400, 401, 403, 415, 429),
+          ...errors(400, 401, 403, 413, 415, 429),
         },
       },
       config,
@@ -81,7 +81,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         security: [{ bearer: [] }],
         params: Type.Object({ kid: Kid }, { additionalProperties: false }),
-        response: { 200: Type.Object({ kid: Type.String(), state: Type.Literal('revoked'), replacement: Type.Optional(Type.String()) }), ...errors(400, 401, 403, 404, 429) },
+        response: { 200: Type.Object({ kid: Type.String(), state: Type.Literal('revoked'), replacement: Type.Optional(Type.String()) }), ...errors(400, 401, 403, 404, 413, 415, 429) },
       },
       config,
     },

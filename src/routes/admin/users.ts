@@ -43,7 +43,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { query, limit, cursor } = request.query;
-      const page = await listUsers(services.db, { ...(query ? { query } : {}), limit: limit ? Number(limit) : 50, ...(cursor ? { after: emailOf(cursor) } : {}) });
+      const after = cursor ? emailOf(cursor) : undefined;
+      // PostgreSQL refuses a NUL in text with an error; no email holds one, so such a search is malformed.
+      if (query?.includes('\u0000') || after?.includes('\u0000')) throw new TesseraError('invalid_request', { detail: 'NUL in query or cursor' });
+      const page = await listUsers(services.db, { ...(query ? { query } : {}), limit: limit ? Number(limit) : 50, ...(after !== undefined ? { after } : {}) });
       return { users: page.users.map(view), next_cursor: page.next ? cursorOf(page.next) : null };
     },
   );
@@ -77,7 +80,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     '/users/:id/sessions',
     {
       config: { policy: { permission: 'sessions:end-any' } },
-      schema: { summary: 'End every session of a user', tags: ['admin'], security: bearer, params: UserId, response: { 200: Type.Object({ ended: Type.Integer() }), ...errors(400, 401, 403, 404, 429) } },
+      schema: { summary: 'End every session of a user', tags: ['admin'], security: bearer, params: UserId, response: { 200: Type.Object({ ended: Type.Integer() }), ...errors(400, 401, 403, 404, 413, 415, 429) } },
     },
     async (request) => {
       const { user: actor } = request.principal!;

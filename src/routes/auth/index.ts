@@ -61,7 +61,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           type: 'login_failure',
           userId: user?.id ?? null,
           ip: request.ip,
-          detail: { reason: !user ? 'unknown_account' : user.disabled && passwordOk ? 'disabled' : 'wrong_password' },
+          detail: { reason: !user ? 'unknown_account' : user.disabled && passwordOk ? 'disabled' : 'wrong_password', account: attempt.keys.account },
         });
         await loginGuard.failed(attempt);
         throw new TesseraError('invalid_credentials');
@@ -83,6 +83,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         ip: request.ip,
       });
       request.log.info({ event: 'login_success', sub: user.id, sid: sessionId }, 'login');
+      await recordSecurityEvent(db, { type: 'login_success', userId: user.id, sessionId, actor: user.id, ip: request.ip, detail: { client_id: clientId, captcha: attempt.captcha } });
       noStore(reply);
       if (body.refresh_token_mode === 'cookie') {
         const { refresh_token, ...rest } = tokens;

@@ -132,8 +132,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       noStore(reply);
       await introspector(await requireClient(request, db));
       // Older than any live access token is of no use: clamp to the token lifetime.
-      const floor = Math.floor(Date.now() / 1000) - config.accessTokenTtl - 60;
-      const since = Math.max(Number(request.query.since), floor);
+      const now = Math.floor(Date.now() / 1000);
+      const floor = now - config.accessTokenTtl - 60;
+      // A time in the future means now: 12 digits of seconds would overflow the database's timestamps.
+      const since = Math.min(Math.max(Number(request.query.since), floor), now);
       const ended = await endedSince(db, new Date(since * 1000));
       return {
         since,

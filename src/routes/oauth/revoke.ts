@@ -51,7 +51,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['oauth'],
         consumes: ['application/x-www-form-urlencoded'],
         body: RevokeBody,
-        response: { 200: Type.Null(), ...errors(400, 401, 413, 415, 429) },
+        response: { 200: Type.Object({}, { additionalProperties: false, description: 'empty: the token is revoked, or was not valid (RFC 7009 2.2)' }), ...errors(400, 401, 403, 413, 415, 429) },
       },
     },
     async (request, reply) => {
@@ -73,7 +73,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         const ended = await endSession(db, { sessionId: sid, reason: 'revoked' });
         if (ended) await recordSecurityEvent(db, { type: 'session_ended', userId: ended.user_id, sessionId: sid, ip: request.ip, detail: { by: 'revocation' } });
       }
-      return reply.code(200).send(undefined as never);
+      return reply.code(200).send({});
     },
   );
 };

@@ -88,7 +88,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['users'],
         security: bearer,
         params: Type.Object({ id: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
-        response: { 204: Type.Null(), ...errors(400, 401, 404, 429) },
+        response: { 204: Type.Null(), ...errors(400, 401, 404, 413, 415, 429) },
       },
     },
     async (request, reply) => {

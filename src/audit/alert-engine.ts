@@ -1,0 +1,140 @@
+// Reads committed security events in order (never in the request that made them), feeds
+// them to the alert rules, stores alerts deduplicated per rule and subject, logs each new
+// one at warn and hands it to the webhook. The read position is one locked row, so with
+// several instances on one database each event is evaluated once, by one of them; events
+// recorded by CLI commands alert through the running server.
+import type { Database } from '../db/database.js';
+import { countEventsInWindow, listEventsAfter } from '../db/repositories/security-events.js';
+import { advanceAlertCursor, foldIntoAlert, insertAlert, latestAlert, lockAlertCursor, recordDelivery, type AlertRow } from '../db/repositories/alerts.js';
+import { dedupeDecision, groupMatches, RULES, summarize, type AlertSettings } from './alert-rules.js';
+import { WebhookDispatcher, type WebhookSettings } from './webhook.js';
+
+interface Log {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface AlertEngineSettings extends AlertSettings {
+  checkIntervalMs: number;
+  webhook: WebhookSettings;
+  /** Named in each payload, so a receiver serving several deployments can tell them apart. */
+  issuer: string;
+}
+
+/** Events read per transaction; a longer backlog is read in several. */
+const BATCH = 500;
+
+export function alertPayload(alert: AlertRow, settings: Pick<AlertEngineSettings, 'issuer' | 'dedupWindowSeconds'>) {
+  return {
+    id: alert.id,
+    rule: alert.rule,
+    severity: alert.severity,
+    summary: alert.summary,
+    subject: alert.subject,
+    count: alert.count,
+    first_seen_at: alert.first_seen_at.toISOString(),
+    last_seen_at: alert.last_seen_at.toISOString(),
+    first_event_id: alert.first_event_id,
+    last_event_id: alert.last_event_id,
+    dedup_window_seconds: settings.dedupWindowSeconds,
+    detail: alert.detail,
+    issuer: settings.issuer,
+  };
+}
+
+export class AlertEngine {
+  readonly webhook: WebhookDispatcher;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<AlertRow[]> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly settings: AlertEngineSettings,
+    private readonly log: Log,
+    fetchImpl?: typeof fetch,
+  ) {
+    this.webhook = new WebhookDispatcher(settings.webhook, (id, outcome) => recordDelivery(db, id, outcome), log, fetchImpl);
+  }
+
+  start(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => {
+      this.check().catch((error: unknown) => this.log.error({ err: error }, 'alert check failed'));
+    }, this.settings.checkIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Evaluates every event recorded since the last check; returns the alerts raised. One check at a time. */
+  check(): Promise<AlertRow[]> {
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+    await this.webhook.close();
+  }
+
+  private async drain(): Promise<AlertRow[]> {
+    const raised: AlertRow[] = [];
+    for (let round = 0; round < 20 && !this.closed; round++) {
+      const { alerts, read } = await this.evaluateBatch();
+      raised.push(...alerts);
+      for (const alert of alerts) this.announce(alert);
+      if (read < BATCH) break;
+    }
+    return raised;
+  }
+
+  private async evaluateBatch(): Promise<{ alerts: AlertRow[]; read: number }> {
+    const s = this.settings;
+    return this.db.transaction(async (tx) => {
+      const cursor = await lockAlertCursor(tx);
+      if (cursor === undefined) return { alerts: [], read: 0 };
+      const events = await listEventsAfter(tx, cursor, BATCH);
+      if (events.length === 0) return { alerts: [], read: 0 };
+      const alerts: AlertRow[] = [];
+      for (const group of groupMatches(events, s)) {
+        const { match } = group;
+        const lastEventId = group.eventIds[group.eventIds.length - 1]!;
+        let count = group.eventIds.length;
+        if (match.threshold) {
+          count = await countEventsInWindow(tx, { type: match.threshold.type, field: match.threshold.field, subject: match.subject, throughId: lastEventId, windowSeconds: s.windowSeconds });
+          if (count < match.threshold.limit) continue;
+        }
+        const existing = await latestAlert(tx, match.rule, match.subject);
+        if (existing && dedupeDecision(existing, group.lastAt, s.dedupWindowSeconds) === 'merge') {
+          await foldIntoAlert(tx, existing.id, { occurrences: group.eventIds.length, seenAt: group.lastAt, lastEventId });
+          continue;
+        }
+        alerts.push(
+          await insertAlert(tx, {
+            rule: match.rule,
+            subject: match.subject,
+            severity: RULES[match.rule].severity,
+            summary: summarize(match.rule, count, match.detail, s),
+            count,
+            seenAt: group.lastAt,
+            firstEventId: group.eventIds[0]!,
+            lastEventId,
+            detail: { ...match.detail, ...(match.threshold ? { threshold: match.threshold.limit, window_seconds: s.windowSeconds } : {}) },
+            delivery: this.webhook.configured ? 'pending' : 'not_configured',
+          }),
+        );
+      }
+      await advanceAlertCursor(tx, events[events.length - 1]!.id);
+      return { alerts, read: events.length };
+    });
+  }
+
+  private announce(alert: AlertRow): void {
+    const payload = alertPayload(alert, this.settings);
+    this.log.warn({ event: 'security_alert', alert: payload }, `security alert: ${alert.summary}`);
+    this.webhook.send(alert.id, payload);
+  }
+}

@@ -1,0 +1,90 @@
+// Helpers for the audit tests: a real webhook receiver on 127.0.0.1, a log capture, and
+// raw SQL that bypasses the append-only trigger the way a tamperer would have to.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Queryable } from '../../src/db/database.js';
+
+export interface Received {
+  at: number;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+
+/**
+ * An alert receiver. `normal` answers 204; `blackhole` accepts the connection and never
+ * answers; `error` answers 500.
+ */
+export async function startReceiver(mode: 'normal' | 'blackhole' | 'error' = 'normal') {
+  const received: Received[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    let text = '';
+    for await (const chunk of req) text += chunk;
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      body = { unparsable: text };
+    }
+    received.push({ at: Date.now(), headers: req.headers, body });
+    if (mode === 'blackhole') return; // never answer
+    res.writeHead(mode === 'error' ? 500 : 204).end();
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    url: (path = '/alerts') => `http://127.0.0.1:${port}${path}`,
+    received,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A port nothing listens on (bound, then released). */
+export async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Every log line written, as text and parsed. */
+export function captureLogs() {
+  const lines: string[] = [];
+  return {
+    lines,
+    stream: {
+      write(chunk: string) {
+        for (const line of chunk.split('\n')) if (line) lines.push(line);
+      },
+    },
+    records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
+
+/** Runs SQL with the append-only trigger off, in one transaction: what tampering takes. */
+export async function tamper(db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> }, sql: string, params: unknown[] = []): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query('ALTER TABLE security_events DISABLE TRIGGER security_events_append_only');
+    await tx.query(sql, params);
+    await tx.query('ALTER TABLE security_events ENABLE TRIGGER security_events_append_only');
+  });
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
