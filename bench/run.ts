@@ -29,6 +29,8 @@ async function main() {
     CAPTCHA_PROVIDER: 'none',
     LOGIN_DELAY_MAX_MS: '0',
     LOGIN_RATE_LIMIT: '1000000',
+    TOKEN_RATE_LIMIT: '1000000',
+    REGISTRATION_RATE_LIMIT: '1000000',
     RATE_LIMIT_MAX: '1000000',
     ...(url ? { DATABASE_URL: url } : { DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-bench-')) }),
   });
