@@ -4,20 +4,15 @@
 // resource service using the verifier kit against a really listening Tessera.
 import { describe, it, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { build, TEST_MASTER_KEY, userWithRoles, type Built } from '../helpers/build.js';
-import { testDatabaseEnv } from '../helpers/database.js';
+import { build, userWithRoles, type Built, freePort } from '../helpers/build.js';
+import { tessera } from '../helpers/cli.js';
 import { WITHOUT_LIMITS } from '../routes/suite-app.js';
 import { createVerifier, VerifierError } from '../../src/verifier/index.js';
 import tesseraAuth, { getAuth, requireRole, requireScope } from '../../src/verifier/fastify.js';
 import { assertError, basic, FORM, form, introspect, type TestClient } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REPORTS = 'https://reports.example';
 const SECRET = /^[A-Za-z0-9_-]{43,}$/;
 const CLIENT_ID = /^[A-Za-z0-9_-]{16,64}$/;
@@ -26,33 +21,6 @@ const CLIENT_ID = /^[A-Za-z0-9_-]{16,64}$/;
 // The CLI, run for real against this file's database (as test/cli does).
 // ---------------------------------------------------------------------------------
 
-const ENTRY = `import('./src/cli.ts').then(async (m) => {
-  const args = process.argv.slice(1);
-  const code = await m.main(args);
-  process.exit(code);
-});`;
-
-async function tessera(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? tmpdir(),
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    MASTER_KEY: TEST_MASTER_KEY,
-    ISSUER: 'http://localhost:3000',
-    ...(await testDatabaseEnv()),
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', ENTRY, '--', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  return { code, stdout, stderr };
-}
 
 /** Filled by the CLI test, used once the app is up. */
 let cliClient: (TestClient & { scope: string }) | undefined;
@@ -100,13 +68,6 @@ test('tessera clients create', { concurrency: true }, async (t) => {
 // Over HTTP, with Tessera listening on 127.0.0.1 so a verifier can discover its keys.
 // ---------------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 interface Created {
   client_id: string;

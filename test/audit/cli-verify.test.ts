@@ -2,50 +2,16 @@
 // (exit 0); one row changed by SQL makes it exit 1 with one line naming that event.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/config.js';
 import { Database } from '../../src/db/database.js';
-import { acquireEmbeddedLock } from '../../src/db/embedded-lock.js';
 import { startServices } from '../../src/services.js';
 import { recordSecurityEvent } from '../../src/db/repositories/security-events.js';
-import { TEST_MASTER_KEY } from '../helpers/build.js';
-import { testDatabaseEnv } from '../helpers/database.js';
+import { cliEnv, tessera as run, withDb as openDb } from '../helpers/cli.js';
 import { tamper } from './helpers.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ENTRY = `import('./src/cli.ts').then(async (m) => process.exit(await m.main(process.argv.slice(1))));`;
-
-async function env(): Promise<Record<string, string>> {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), NODE_ENV: 'test', LOG_LEVEL: 'silent', MASTER_KEY: TEST_MASTER_KEY, ISSUER: 'http://localhost:3000', ...(await testDatabaseEnv()) };
-}
-
-async function tessera(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', ENTRY, '--', ...args], { cwd: ROOT, env: await env(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  return { code, stdout, stderr };
-}
-
-/** Opens the database the way the CLI does (embedded lock included), runs fn, closes it. */
-async function withDb<T>(fn: (db: Database) => Promise<T>): Promise<T> {
-  const config = loadConfig(await env());
-  const lock = config.database.kind === 'pglite' ? acquireEmbeddedLock(config.database.dataDir) : undefined;
-  const db = await Database.connect(config.database, { poolSize: 1 });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-    lock?.release();
-  }
-}
+const env = () => cliEnv();
+const tessera = (args: string[]) => run(args);
+const withDb = async <T>(fn: (db: Database) => Promise<T>): Promise<T> => openDb(await env(), fn);
 
 test('tessera audit verify', async (t) => {
   // A log with some history: first keys, a few failures, a transaction's events.

@@ -84,3 +84,13 @@ export async function userWithRoles(built: Pick<Built, 'app' | 'services'>, role
   const tokens = login.json() as { access_token: string; refresh_token: string };
   return { id: result.user.id, email, tokens, auth: { authorization: `Bearer ${tokens.access_token}` } };
 }
+
+/** A port free on 127.0.0.1 right now, so ISSUER can name it before the app listens. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}

@@ -2,25 +2,14 @@
 // client see them; then end to end over a real socket with jose's remote key set.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { calculateJwkThumbprint, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
-import { GOOD_PASSWORD, build, registerAndLogin, uniqueEmail } from '../helpers/build.js';
+import { GOOD_PASSWORD, build, registerAndLogin, uniqueEmail, freePort } from '../helpers/build.js';
 import { WITHOUT_LIMITS, assertErrorResponse, suiteApp } from './suite-app.js';
 
 const ISSUER = 'http://localhost:3000';
 const PUBLIC_MEMBERS = new Set(['kty', 'kid', 'alg', 'use', 'crv', 'x', 'y', 'n', 'e']);
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 describe('discovery, JWKS and userinfo', () => {
   const ctx = suiteApp();

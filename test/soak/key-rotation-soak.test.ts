@@ -13,11 +13,10 @@
 // many tokens it checks. Figures go to the test diagnostics.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
-import { build, GOOD_PASSWORD, uniqueEmail, userWithRoles } from '../helpers/build.js';
+import { build, GOOD_PASSWORD, uniqueEmail, userWithRoles, freePort } from '../helpers/build.js';
 import { listAllKeys } from '../../src/db/repositories/signing-keys.js';
 import { createVerifier, VerifierError, type Verifier, type VerifierErrorCode } from '../../src/verifier/index.js';
 import tesseraAuth, { getAuth } from '../../src/verifier/fastify.js';
@@ -70,13 +69,6 @@ interface Outcome {
 }
 
 /** A port free right now (there is a small window before Tessera takes it). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 const kidOf = (token: string) => String(decodeProtectedHeader(token).kid);
 

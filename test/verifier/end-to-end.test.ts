@@ -2,21 +2,12 @@
 // logged in over HTTP, and the verifier kit (with discovery) judging its tokens.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import { build, GOOD_PASSWORD, uniqueEmail } from '../helpers/build.js';
+import { build, GOOD_PASSWORD, uniqueEmail, freePort } from '../helpers/build.js';
 import { createVerifier, VerifierError } from '../../src/verifier/index.js';
 import tesseraAuth, { getAuth, requireRole, requireScope } from '../../src/verifier/fastify.js';
 
 /** A port free right now (there is a small window before Tessera takes it). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function json(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -1,5 +1,6 @@
 // The one place that reads and writes sessions (refresh families).
 import type { Queryable } from '../database.js';
+import { isUuid } from './users.js';
 import type { RotationRow } from '../../domain/sessions/refresh-family.js';
 import { auditContext } from '../../audit/request-context.js';
 
@@ -121,6 +122,7 @@ export async function findLiveSession(
 
 /** A live session, for checks on access tokens at our own endpoints. */
 export async function isSessionLive(db: Queryable, sessionId: string): Promise<boolean> {
+  if (!isUuid(sessionId)) return false;
   const rows = await db.query<{ ok: boolean }>(
     `SELECT true AS ok FROM sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > now()`,
     [sessionId],
@@ -148,6 +150,8 @@ export async function listLiveSessions(db: Queryable, userId: string): Promise<S
 
 /** Ends one session of this user; false when it is not theirs or already ended. */
 export async function endSession(db: Queryable, p: { sessionId: string; userId?: string; reason: string }): Promise<{ id: string; user_id: string } | undefined> {
+  // A lookup by an absent or malformed id matches nothing (and never reaches SQL).
+  if (!isUuid(p.sessionId) || (p.userId !== undefined && !isUuid(p.userId))) return undefined;
   const rows = await db.query<{ id: string; user_id: string }>(
     `UPDATE sessions SET ended_at = now(), end_reason = $3
       WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2::uuid) AND ended_at IS NULL RETURNING id, user_id`,
@@ -181,6 +185,7 @@ export async function endedSince(db: Queryable, since: Date): Promise<{ sessions
 }
 
 export async function findSessionClient(db: Queryable, sessionId: string): Promise<{ client_id: string; user_id: string; ended_at: Date | null } | undefined> {
+  if (!isUuid(sessionId)) return undefined;
   const rows = await db.query<{ client_id: string; user_id: string; ended_at: Date | null }>('SELECT client_id, user_id, ended_at FROM sessions WHERE id = $1', [sessionId]);
   return rows[0];
 }
