@@ -6,9 +6,12 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from './services.js';
 import { ConfigError, type Config } from './config/config.js';
-import { errorHandler } from './errors/error-mapper.js';
+import { errorHandler, toWireError } from './errors/error-mapper.js';
 import { TesseraError } from './errors/errors.js';
+import { securityHeaders } from './lib/security-headers.js';
+import { clientErrorHandler } from './lib/client-error.js';
 import { ErrorBody, TokenResponse } from './schemas.js';
+import { decodeBody, parseQuery } from './lib/strict-decode.js';
 import servicesPlugin from './plugins/app/services.js';
 import authenticationPlugin from './plugins/app/authentication.js';
 import authorizationPlugin from './plugins/app/authorization.js';
@@ -43,6 +46,11 @@ function fastifyTrustProxy(value: Config['trustProxy']): boolean | string[] | ((
   return (_address, hop) => hop < value;
 }
 
+/** What a log line may hold of a URL: the path; a query string can carry codes and tokens. */
+function pathOf(url: string): string {
+  return (url.split('?', 1)[0] ?? '').slice(0, 200);
+}
+
 function readTlsFile(path: string, variable: string): Buffer {
   try {
     return readFileSync(path);
@@ -53,6 +61,7 @@ function readTlsFile(path: string, variable: string): Buffer {
 
 export async function buildApp(services: Services, options: AppOptions = {}): Promise<FastifyInstance> {
   const { config } = services;
+  const httpsIssuer = config.issuer.startsWith('https:');
   const app = Fastify({
     // TLS_CERT_FILE/TLS_KEY_FILE: serve HTTPS directly, TLS 1.2 or newer only.
     ...(config.tls ? { https: { cert: readTlsFile(config.tls.certFile, 'TLS_CERT_FILE'), key: readTlsFile(config.tls.keyFile, 'TLS_KEY_FILE'), minVersion: 'TLSv1.2' as const } } : {}),
@@ -62,30 +71,45 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     // Never trust a caller-chosen request id; every request gets a fresh one.
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    return503OnClosing: true,
+    // Answered by the hook below instead: Fastify's own 503 has neither the contract's
+    // body nor the security headers.
+    return503OnClosing: false,
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 5_000,
-    routerOptions: { maxParamLength: 200 },
+    // Undecodable query escapes are refused by the route schemas, not read as other text.
+    routerOptions: { maxParamLength: 200, querystringParser: parseQuery },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Undecodable URLs are answered by the one error mapper too, not Fastify's own body.
     // No hooks run for these, so the headers the helmet plugin would add are set here.
     frameworkErrors: (error, request, reply) => {
-      reply
-        .header('content-security-policy', "default-src 'none';frame-ancestors 'none'")
-        .header('x-content-type-options', 'nosniff')
-        .header('cache-control', 'no-store');
-      return errorHandler(error, request, reply);
+      reply.headers(securityHeaders(httpsIssuer || request.protocol === 'https'));
+      // Fastify's own message quotes the whole URL; the logged detail keeps the path only.
+      const { error: code } = toWireError(error).body;
+      return errorHandler(new TesseraError(code, { detail: `${error.code} ${request.method} ${pathOf(request.url)}` }), request, reply);
     },
+    // Requests Node cannot parse never reach Fastify; they are answered on the socket.
+    clientErrorHandler: clientErrorHandler(httpsIssuer),
     ajv: {
       // Extra fields are refused, not silently dropped; types are never coerced.
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // JSON only unless a route scope says otherwise; text/plain is refused with 415.
-  app.removeContentTypeParser('text/plain');
+  // JSON only unless a route scope says otherwise; text/plain is refused with 415. JSON is
+  // Fastify's own parser, fed only bodies that are UTF-8 (its decoding would read U+FFFD).
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = decodeBody(body as Buffer);
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
+    parseJson(request, text, done);
+  });
   app.addSchema(ErrorBody);
   app.addSchema(TokenResponse);
   app.setErrorHandler(errorHandler);
@@ -107,12 +131,21 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(metricsPlugin);
   await app.register(auditContextPlugin);
   await app.register(helmetPlugin);
+  // Requests still arriving on open connections while the server drains get the
+  // contract's 503, after helmet's headers; Fastify adds `connection: close` itself.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new TesseraError('temporarily_unavailable', { detail: 'server closing' });
+  });
   await app.register(corsPlugin);
   await app.register(cookie, { hook: 'onRequest' });
   await app.register(rateLimitPlugin);
   // Unknown routes are rate limited too, so probing them costs the same as anything else.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, async (request) => {
-    throw new TesseraError('not_found', { detail: `${request.method} ${request.url.slice(0, 200)}` });
+    throw new TesseraError('not_found', { detail: `${request.method} ${pathOf(request.url)}` });
   });
   await app.register(authenticationPlugin);
   await app.register(authorizationPlugin);

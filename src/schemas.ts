@@ -1,5 +1,5 @@
 // Shared wire schemas, each with an $id so openapi.yaml names them once.
-import Type from 'typebox';
+import Type, { type TStringOptions } from 'typebox';
 
 export const ErrorBody = Type.Object(
   {
@@ -20,10 +20,23 @@ export const TokenResponse = Type.Object(
   { $id: 'TokenResponse', additionalProperties: false },
 );
 
+/**
+ * What PostgreSQL text cannot hold, as the inside of a pattern's character class: NUL, and
+ * lone UTF-16 surrogates (stored as U+FFFD, so different inputs would become one value).
+ * Ajv compiles patterns with the u flag: a surrogate pair is one code point outside the
+ * class, a lone half is inside it.
+ */
+export const UNSTORABLE = '\\u0000\\uD800-\\uDFFF';
+/** Every Text field's pattern. */
+export const TEXT_PATTERN = `^[^${UNSTORABLE}]*$`;
+
+/** A caller's text: any string PostgreSQL stores as sent. Fields with their own pattern exclude UNSTORABLE in it. */
+export const Text = (options: Omit<TStringOptions, 'pattern'> = {}) => Type.String({ ...options, pattern: TEXT_PATTERN });
+
 /** Surrounding white space is allowed here and trimmed before use. */
-export const Email = Type.String({ minLength: 3, maxLength: 320, pattern: '^\\s*[^\\s@]{1,64}@[^\\s@]{1,252}\\s*$' });
+export const Email = Type.String({ minLength: 3, maxLength: 320, pattern: `^\\s*[^\\s@${UNSTORABLE}]{1,64}@[^\\s@${UNSTORABLE}]{1,252}\\s*$` });
 /** Length limits here are a first gate; the byte cap and policy are checked in code. */
-export const Password = Type.String({ minLength: 1, maxLength: 1024 });
+export const Password = Text({ minLength: 1, maxLength: 1024 });
 
 export const errorRef = Type.Ref('Error');
 export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, errorRef]));

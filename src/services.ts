@@ -13,8 +13,9 @@ import { TokenService } from './tokens/token-service.js';
 import { hkdfSync } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { CaptchaVerifier } from './defences/captcha.js';
-import { PostgresFailureCounter, RedisFailureCounter, type FailureCounter } from './defences/failure-counter.js';
-import { LoginGuard } from './defences/login-guard.js';
+import { PostgresCaptchaReplay, RedisCaptchaReplay, type CaptchaReplayStore } from './defences/captcha-replay.js';
+import { PostgresAttemptCounter, RedisAttemptCounter, type AttemptCounter } from './defences/attempt-counter.js';
+import { CredentialGuard } from './defences/credential-guard.js';
 import type { Logger } from 'pino';
 import { createLogger } from './logger.js';
 import { AlertEngine } from './audit/alert-engine.js';
@@ -31,8 +32,9 @@ export interface Services {
   hasher: PasswordHasher;
   /** Shared store for counters and rate limits across instances, when REDIS_URL is set. */
   redis: Redis | undefined;
-  failures: FailureCounter;
-  loginGuard: LoginGuard;
+  attempts: AttemptCounter;
+  /** Guards every check of a password or other secret. */
+  credentialGuard: CredentialGuard;
   /** For work outside requests (alerts, housekeeping): JSON lines like the app's. */
   log: Logger;
   /** Evaluates alert rules over the audit log (in the background on servers). */
@@ -92,14 +94,22 @@ export async function startServices(config: Config, options: StartOptions = {}):
       await redis.connect();
     }
     const window = config.loginDefence.windowSeconds;
-    const failures: FailureCounter = redis ? new RedisFailureCounter(redis, window, `${config.redisPrefix}fail:`) : new PostgresFailureCounter(database, window);
-    const captcha = new CaptchaVerifier(config.captcha);
-    const loginGuard = new LoginGuard(
-      failures,
+    const attempts: AttemptCounter = redis ? new RedisAttemptCounter(redis, window, `${config.redisPrefix}fail:`) : new PostgresAttemptCounter(database, window);
+    const captchaReplay: CaptchaReplayStore = redis ? new RedisCaptchaReplay(redis, `${config.redisPrefix}captcha:`) : new PostgresCaptchaReplay(database);
+    const captcha = new CaptchaVerifier(config.captcha, captchaReplay);
+    const credentialGuard = new CredentialGuard(
+      attempts,
       captcha,
       { afterFailures: config.captcha.afterFailures, afterIpFailures: config.captcha.afterIpFailures, maxDelayMs: config.loginDefence.maxDelayMs },
       counterSecret,
-      (e) => recordSecurityEvent(database, { type: `captcha_${e.outcome}`, ip: e.ip, target: null, detail: { account: e.account, ...(e.verdict ? { verdict: e.verdict } : {}) } }),
+      (e) =>
+        recordSecurityEvent(database, {
+          type: e.type,
+          userId: e.userId,
+          ip: e.ip,
+          ...(e.type.startsWith('captcha_') ? { target: null } : {}),
+          detail: { account: e.account, step: e.step, ...(e.reason ? { reason: e.reason } : {}), ...(e.verdict ? { verdict: e.verdict } : {}) },
+        }),
     );
     const log = options.logger ?? createLogger(config.logLevel);
     const alerts = new AlertEngine(
@@ -140,7 +150,7 @@ export async function startServices(config: Config, options: StartOptions = {}):
           await keys.tick();
           await keystore.reload();
           // Housekeeping about once a minute.
-          if (++ticks % Math.max(1, Math.round(60 / config.keys.syncInterval)) === 0) await failures.prune();
+          if (++ticks % Math.max(1, Math.round(60 / config.keys.syncInterval)) === 0) await Promise.all([attempts.prune(), captchaReplay.prune()]);
           // Audit retention about once an hour (and once soon after start).
           if (ticks % Math.max(1, Math.round(3600 / config.keys.syncInterval)) === 2) {
             await pruneAuditLog(database, config.audit.retentionDays);
@@ -169,8 +179,8 @@ export async function startServices(config: Config, options: StartOptions = {}):
       tokens,
       hasher,
       redis: sharedRedis,
-      failures,
-      loginGuard,
+      attempts,
+      credentialGuard,
       log,
       alerts,
       syncKeys,

@@ -104,7 +104,7 @@ export class AlertEngine {
         const lastEventId = group.eventIds[group.eventIds.length - 1]!;
         let count = group.eventIds.length;
         if (match.threshold) {
-          count = await countEventsInWindow(tx, { type: match.threshold.type, field: match.threshold.field, subject: match.subject, throughId: lastEventId, windowSeconds: s.windowSeconds });
+          count = await countEventsInWindow(tx, { types: match.threshold.types, field: match.threshold.field, subject: match.subject, throughId: lastEventId, windowSeconds: s.windowSeconds });
           if (count < match.threshold.limit) continue;
         }
         const existing = await latestAlert(tx, match.rule, match.subject);

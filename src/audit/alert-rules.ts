@@ -18,8 +18,8 @@ export type Severity = 'warning' | 'critical';
 
 /** The README's table of alert rules. */
 export const RULES: Record<RuleName, { severity: Severity; when: string; setting?: string }> = {
-  failed_logins_account: { severity: 'warning', when: 'failed logins for one account name (existing or not) within ALERT_WINDOW reach the threshold', setting: 'ALERT_FAILED_LOGINS_PER_ACCOUNT' },
-  failed_logins_ip: { severity: 'warning', when: 'failed logins from one client IP within ALERT_WINDOW reach the threshold', setting: 'ALERT_FAILED_LOGINS_PER_IP' },
+  failed_logins_account: { severity: 'warning', when: 'failed password checks (logins and password changes) for one account name (existing or not) within ALERT_WINDOW reach the threshold', setting: 'ALERT_FAILED_LOGINS_PER_ACCOUNT' },
+  failed_logins_ip: { severity: 'warning', when: 'failed password checks (logins and password changes) from one client IP within ALERT_WINDOW reach the threshold', setting: 'ALERT_FAILED_LOGINS_PER_IP' },
   captcha_failures_ip: { severity: 'warning', when: 'wrong or unverifiable captcha answers from one client IP within ALERT_WINDOW reach the threshold', setting: 'ALERT_CAPTCHA_FAILURES_PER_IP' },
   refresh_reuse: { severity: 'critical', when: 'a retired refresh token was presented (the session was ended); per user' },
   key_revoked: { severity: 'critical', when: 'a signing key was revoked; per key' },
@@ -39,9 +39,12 @@ export interface RuleEvent {
   detail: Record<string, unknown>;
 }
 
+/** Every failed check of a password or other secret (the credential guard's events). */
+export const CREDENTIAL_FAILURES = ['login_failure', 'password_change_failure'] as const;
+
 /** For threshold rules: which events to count, and by what. */
 export interface Threshold {
-  type: string;
+  types: readonly string[];
   field: 'ip' | 'account';
   limit: number;
 }
@@ -59,19 +62,20 @@ const asStrings = (value: unknown): string[] => (Array.isArray(value) ? value.fi
 export function matchEvent(e: RuleEvent, s: AlertSettings): RuleMatch[] {
   const out: RuleMatch[] = [];
   switch (e.type) {
-    case 'login_failure': {
+    case 'login_failure':
+    case 'password_change_failure': {
       const account = typeof e.detail.account === 'string' ? e.detail.account : undefined;
       if (s.failedLoginsPerAccount > 0 && account) {
-        out.push({ rule: 'failed_logins_account', subject: account, threshold: { type: 'login_failure', field: 'account', limit: s.failedLoginsPerAccount }, detail: { account, user_id: e.user_id } });
+        out.push({ rule: 'failed_logins_account', subject: account, threshold: { types: CREDENTIAL_FAILURES, field: 'account', limit: s.failedLoginsPerAccount }, detail: { account, user_id: e.user_id } });
       }
       if (s.failedLoginsPerIp > 0 && e.ip) {
-        out.push({ rule: 'failed_logins_ip', subject: e.ip, threshold: { type: 'login_failure', field: 'ip', limit: s.failedLoginsPerIp }, detail: { ip: e.ip } });
+        out.push({ rule: 'failed_logins_ip', subject: e.ip, threshold: { types: CREDENTIAL_FAILURES, field: 'ip', limit: s.failedLoginsPerIp }, detail: { ip: e.ip } });
       }
       break;
     }
     case 'captcha_failed':
       if (s.captchaFailuresPerIp > 0 && e.ip) {
-        out.push({ rule: 'captcha_failures_ip', subject: e.ip, threshold: { type: 'captcha_failed', field: 'ip', limit: s.captchaFailuresPerIp }, detail: { ip: e.ip } });
+        out.push({ rule: 'captcha_failures_ip', subject: e.ip, threshold: { types: ['captcha_failed'], field: 'ip', limit: s.captchaFailuresPerIp }, detail: { ip: e.ip } });
       }
       break;
     case 'refresh_reuse':
@@ -129,9 +133,9 @@ export function dedupeDecision(existing: { first_seen_at: Date } | undefined, no
 export function summarize(rule: RuleName, count: number, detail: Record<string, unknown>, s: AlertSettings): string {
   switch (rule) {
     case 'failed_logins_account':
-      return `${count} failed logins for one account name within ${s.windowSeconds} s`;
+      return `${count} failed password checks for one account name within ${s.windowSeconds} s`;
     case 'failed_logins_ip':
-      return `${count} failed logins from ${String(detail.ip)} within ${s.windowSeconds} s`;
+      return `${count} failed password checks from ${String(detail.ip)} within ${s.windowSeconds} s`;
     case 'captcha_failures_ip':
       return `${count} failed captcha answers from ${String(detail.ip)} within ${s.windowSeconds} s`;
     case 'refresh_reuse':

@@ -45,6 +45,8 @@ export const EnvSchema = Type.Object({
   CAPTCHA_AFTER_FAILURES: Type.Integer({ minimum: 1, maximum: 1000, default: 3 }),
   CAPTCHA_AFTER_IP_FAILURES: Type.Integer({ minimum: 1, maximum: 100_000, default: 20 }),
   CAPTCHA_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 30_000, default: 3000 }),
+  CAPTCHA_HOSTNAMES: Type.Optional(Type.String({ maxLength: 16_384 })), // no default: unset means the ISSUER and CORS_ORIGINS hosts
+  CAPTCHA_MIN_SCORE: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
   LOGIN_FAILURE_WINDOW: Seconds(900, 60, 86_400),
   LOGIN_DELAY_MAX_MS: Type.Integer({ minimum: 0, maximum: 30_000, default: 5000 }),
   LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
@@ -108,6 +110,10 @@ export interface Config {
     timeoutMs: number;
     afterFailures: number;
     afterIpFailures: number;
+    /** Hosts an answer may have been solved on (siteverify's `hostname`), lower case. */
+    hostnames: string[];
+    /** reCAPTCHA v3 only: the lowest score that passes (1.0: very likely a human). */
+    minScore: number;
   };
   loginDefence: { windowSeconds: number; maxDelayMs: number };
   rateLimits: { login: number; registration: number; token: number; global: number };
@@ -150,6 +156,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     if (schema.type === 'integer' && value !== undefined && !/^\d{1,10}$/.test(value)) {
       throw new ConfigError(key, 'must be a whole number');
     }
+    if (schema.type === 'number' && value !== undefined && !/^\d{1,3}(\.\d{1,6})?$/.test(value)) {
+      throw new ConfigError(key, 'must be a decimal number like 0.5');
+    }
   }
   const env = Value.Default(EnvSchema, Value.Convert(EnvSchema, { ...raw })) as Env;
   const firstError = [...Value.Errors(EnvSchema, env)][0];
@@ -176,6 +185,7 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
   if (env.KEY_ROTATION_INTERVAL > 0 && env.KEY_ROTATION_INTERVAL <= publishAhead) {
     throw new ConfigError('KEY_ROTATION_INTERVAL', 'must be 0 (manual) or longer than KEY_PUBLISH_AHEAD');
   }
+  const corsOrigins = parseOrigins(env.CORS_ORIGINS);
   const config: Config = {
     env: env.NODE_ENV,
     port: env.PORT,
@@ -207,7 +217,7 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       queue: env.HASH_QUEUE,
     },
     bodyLimit: env.BODY_LIMIT,
-    corsOrigins: parseOrigins(env.CORS_ORIGINS),
+    corsOrigins,
     tls: tlsFiles(env.TLS_CERT_FILE, env.TLS_KEY_FILE),
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,
@@ -219,6 +229,8 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       timeoutMs: env.CAPTCHA_TIMEOUT_MS,
       afterFailures: env.CAPTCHA_AFTER_FAILURES,
       afterIpFailures: env.CAPTCHA_AFTER_IP_FAILURES,
+      hostnames: captchaHostnames(env.CAPTCHA_HOSTNAMES, issuer, corsOrigins),
+      minScore: env.CAPTCHA_MIN_SCORE,
     },
     loginDefence: { windowSeconds: env.LOGIN_FAILURE_WINDOW, maxDelayMs: env.LOGIN_DELAY_MAX_MS },
     rateLimits: { login: env.LOGIN_RATE_LIMIT, registration: env.REGISTRATION_RATE_LIMIT, token: env.TOKEN_RATE_LIMIT, global: env.RATE_LIMIT_MAX },
@@ -275,6 +287,25 @@ function parseOrigins(value: string): string[] {
   return [...new Set(origins)];
 }
 
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * CAPTCHA_HOSTNAMES: bare host names, matched exactly (a sitekey may be allowed on other
+ * sites too). Unset: the issuer's host and every CORS origin's, since a first-party app
+ * may render the widget on its own origin.
+ */
+function captchaHostnames(value: string | undefined, issuer: string, corsOrigins: string[]): string[] {
+  if (value === undefined) return [...new Set([issuer, ...corsOrigins].map((u) => new URL(u).hostname))];
+  const hosts = value.split(',').map((h) => h.trim()).filter(Boolean);
+  if (hosts.length === 0) throw new ConfigError('CAPTCHA_HOSTNAMES', 'must name at least one host');
+  for (const host of hosts) {
+    if (!HOSTNAME.test(host.toLowerCase())) {
+      throw new ConfigError('CAPTCHA_HOSTNAMES', `"${host}" is not a host name like app.example.com (no scheme, port, path or wildcard)`);
+    }
+  }
+  return [...new Set(hosts.map((h) => h.toLowerCase()))];
+}
+
 function tlsFiles(certFile: string | undefined, keyFile: string | undefined): Config['tls'] {
   if (!certFile && !keyFile) return undefined;
   if (!certFile) throw new ConfigError('TLS_CERT_FILE', 'is needed with TLS_KEY_FILE');
@@ -329,6 +360,11 @@ function checkProduction(config: Config): void {
   }
   if (config.captcha.provider !== 'none' && !config.captcha.secret) {
     throw new ConfigError('CAPTCHA_SECRET', 'production needs the captcha secret while CAPTCHA_PROVIDER is not none');
+  }
+  if (config.trustProxy === true) {
+    // Believing every X-Forwarded-For would let any client pick its own address (dodging
+    // the per-IP limits and captcha, forging the audit log) and its own protocol.
+    throw new ConfigError('TRUST_PROXY', 'production needs the proxy addresses or CIDRs (e.g. 10.0.0.0/8) or a hop count, not true');
   }
   if (config.issuer.startsWith('http:') && !trustsAProxy(config.trustProxy)) {
     throw new ConfigError('ISSUER', 'production needs an https: issuer, or TRUST_PROXY naming the TLS-terminating proxy');

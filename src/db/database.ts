@@ -1,7 +1,7 @@
 // One TypeORM data source for PostgreSQL (DATABASE_URL) or embedded PGlite (DATA_DIR),
 // wrapped so that callers get plain parameterized queries and explicit transactions.
 import { mkdirSync } from 'node:fs';
-import { DataSource, MigrationExecutor, type EntityManager } from 'typeorm';
+import { DataSource, MigrationExecutor, QueryFailedError, type EntityManager } from 'typeorm';
 import { PGliteDriver } from 'typeorm-pglite';
 import { migrations } from '../../migrations/index.js';
 import type { Config } from '../config/config.js';
@@ -10,6 +10,46 @@ import { Mutex } from '../lib/mutex.js';
 /** Something that runs SQL: the database itself, or an open transaction. */
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+/**
+ * A failed statement, in the form the error log gets it: which statement and its SQLSTATE.
+ * TypeORM's error carries the parameters, and PostgreSQL's message and detail quote values
+ * (`invalid input syntax for type uuid: "…"`, `Key (email)=(…) already exists`): none of
+ * them is kept. Errors that are not a failed statement (a connection that cannot be had)
+ * pass through as they are.
+ */
+export class DatabaseQueryError extends Error {
+  /** The statement's first words, on one line. */
+  readonly statement: string;
+  /** SQLSTATE (or the driver's code for a lost connection), for callers that tell failures apart. */
+  readonly code: string | undefined;
+
+  constructor(failure: QueryFailedError) {
+    const driver = failure.driverError as { code?: unknown; routine?: unknown; message?: unknown } | undefined;
+    const code = typeof driver?.code === 'string' ? driver.code : undefined;
+    const statement = statementName(failure.query);
+    // The text of our own RAISE statements (migrations) names tables and operations, never values.
+    const raised = driver?.routine === 'exec_stmt_raise' && typeof driver.message === 'string' ? `: ${driver.message}` : '';
+    super(`${statement} failed (${code ?? 'no SQLSTATE'})${raised}`);
+    this.name = 'DatabaseQueryError';
+    this.statement = statement;
+    this.code = code;
+  }
+}
+
+function statementName(sql: string | undefined): string {
+  const line = (sql ?? '').replace(/\s+/g, ' ').trim();
+  return line.length > 80 ? `${line.slice(0, 79)}…` : line;
+}
+
+/** Runs a statement (or a transaction) with a failed statement turned into a DatabaseQueryError. */
+async function statementFailures<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw error instanceof QueryFailedError ? new DatabaseQueryError(error) : error;
+  }
 }
 
 /** Serializes migrations across instances starting together (any 64-bit constant). */
@@ -48,15 +88,20 @@ export class Database implements Queryable {
   }
 
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
-    if (!this.gate) return normalizeRows<T>(await this.dataSource.query(sql, params));
-    return this.gate.run(async () => normalizeRows<T>(await this.dataSource.query(sql, params)));
+    const run = () => statementFailures(async () => normalizeRows<T>(await this.dataSource.query(sql, params)));
+    return this.gate ? this.gate.run(run) : run();
   }
 
-  /** Runs fn in one transaction; the caller that needs atomicity opens it. */
+  /**
+   * Runs fn in one transaction; the caller that needs atomicity opens it. What fn throws
+   * passes through as it is; BEGIN and COMMIT failures are wrapped like any statement's.
+   */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const run = () =>
-      this.dataSource.transaction(async (manager: EntityManager) =>
-        fn({ query: async <R>(sql: string, params: unknown[] = []) => normalizeRows<R>(await manager.query(sql, params)) }),
+      statementFailures(() =>
+        this.dataSource.transaction(async (manager: EntityManager) =>
+          fn({ query: <R>(sql: string, params: unknown[] = []) => statementFailures(async () => normalizeRows<R>(await manager.query(sql, params))) }),
+        ),
       );
     return this.gate ? this.gate.run(run) : run();
   }

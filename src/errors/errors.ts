@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'forbidden'
   | 'not_found'
   | 'method_not_allowed'
+  | 'request_timeout'
   | 'payload_too_large'
+  | 'headers_too_large'
   | 'unsupported_media_type'
   | 'registration_closed'
   | 'weak_password'
@@ -38,7 +40,9 @@ const DEFAULTS: Record<ErrorCode, [status: number, description: string]> = {
   forbidden: [403, 'Not allowed'],
   not_found: [404, 'Not found'],
   method_not_allowed: [405, 'Method not allowed'],
+  request_timeout: [408, 'The request took too long to arrive'],
   payload_too_large: [413, 'The request body is too large'],
+  headers_too_large: [431, 'The request headers are too large'],
   unsupported_media_type: [415, 'Unsupported content type'],
   registration_closed: [403, 'Registration is closed'],
   weak_password: [400, 'The password does not meet the policy'],

@@ -57,17 +57,20 @@ export async function endAllSessions(services: Pick<Services, 'db'>, actor: Acto
   });
 }
 
-/** Needs the current password; ends every other session of the user. */
+/**
+ * Needs the current password, checked under the credential guard like a login (a stolen
+ * access token must not become a password oracle); ends every other session of the user.
+ */
 export async function changePassword(
-  services: Pick<Services, 'db' | 'hasher' | 'config'>,
-  p: { user: UserRow; sessionId: string; current: string; next: string; ip: string | null },
+  services: Pick<Services, 'db' | 'hasher' | 'config' | 'credentialGuard'>,
+  p: { user: UserRow; sessionId: string; current: string; next: string; ip: string; captchaToken: string | undefined },
 ): Promise<number> {
   const problem = checkPassword(p.next, { minLength: services.config.password.minLength, email: p.user.email });
   if (problem) throw new TesseraError('weak_password', { description: POLICY_TEXT[problem]! });
-  if (!(await services.hasher.verify(p.user.password_hash, p.current))) {
-    await recordSecurityEvent(services.db, { type: 'password_change_failure', userId: p.user.id, ip: p.ip });
-    throw new TesseraError('invalid_credentials');
-  }
+  await services.credentialGuard.check(
+    { step: 'password_change', account: p.user.email, ip: p.ip, captchaToken: p.captchaToken, userId: p.user.id },
+    async () => ((await services.hasher.verify(p.user.password_hash, p.current)) ? { ok: true, value: undefined } : { ok: false, reason: 'wrong_password', userId: p.user.id }),
+  );
   const hash = await services.hasher.hash(p.next);
   return services.db.transaction(async (tx) => {
     await setPasswordHash(tx, p.user.id, hash);

@@ -142,6 +142,15 @@ test('METRICS_PORT serves GET /metrics there, without auth, and not on the main 
   assert.equal(answer.status, 200);
   assert.equal(answer.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
   assert.match(await answer.text(), /^tessera_tokens_issued_total\{grant="login"\} 1$/m);
-  assert.equal((await fetch(`http://127.0.0.1:${address.port}/admin/audit`)).status, 404);
+  assert.equal(answer.headers.get('cache-control'), 'no-store');
+  const other = await fetch(`http://127.0.0.1:${address.port}/admin/audit`);
+  assert.equal(other.status, 404);
+  assert.equal(other.headers.get('content-type'), 'application/json; charset=utf-8');
+  // The metrics listener answers with the same security headers as the app.
+  for (const res of [answer, other]) {
+    assert.equal(res.headers.get('content-security-policy'), "default-src 'none';frame-ancestors 'none'");
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+  }
   assert.equal((await fetch(`http://127.0.0.1:${address.port}/metrics`, { method: 'POST' })).status, 404);
 });

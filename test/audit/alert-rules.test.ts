@@ -68,7 +68,7 @@ test('a flood over several batches raises exactly one alert, whose count grows',
       const { match } = group;
       let count = group.eventIds.length;
       if (match.threshold) {
-        count = seen.filter((e) => e.type === match.threshold!.type && e.detail.account === match.subject && e.created_at > new Date(group.lastAt.getTime() - s.windowSeconds * 1000)).length;
+        count = seen.filter((e) => match.threshold!.types.includes(e.type) && e.detail.account === match.subject && e.created_at > new Date(group.lastAt.getTime() - s.windowSeconds * 1000)).length;
         if (count < match.threshold.limit) continue;
       }
       const existing = stored.filter((a) => a.rule === match.rule && a.subject === match.subject).at(-1);
@@ -87,7 +87,7 @@ test('a flood over several batches raises exactly one alert, whose count grows',
   runBatch(failures(4)); // crosses it: 7 in the window
   runBatch(failures(50));
   runBatch(failures(50));
-  assert.deepEqual(raised, ['7 failed logins for one account name within 900 s']);
+  assert.deepEqual(raised, ['7 failed password checks for one account name within 900 s']);
   assert.equal(stored.length, 1);
   assert.equal(stored[0]!.count, 107);
   // An hour later the same flood is news again.

@@ -68,7 +68,7 @@ test('alerts reach a real receiver, deduplicated', async (t) => {
     assert.equal(alert!.headers['content-type'], 'application/json');
     assert.equal(alert!.body.severity, 'warning');
     assert.ok(Number(alert!.body.count) >= 5, 'the count at the time it was raised');
-    assert.match(String(alert!.body.summary), /failed logins for one account name within 900 s/);
+    assert.match(String(alert!.body.summary), /failed password checks for one account name within 900 s/);
     assert.equal(alert!.body.issuer, 'http://localhost:3000');
     assert.equal(JSON.stringify(alert!.body).includes(email), false, 'the account is named by a keyed hash, not its address');
 

@@ -129,6 +129,22 @@ const hostile: Array<[string, Record<string, string>, string]> = [
   ['an access token lifetime of 0', { ACCESS_TOKEN_TTL: '0' }, 'ACCESS_TOKEN_TTL'],
   ['an unknown NODE_ENV', { NODE_ENV: 'staging' }, 'NODE_ENV'],
   ['an unknown LOG_LEVEL', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
+  ['a captcha host with a scheme', { CAPTCHA_HOSTNAMES: 'https://id.example.com' }, 'CAPTCHA_HOSTNAMES'],
+  ['a captcha host with a port', { CAPTCHA_HOSTNAMES: 'id.example.com:443' }, 'CAPTCHA_HOSTNAMES'],
+  ['a captcha host with a path', { CAPTCHA_HOSTNAMES: 'id.example.com/login' }, 'CAPTCHA_HOSTNAMES'],
+  ['a wildcard captcha host', { CAPTCHA_HOSTNAMES: '*.example.com' }, 'CAPTCHA_HOSTNAMES'],
+  ['a captcha host with an empty label', { CAPTCHA_HOSTNAMES: 'id..example.com' }, 'CAPTCHA_HOSTNAMES'],
+  ['a captcha host with a space inside', { CAPTCHA_HOSTNAMES: 'id.example.com, evil example.com' }, 'CAPTCHA_HOSTNAMES'],
+  ['a captcha host with credentials', { CAPTCHA_HOSTNAMES: 'user@id.example.com' }, 'CAPTCHA_HOSTNAMES'],
+  ['captcha hosts that are only commas', { CAPTCHA_HOSTNAMES: ' , ,' }, 'CAPTCHA_HOSTNAMES'],
+  ['a captcha score above 1', { CAPTCHA_MIN_SCORE: '1.5' }, 'CAPTCHA_MIN_SCORE'],
+  ['a negative captcha score', { CAPTCHA_MIN_SCORE: '-0.1' }, 'CAPTCHA_MIN_SCORE'],
+  ['a captcha score in exponent notation', { CAPTCHA_MIN_SCORE: '5e-1' }, 'CAPTCHA_MIN_SCORE'],
+  ['a captcha score in hex', { CAPTCHA_MIN_SCORE: '0x1' }, 'CAPTCHA_MIN_SCORE'],
+  ['a captcha score of NaN', { CAPTCHA_MIN_SCORE: 'NaN' }, 'CAPTCHA_MIN_SCORE'],
+  ['a captcha score of Infinity', { CAPTCHA_MIN_SCORE: 'Infinity' }, 'CAPTCHA_MIN_SCORE'],
+  ['a captcha score with trailing junk', { CAPTCHA_MIN_SCORE: '0.5abc' }, 'CAPTCHA_MIN_SCORE'],
+  ['a captcha score with a comma', { CAPTCHA_MIN_SCORE: '0,5' }, 'CAPTCHA_MIN_SCORE'],
 ];
 
 for (const [name, env, variable] of hostile) {
@@ -192,6 +208,15 @@ test('production refuses an http issuer unless TRUST_PROXY names the TLS proxy',
   assert.equal(config.issuer, 'http://id.example.com');
 });
 
+test('production refuses TRUST_PROXY=true; a list of proxies or a hop count is taken', () => {
+  assertRefused({ ...PRODUCTION_OK, TRUST_PROXY: 'true' }, 'TRUST_PROXY');
+  assertRefused({ ...PRODUCTION_OK, TRUST_PROXY: 'TRUE' }, 'TRUST_PROXY');
+  assert.throws(() => loadConfig({ ...PRODUCTION_OK, TRUST_PROXY: 'true' }), /addresses or CIDRs/, 'the message says what to set instead');
+  assert.deepEqual(loadConfig({ ...PRODUCTION_OK, TRUST_PROXY: '10.0.0.5,10.1.0.0/16' }).trustProxy, ['10.0.0.5', '10.1.0.0/16']);
+  assert.equal(loadConfig({ ...PRODUCTION_OK, TRUST_PROXY: '1' }).trustProxy, 1);
+  assert.equal(loadConfig({ NODE_ENV: 'development', TRUST_PROXY: 'true' }).trustProxy, true, 'still allowed outside production');
+});
+
 test('production refuses a missing captcha secret while captcha is on', () => {
   assertRefused({ ...PRODUCTION_OK, CAPTCHA_SECRET: '' }, 'CAPTCHA_SECRET');
   assert.equal(loadConfig({ ...PRODUCTION_OK, CAPTCHA_SECRET: '', CAPTCHA_PROVIDER: 'none' }).captcha.provider, 'none');
@@ -203,4 +228,24 @@ test('the same unsafe settings are allowed outside production', () => {
     assert.equal(config.database.kind, 'pglite');
     assert.equal(config.masterKey.kind, 'file');
   }
+});
+
+test('CAPTCHA_HOSTNAMES: by default the hosts of ISSUER and CORS_ORIGINS; else the list given, in lower case', () => {
+  assert.deepEqual(loadConfig({}).captcha.hostnames, ['localhost']);
+  assert.deepEqual(
+    loadConfig({ ISSUER: 'https://id.example.com:8443/tenant', CORS_ORIGINS: 'https://app.example.com, http://localhost:5173, https://id.example.com' }).captcha.hostnames,
+    ['id.example.com', 'app.example.com', 'localhost'],
+    'host names only (no scheme or port), each once',
+  );
+  assert.deepEqual(loadConfig({ CAPTCHA_HOSTNAMES: ' Login.Example.com ,app.example.com,login.example.com' }).captcha.hostnames, ['login.example.com', 'app.example.com']);
+  assert.deepEqual(loadConfig({ CAPTCHA_HOSTNAMES: 'id.example.com', CORS_ORIGINS: 'https://app.example.com' }).captcha.hostnames, ['id.example.com'], 'an explicit list replaces the default');
+  assert.throws(() => loadConfig({ CAPTCHA_HOSTNAMES: 'https://id.example.com' }), /no scheme, port, path or wildcard/);
+});
+
+test('CAPTCHA_MIN_SCORE: 0.5 by default, 0 to 1 inclusive', () => {
+  assert.equal(loadConfig({}).captcha.minScore, 0.5);
+  assert.equal(loadConfig({ CAPTCHA_MIN_SCORE: '0' }).captcha.minScore, 0);
+  assert.equal(loadConfig({ CAPTCHA_MIN_SCORE: '1' }).captcha.minScore, 1);
+  assert.equal(loadConfig({ CAPTCHA_MIN_SCORE: '1.0' }).captcha.minScore, 1);
+  assert.equal(loadConfig({ CAPTCHA_MIN_SCORE: '0.75' }).captcha.minScore, 0.75);
 });

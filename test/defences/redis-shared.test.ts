@@ -50,19 +50,22 @@ test('failure counters are shared: failures on one instance demand a captcha on 
   assert.equal(row?.n, 0);
 });
 
-test('50 parallel failures count 50 in Redis', { skip: false }, async () => {
+test('50 parallel attempts in Redis: 50 counted without a limit, exactly the limit with one', async () => {
   const { Redis } = await import('ioredis');
-  const { RedisFailureCounter } = await import('../../src/defences/failure-counter.js');
+  const { RedisAttemptCounter } = await import('../../src/defences/attempt-counter.js');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const prefix = `tessera-test-${randomBytes(4).toString('hex')}:`;
   try {
-    const counter = new RedisFailureCounter(redis, 60, `tessera-test-${randomBytes(4).toString('hex')}:`);
-    const key = 'acct:parallel';
-    await Promise.all(Array.from({ length: 50 }, () => counter.record([key, 'ip:127.0.0.1'])));
-    assert.deepEqual(await counter.count([key, 'ip:127.0.0.1']), [50, 50]);
-    await counter.reset(key);
-    assert.deepEqual(await counter.count([key]), [0]);
-    await counter.reset('ip:127.0.0.1');
+    const counter = new RedisAttemptCounter(redis, 60, prefix);
+    const keys = ['acct:parallel', 'ip:127.0.0.1'];
+    await Promise.all(Array.from({ length: 50 }, () => counter.reserve(keys, null)));
+    assert.deepEqual(await counter.count(keys), [50, 50]);
+    const limited = await Promise.all(Array.from({ length: 50 }, () => counter.reserve(['acct:limited', 'ip:127.0.0.2'], [3, 100])));
+    assert.equal(limited.filter(Boolean).length, 3);
+    assert.deepEqual(await counter.count(['acct:limited', 'ip:127.0.0.2']), [3, 3]);
   } finally {
+    const left = await redis.keys(`${prefix}*`);
+    if (left.length) await redis.del(...left);
     redis.disconnect();
   }
 });

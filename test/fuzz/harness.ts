@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { userWithRoles, type Built } from '../helpers/build.js';
+import type { Queryable } from '../../src/db/database.js';
 import { assertSafeErrorShape } from '../routes/suite-app.js';
 import { createClient } from '../../src/clients/clients.js';
 import { registerUser } from '../../src/users/register-user.js';
@@ -134,13 +135,7 @@ export class Harness {
     const key = exemptSessions.join(',');
     if (this.last && this.last.key === key) return this.last;
     const { db } = this.built.services;
-    const sum = (table: string, order: string, where = 'true') =>
-      `(SELECT count(*)::int FROM ${table} t WHERE ${where}) AS "${table}_rows", (SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t.${order})), '') FROM ${table} t WHERE ${where}) AS "${table}_sum"`;
-    const notExempt = `NOT (t.id::text = ANY(string_to_array($1::text, ',')))`;
-    const [sums] = await db.query<Record<string, string | number>>(
-      `SELECT ${sum('users', 'id')}, ${sum('sessions', 'id', notExempt)}, ${sum('clients', 'id')}, ${sum('signing_keys', 'kid')}`,
-      [key],
-    );
+    const sums = await tableSums(db, STATE_TABLES, key);
     const exempt: Snapshot['exempt'] = {};
     if (exemptSessions.length) {
       const rows = await db.query<{ id: string; row: Record<string, unknown> | string }>(
@@ -149,7 +144,7 @@ export class Harness {
       );
       for (const r of rows) exempt[r.id] = typeof r.row === 'string' ? (JSON.parse(r.row) as Record<string, unknown>) : r.row;
     }
-    return { key, sums: sums!, exempt };
+    return { key, sums, exempt };
   }
 
   /**
@@ -336,6 +331,20 @@ export class Harness {
     if (this.live.pool.access.includes(token) && typeof decodeClaims(token).sid === 'string') return 'unknown';
     return undefined;
   }
+}
+
+/** The tables a refused request must leave as they were, each with its primary key. */
+export const STATE_TABLES: ReadonlyArray<readonly [table: string, key: string]> = [['users', 'id'], ['sessions', 'id'], ['clients', 'id'], ['signing_keys', 'kid']];
+
+/** Row count and checksum of each table; sessions whose id is in exemptSessions (comma-separated) are left out. */
+export async function tableSums(db: Queryable, tables = STATE_TABLES, exemptSessions = ''): Promise<Record<string, string | number>> {
+  const sum = ([table, key]: readonly [string, string]) => {
+    const where = table === 'sessions' ? `NOT (t.id::text = ANY(string_to_array($1::text, ',')))` : 'true';
+    return `(SELECT count(*)::int FROM ${table} t WHERE ${where}) AS "${table}_rows", (SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t.${key})), '') FROM ${table} t WHERE ${where}) AS "${table}_sum"`;
+  };
+  const params = tables.some(([table]) => table === 'sessions') ? [exemptSessions] : [];
+  const [sums] = await db.query<Record<string, string | number>>(`SELECT ${tables.map(sum).join(', ')}`, params);
+  return sums!;
 }
 
 async function newActor(built: Built, name: ActorName): Promise<Live['actors'][ActorName]> {

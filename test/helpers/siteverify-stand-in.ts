@@ -1,4 +1,6 @@
-// A real HTTP stand-in for a captcha provider's siteverify API, on 127.0.0.1.
+// A real HTTP stand-in for a captcha provider's siteverify API, on 127.0.0.1. Unlike the
+// real providers it accepts a good answer any number of times, so that refusing a replay
+// is Tessera's own doing.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -10,11 +12,20 @@ export interface SiteverifyRequest {
   contentType: string | undefined;
 }
 
-export type Mode = 'normal' | 'slow' | 'error' | 'garbage';
+export type Mode = 'normal' | 'slow' | 'error' | 'garbage' | 'oversized';
 
-export async function startSiteverify(options: { goodAnswer?: string; slowMs?: number } = {}) {
+/** What a successful answer carries besides `success: true`; undefined members are left out. */
+export interface Verdict {
+  hostname?: string;
+  score?: unknown;
+  action?: unknown;
+}
+
+export async function startSiteverify(options: { goodAnswer?: string | RegExp; slowMs?: number } = {}) {
   const received: SiteverifyRequest[] = [];
   let mode: Mode = 'normal';
+  let verdict: Verdict = { hostname: 'localhost' };
+  const good = options.goodAnswer ?? 'good-answer';
   const read = async (req: IncomingMessage) => {
     let body = '';
     for await (const chunk of req) body += chunk;
@@ -26,8 +37,11 @@ export async function startSiteverify(options: { goodAnswer?: string; slowMs?: n
     if (mode === 'slow') await new Promise((r) => setTimeout(r, options.slowMs ?? 2000));
     if (mode === 'error') return void res.writeHead(500).end('oops');
     if (mode === 'garbage') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"success": "yes"');
-    const success = form.get('response') === (options.goodAnswer ?? 'good-answer');
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ success, ...(success ? {} : { 'error-codes': ['invalid-input-response'] }) }));
+    if (mode === 'oversized') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ success: true, ...verdict, padding: 'x'.repeat(70_000) }));
+    const answer = form.get('response') ?? '';
+    const success = typeof good === 'string' ? answer === good : good.test(answer);
+    const body = success ? { success, challenge_ts: new Date().toISOString(), ...verdict } : { success, 'error-codes': ['invalid-input-response'] };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -36,6 +50,10 @@ export async function startSiteverify(options: { goodAnswer?: string; slowMs?: n
     received,
     setMode(next: Mode) {
       mode = next;
+    },
+    /** Replaces what later successful answers carry. */
+    setVerdict(next: Verdict) {
+      verdict = next;
     },
     async close() {
       server.closeAllConnections();

@@ -20,7 +20,7 @@ export const WITHOUT_LIMITS: Readonly<Record<string, string>> = {
 };
 
 /** Builds one app before the suite's tests and closes it after them; call inside describe(). */
-export function suiteApp(env: Record<string, string> = {}): () => Built {
+export function suiteApp(env: Record<string, string> = {}, options: { logger?: unknown } = {}): () => Built {
   env = { ...WITHOUT_LIMITS, ...env };
   let built: Built | undefined;
   const closers: Array<() => Promise<void>> = [];
@@ -28,7 +28,7 @@ export function suiteApp(env: Record<string, string> = {}): () => Built {
     closers.push(fn);
   }) as unknown as TestContext['after'];
   before(async () => {
-    built = await build({ after: collect }, env);
+    built = await build({ after: collect }, env, options);
   });
   after(async () => {
     for (const close of closers.reverse()) await close();

@@ -146,14 +146,14 @@ export async function listEventsAfter(db: Queryable, afterId: number, limit: num
  */
 export async function countEventsInWindow(
   db: Queryable,
-  p: { type: string; field: 'ip' | 'account'; subject: string; throughId: number; windowSeconds: number },
+  p: { types: readonly string[]; field: 'ip' | 'account'; subject: string; throughId: number; windowSeconds: number },
 ): Promise<number> {
   const column = p.field === 'ip' ? 'ip' : `detail->>'account'`;
   const [row] = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM security_events
-      WHERE type = $1 AND ${column} = $2 AND id <= $3
+      WHERE type = ANY($1::text[]) AND ${column} = $2 AND id <= $3
         AND created_at > (SELECT created_at FROM security_events WHERE id = $3) - make_interval(secs => $4::int)`,
-    [p.type, p.subject, p.throughId, p.windowSeconds],
+    [p.types, p.subject, p.throughId, p.windowSeconds],
   );
   return row?.n ?? 0;
 }

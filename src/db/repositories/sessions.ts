@@ -120,12 +120,15 @@ export async function findLiveSession(
   return rows[0];
 }
 
-/** A live session, for checks on access tokens at our own endpoints. */
-export async function isSessionLive(db: Queryable, sessionId: string): Promise<boolean> {
-  if (!isUuid(sessionId)) return false;
+/**
+ * A live session of this user, for checks on access tokens at our own endpoints: a token
+ * whose `sid` names someone else's session is not live.
+ */
+export async function isSessionLive(db: Queryable, sessionId: string, userId: string): Promise<boolean> {
+  if (!isUuid(sessionId) || !isUuid(userId)) return false;
   const rows = await db.query<{ ok: boolean }>(
-    `SELECT true AS ok FROM sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > now()`,
-    [sessionId],
+    `SELECT true AS ok FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()`,
+    [sessionId, userId],
   );
   return rows.length === 1;
 }

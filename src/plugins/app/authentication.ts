@@ -46,7 +46,7 @@ export default fp(
         throw refuse(`access token rejected: ${(error as Error).message}`);
       }
       // Only user tokens with a live session reach user endpoints: a logout counts at once here.
-      if (typeof claims.sid !== 'string' || !(await isSessionLive(db, claims.sid))) throw refuse('session ended');
+      if (typeof claims.sid !== 'string' || !(await isSessionLive(db, claims.sid, claims.sub))) throw refuse('session ended or not the subject\'s');
       const user = await findUserById(db, claims.sub);
       if (!user || user.disabled) throw refuse('user missing or disabled');
       request.principal = { claims, user };

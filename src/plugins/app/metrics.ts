@@ -6,6 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fp from 'fastify-plugin';
 import { Metrics } from '../../metrics/metrics.js';
+import { securityHeaders } from '../../lib/security-headers.js';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,12 +29,12 @@ export function serveMetrics(metrics: Metrics, port: number, host: string): Prom
   const server = createServer((request, response) => {
     const path = (request.url ?? '').split('?')[0];
     if (request.method !== 'GET' || path !== '/metrics') {
-      response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found","error_description":"Not found"}');
+      response.writeHead(404, { ...securityHeaders(false), 'content-type': JSON_TYPE }).end('{"error":"not_found","error_description":"Not found"}');
       return;
     }
     metrics.render().then(
-      ({ contentType, body }) => response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body),
-      () => response.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error","error_description":"Internal server error"}'),
+      ({ contentType, body }) => response.writeHead(200, { ...securityHeaders(false), 'content-type': contentType }).end(body),
+      () => response.writeHead(500, { ...securityHeaders(false), 'content-type': JSON_TYPE }).end('{"error":"server_error","error_description":"Internal server error"}'),
     );
   });
   server.requestTimeout = 10_000;

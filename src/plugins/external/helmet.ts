@@ -4,8 +4,8 @@
 import fp from 'fastify-plugin';
 import helmet from '@fastify/helmet';
 import { TesseraError } from '../../errors/errors.js';
+import { DEFAULT_CACHE_CONTROL, HELMET_OPTIONS, HSTS } from '../../lib/security-headers.js';
 
-const HSTS = 'max-age=63072000; includeSubDomains';
 /** Probes from an orchestrator may use plain HTTP inside the cluster. */
 const PLAIN_HTTP_ALLOWED = new Set(['/healthz', '/readyz']);
 
@@ -13,13 +13,8 @@ export default fp(
   async (app) => {
     const { config } = app.services;
     const httpsIssuer = config.issuer.startsWith('https:');
-    await app.register(helmet, {
-      global: true,
-      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-      hsts: false, // set below, per request
-      referrerPolicy: { policy: 'no-referrer' },
-      crossOriginResourcePolicy: { policy: 'same-origin' },
-    });
+    // The options live with the static header set that answers outside the hooks use.
+    await app.register(helmet, { global: true, ...HELMET_OPTIONS });
     if (config.env === 'production') {
       app.addHook('onRequest', async (request) => {
         if (request.protocol !== 'https' && !PLAIN_HTTP_ALLOWED.has(request.url.split('?')[0] ?? '')) {
@@ -29,8 +24,7 @@ export default fp(
     }
     app.addHook('onSend', async (request, reply, payload) => {
       if (httpsIssuer || request.protocol === 'https') reply.header('strict-transport-security', HSTS);
-      // No token or personal data may sit in a cache unless a route says otherwise.
-      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', DEFAULT_CACHE_CONTROL);
       return payload;
     });
   },

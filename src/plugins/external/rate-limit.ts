@@ -5,7 +5,7 @@
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import { TesseraError } from '../../errors/errors.js';
-import { ipBucket } from '../../defences/failure-counter.js';
+import { ipBucket } from '../../defences/attempt-counter.js';
 
 export const ONE_MINUTE = 60_000;
 

@@ -3,12 +3,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
-import { errors } from '../../schemas.js';
+import { Text, errors } from '../../schemas.js';
 import { queryAuditEvents, recordSecurityEvent, type AuditEvent } from '../../db/repositories/security-events.js';
 import { noStore } from '../../lib/http.js';
 
-const Time = Type.String({ maxLength: 40, description: 'RFC 3339 date-time, or unix seconds' });
-const Id = Type.String({ minLength: 1, maxLength: 200 });
+const Time = Text({ maxLength: 40, description: 'RFC 3339 date-time, or unix seconds' });
+const Id = Text({ minLength: 1, maxLength: 200 });
 
 const AuditEventView = Type.Object(
   {

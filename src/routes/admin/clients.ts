@@ -1,7 +1,7 @@
 // Client registration for admins; the secret is shown once in the answer.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { errors } from '../../schemas.js';
+import { Text, errors } from '../../schemas.js';
 import { createClient } from '../../clients/clients.js';
 import { recordSecurityEvent } from '../../db/repositories/security-events.js';
 import { noStore } from '../../lib/http.js';
@@ -30,8 +30,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         security: [{ bearer: [] }],
         body: Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 100 }),
-            scope: Type.String({ minLength: 1, maxLength: 1024, description: 'space-separated scopes the client may ask for' }),
+            name: Text({ minLength: 1, maxLength: 100 }),
+            scope: Text({ minLength: 1, maxLength: 1024, description: 'space-separated scopes the client may ask for' }),
             grant_types: Type.Optional(Type.Array(Type.Literal('client_credentials'), { maxItems: 1 })),
             introspect: Type.Optional(Type.Boolean({ description: 'may call /oauth/introspect and /oauth/revoked' })),
           },

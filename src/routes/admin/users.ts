@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
-import { errors } from '../../schemas.js';
+import { Text, errors } from '../../schemas.js';
 import { listUsers, type UserRow } from '../../db/repositories/users.js';
 import { changeUser, endAllSessions } from '../../users/manage-users.js';
 
@@ -32,7 +32,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         security: bearer,
         querystring: Type.Object(
           {
-            query: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
+            query: Type.Optional(Text({ minLength: 1, maxLength: 254 })),
             limit: Type.Optional(Type.String({ pattern: '^(?:[1-9]|[1-9][0-9]|100)$', description: '1 to 100, default 50' })),
             cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,400}$' })),
           },
@@ -44,8 +44,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { query, limit, cursor } = request.query;
       const after = cursor ? emailOf(cursor) : undefined;
-      // PostgreSQL refuses a NUL in text with an error; no email holds one, so such a search is malformed.
-      if (query?.includes('\u0000') || after?.includes('\u0000')) throw new TesseraError('invalid_request', { detail: 'NUL in query or cursor' });
+      // The schema keeps NUL out of the query, but a cursor decodes to any bytes: PostgreSQL
+      // refuses a NUL in text with an error, and no email holds one, so such a cursor is malformed.
+      if (after?.includes('\u0000')) throw new TesseraError('invalid_request', { detail: 'NUL in cursor' });
       const page = await listUsers(services.db, { ...(query ? { query } : {}), limit: limit ? Number(limit) : 50, ...(after !== undefined ? { after } : {}) });
       return { users: page.users.map(view), next_cursor: page.next ? cursorOf(page.next) : null };
     },

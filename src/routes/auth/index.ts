@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
-import { Password, TokenResponse, errors } from '../../schemas.js';
+import { Password, Text, TokenResponse, errors } from '../../schemas.js';
 import { findUserByEmail, updatePasswordHash } from '../../db/repositories/users.js';
 import { recordSecurityEvent } from '../../db/repositories/security-events.js';
 import { resolveAudience, resolveScope, USER_SCOPES } from '../../domain/tokens/grant-request.js';
@@ -14,12 +14,12 @@ import { decodeJwt } from 'jose';
 
 const LoginBody = Type.Object(
   {
-    email: Type.String({ minLength: 1, maxLength: 320 }),
+    email: Text({ minLength: 1, maxLength: 320 }),
     password: Password,
-    captcha_token: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
-    client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    scope: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-    resource: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    captcha_token: Type.Optional(Text({ minLength: 1, maxLength: 8192 })),
+    client_id: Type.Optional(Text({ minLength: 1, maxLength: 128 })),
+    scope: Type.Optional(Text({ minLength: 1, maxLength: 1024 })),
+    resource: Type.Optional(Text({ minLength: 1, maxLength: 2048 })),
     refresh_token_mode: Type.Optional(Type.Union([Type.Literal('body'), Type.Literal('cookie')], { description: 'cookie: browser mode, the refresh token is set as an HttpOnly cookie' })),
   },
   { additionalProperties: false },
@@ -27,7 +27,7 @@ const LoginBody = Type.Object(
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const services = app.services;
-  const { config, db, hasher, loginGuard } = services;
+  const { config, db, hasher, credentialGuard } = services;
 
   app.post(
     '/login',
@@ -51,22 +51,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const audience = resolveAudience(body.resource, config);
       if (audience === undefined) throw new TesseraError('invalid_target');
 
-      // Before any hash: a captcha once this account name or this IP has failed too often.
-      const attempt = await loginGuard.before(body.email, request.ip, body.captcha_token);
-      const user = await findUserByEmail(db, body.email);
-      // Unknown accounts cost the same argon2 verify as known ones: same answer, same time.
-      const passwordOk = user ? await hasher.verify(user.password_hash, body.password) : await hasher.verifyDummy(body.password);
-      if (!user || !passwordOk || user.disabled) {
-        await recordSecurityEvent(db, {
-          type: 'login_failure',
-          userId: user?.id ?? null,
-          ip: request.ip,
-          detail: { reason: !user ? 'unknown_account' : user.disabled && passwordOk ? 'disabled' : 'wrong_password', account: attempt.keys.account },
-        });
-        await loginGuard.failed(attempt);
-        throw new TesseraError('invalid_credentials');
-      }
-      await loginGuard.succeeded(attempt);
+      // The guard reserves an attempt before any hash: past the thresholds, a captcha first.
+      const { value: user, captcha, account } = await credentialGuard.check({ step: 'login', account: body.email, ip: request.ip, captchaToken: body.captcha_token }, async () => {
+        const found = await findUserByEmail(db, body.email);
+        // Unknown accounts cost the same argon2 verify as known ones: same answer, same time.
+        const passwordOk = found ? await hasher.verify(found.password_hash, body.password) : await hasher.verifyDummy(body.password);
+        if (found && passwordOk && !found.disabled) return { ok: true, value: found };
+        return { ok: false, reason: !found ? 'unknown_account' : found.disabled && passwordOk ? 'disabled' : 'wrong_password', userId: found?.id ?? null };
+      });
       if (hasher.needsRehash(user.password_hash)) {
         // Parameters were raised since this hash was made: upgrade it, off the response path.
         hasher
@@ -83,7 +75,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         ip: request.ip,
       });
       request.log.info({ event: 'login_success', sub: user.id, sid: sessionId }, 'login');
-      await recordSecurityEvent(db, { type: 'login_success', userId: user.id, sessionId, actor: user.id, ip: request.ip, detail: { client_id: clientId, captcha: attempt.captcha } });
+      await recordSecurityEvent(db, { type: 'login_success', userId: user.id, sessionId, actor: user.id, ip: request.ip, detail: { client_id: clientId, captcha, account } });
       noStore(reply);
       if (body.refresh_token_mode === 'cookie') {
         const { refresh_token, ...rest } = tokens;

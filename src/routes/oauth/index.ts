@@ -7,7 +7,7 @@ import { checkNotCrossSite, refreshCookie, setRefreshCookie } from '../../lib/re
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
-import { TokenResponse, errors } from '../../schemas.js';
+import { Text, TokenResponse, errors } from '../../schemas.js';
 import { acceptFormBodiesOnly } from '../../lib/form-body.js';
 import { noStore } from '../../lib/http.js';
 import { refreshSession, type TokenResponseBody } from '../../grants/session-tokens.js';
@@ -21,14 +21,14 @@ import introspectRoutes from './introspect.js';
 // Sizes are bounded by the body limit; an oversized token is an invalid grant, not a bad request.
 const TokenBody = Type.Object(
   {
-    grant_type: Type.String({ minLength: 1, maxLength: 128 }),
-    refresh_token: Type.Optional(Type.String({ minLength: 1 })),
-    client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    client_secret: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
-    scope: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-    resource: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    grant_type: Text({ minLength: 1, maxLength: 128 }),
+    refresh_token: Type.Optional(Text({ minLength: 1 })),
+    client_id: Type.Optional(Text({ minLength: 1, maxLength: 128 })),
+    client_secret: Type.Optional(Text({ minLength: 1, maxLength: 512 })),
+    scope: Type.Optional(Text({ minLength: 1, maxLength: 1024 })),
+    resource: Type.Optional(Text({ minLength: 1, maxLength: 2048 })),
   },
-  { additionalProperties: Type.String() },
+  { additionalProperties: Text() },
 );
 type TokenRequest = FastifyRequest<{ Body: Type.Static<typeof TokenBody> }>;
 type Grant = (request: TokenRequest, client: ClientRow | undefined, reply: FastifyReply) => Promise<TokenResponseBody>;

@@ -4,14 +4,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
-import { errors } from '../../schemas.js';
+import { Text, errors } from '../../schemas.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
 import { noStore } from '../../lib/http.js';
 import { requireClient } from '../../clients/clients.js';
 import type { ClientRow } from '../../db/repositories/clients.js';
 import { findClient } from '../../db/repositories/clients.js';
 import { endedSince, isSessionLive } from '../../db/repositories/sessions.js';
-import { findUserById, isUuid } from '../../db/repositories/users.js';
+import { findUserById } from '../../db/repositories/users.js';
 import { allAudiences } from '../../tokens/audiences.js';
 import type { AccessClaims } from '../../tokens/token-service.js';
 
@@ -63,7 +63,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       return undefined;
     }
     if (typeof claims.sid === 'string') {
-      if (!isUuid(claims.sid) || !(await isSessionLive(db, claims.sid))) return undefined;
+      if (!(await isSessionLive(db, claims.sid, claims.sub))) return undefined;
       const user = await findUserById(db, claims.sub);
       if (!user || user.disabled) return undefined;
       return { ...claims, username: user.email };
@@ -83,12 +83,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         consumes: ['application/x-www-form-urlencoded'],
         body: Type.Object(
           {
-            token: Type.String({ minLength: 1 }),
-            token_type_hint: Type.Optional(Type.String({ maxLength: 64 })),
-            client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-            client_secret: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+            token: Text({ minLength: 1 }),
+            token_type_hint: Type.Optional(Text({ maxLength: 64 })),
+            client_id: Type.Optional(Text({ minLength: 1, maxLength: 128 })),
+            client_secret: Type.Optional(Text({ minLength: 1, maxLength: 512 })),
           },
-          { additionalProperties: Type.String() },
+          { additionalProperties: Text() },
         ),
         response: { 200: Introspection, ...errors(400, 401, 403, 413, 415, 429) },
       },

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
-import { errors } from '../../schemas.js';
+import { Text, errors } from '../../schemas.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
 import { noStore } from '../../lib/http.js';
 import { authenticateClient, clientCredentials } from '../../clients/clients.js';
@@ -16,12 +16,12 @@ import { checkNotCrossSite, clearRefreshCookie, refreshCookie } from '../../lib/
 
 const RevokeBody = Type.Object(
   {
-    token: Type.Optional(Type.String({ minLength: 1, description: 'absent in browser mode: the refresh cookie is revoked' })),
-    token_type_hint: Type.Optional(Type.String({ maxLength: 64 })),
-    client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-    client_secret: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    token: Type.Optional(Text({ minLength: 1, description: 'absent in browser mode: the refresh cookie is revoked' })),
+    token_type_hint: Type.Optional(Text({ maxLength: 64 })),
+    client_id: Type.Optional(Text({ minLength: 1, maxLength: 128 })),
+    client_secret: Type.Optional(Text({ minLength: 1, maxLength: 512 })),
   },
-  { additionalProperties: Type.String() },
+  { additionalProperties: Text() },
 );
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
-import { Password, errors } from '../../schemas.js';
+import { Password, Text, errors } from '../../schemas.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
 import { endSession, listLiveSessions } from '../../db/repositories/sessions.js';
 import { isUuid } from '../../db/repositories/users.js';
@@ -44,16 +44,30 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       bodyLimit: 8192,
       config: { ...user, rateLimit: { max: 10, timeWindow: ONE_MINUTE } },
       schema: {
-        summary: 'Change own password (current password required); ends every other session',
+        summary: 'Change own password (current password required, under the login defences); ends every other session',
         tags: ['users'],
         security: bearer,
-        body: Type.Object({ current_password: Password, new_password: Password }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            current_password: Password,
+            new_password: Password,
+            captcha_token: Type.Optional(Text({ minLength: 1, maxLength: 8192, description: 'Needed once failed checks reach the captcha threshold, as at login' })),
+          },
+          { additionalProperties: false },
+        ),
         response: { 204: Type.Null(), ...errors(400, 401, 413, 415, 429, 503) },
       },
     },
     async (request, reply) => {
       const { user: me, claims } = request.principal!;
-      await changePassword(services, { user: me, sessionId: claims.sid!, current: request.body.current_password, next: request.body.new_password, ip: request.ip });
+      await changePassword(services, {
+        user: me,
+        sessionId: claims.sid!,
+        current: request.body.current_password,
+        next: request.body.new_password,
+        ip: request.ip,
+        captchaToken: request.body.captcha_token,
+      });
       return reply.code(204).send(undefined as never);
     },
   );
@@ -87,7 +101,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'End one of own sessions',
         tags: ['users'],
         security: bearer,
-        params: Type.Object({ id: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
+        params: Type.Object({ id: Text({ maxLength: 64 }) }, { additionalProperties: false }),
         response: { 204: Type.Null(), ...errors(400, 401, 404, 413, 415, 429) },
       },
     },

@@ -1,0 +1,133 @@
+// The one guard around every check of a password or other secret: login, password change,
+// and each later credential step. An attempt is reserved in the shared counters before the
+// secret is checked, so no interleaving of parallel requests, on any instance, gets more
+// checks without a captcha than CAPTCHA_AFTER_FAILURES per account name and
+// CAPTCHA_AFTER_IP_FAILURES per client IP. Past those a captcha is required; failures are
+// answered slower and slower, and every check that fails is an audit event that the alert
+// rules count. There is no lockout an attacker could turn against a real user: a solved
+// captcha always gets an attempt.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TesseraError } from '../errors/errors.js';
+import type { CaptchaOutcome, CaptchaVerifier } from './captcha.js';
+import { attemptKeys, type AttemptCounter } from './attempt-counter.js';
+
+/** Where a secret is checked; also the captcha action expected there (reCAPTCHA v3). */
+export type CredentialStep = 'login' | 'password_change';
+
+export interface CredentialGuardSettings {
+  afterFailures: number;
+  afterIpFailures: number;
+  maxDelayMs: number;
+}
+
+/** What the guard writes to the audit log: a failed check, or a captcha step. */
+export interface GuardEvent {
+  type: `${CredentialStep}_failure` | 'captcha_demanded' | 'captcha_passed' | 'captcha_failed';
+  step: CredentialStep;
+  ip: string;
+  userId: string | null;
+  /** The account name's counter key (a keyed hash, never the address as typed). */
+  account: string;
+  reason?: string;
+  verdict?: CaptchaOutcome;
+}
+
+export interface GuardedCheck {
+  step: CredentialStep;
+  /** The account name the secret is for: the email as typed at login, the user's own email after it. */
+  account: string;
+  ip: string;
+  captchaToken: string | undefined;
+  /** The user the secret is checked for, when known before the check (for the audit log). */
+  userId?: string | null;
+}
+
+/** The verdict of the check itself; `reason` and `userId` go to the audit log only. */
+export type Verdict<T> = { ok: true; value: T } | { ok: false; reason: string; userId: string | null };
+
+export interface Passed<T> {
+  value: T;
+  /** Whether this attempt needed a captcha, and solved it. */
+  captcha: 'passed' | 'not_needed';
+  /** The account name's counter key, for the success event. */
+  account: string;
+}
+
+/** 250 ms, doubling with each failure past the captcha threshold, up to the maximum. */
+export function failureDelayMs(failures: number, afterFailures: number, maxDelayMs: number): number {
+  const over = failures - afterFailures;
+  if (over <= 0) return 0;
+  return Math.min(maxDelayMs, 250 * 2 ** Math.min(over - 1, 16));
+}
+
+export class CredentialGuard {
+  constructor(
+    private readonly counter: AttemptCounter,
+    private readonly captcha: CaptchaVerifier,
+    private readonly settings: CredentialGuardSettings,
+    private readonly secret: Buffer,
+    private readonly audit: (event: GuardEvent) => Promise<void>,
+  ) {}
+
+  /** The counter keys for an account name and a client IP. */
+  keysFor(account: string, ip: string): { account: string; ip: string } {
+    return attemptKeys(this.secret, account, ip);
+  }
+
+  /**
+   * Runs `verify` (the hash comparison) only once an attempt is reserved. Throws
+   * captcha_required when the attempt's share is used up and no valid captcha answer came
+   * with it, invalid_credentials when the verdict is no.
+   */
+  async check<T>(c: GuardedCheck, verify: () => Promise<Verdict<T>>): Promise<Passed<T>> {
+    const keys = this.keysFor(c.account, c.ip);
+    const event = (type: GuardEvent['type'], more: Partial<GuardEvent> = {}) =>
+      this.audit({ type, step: c.step, ip: c.ip, userId: c.userId ?? null, account: keys.account, ...more });
+    const both = [keys.account, keys.ip];
+    let captcha: Passed<T>['captcha'] = 'not_needed';
+    // Without a captcha provider there is nothing to escalate to: count, never refuse.
+    let reservation = await this.counter.reserve(both, this.captcha.enabled ? [this.settings.afterFailures, this.settings.afterIpFailures] : null);
+    if (!reservation) {
+      if (!c.captchaToken) {
+        await event('captcha_demanded');
+        throw this.captchaRequired('captcha demanded');
+      }
+      const outcome = await this.captcha.verify(c.captchaToken, c.ip, c.step);
+      if (outcome !== 'passed') {
+        // A wrong answer counts as a failure too, so guessing answers is slowed alike.
+        await this.counter.reserve(both, null);
+        await event('captcha_failed', { verdict: outcome });
+        throw this.captchaRequired(`captcha ${outcome}`);
+      }
+      await event('captcha_passed');
+      captcha = 'passed';
+      reservation = (await this.counter.reserve(both, null))!;
+    }
+
+    let verdict: Verdict<T>;
+    try {
+      verdict = await verify();
+    } catch (error) {
+      // No verdict reached the caller (busy hasher, database error): the attempt taught
+      // nothing, so it does not count.
+      await this.counter.release(reservation).catch(() => undefined);
+      throw error;
+    }
+    if (!verdict.ok) {
+      // The reservation stays: it is this failure's entry in the window.
+      await event(`${c.step}_failure`, { reason: verdict.reason, userId: verdict.userId ?? c.userId ?? null });
+      const delay = failureDelayMs(reservation.counts[0]!, this.settings.afterFailures, this.settings.maxDelayMs);
+      if (delay > 0) await sleep(delay);
+      throw new TesseraError('invalid_credentials', { detail: `${c.step} failed: ${verdict.reason}` });
+    }
+    await this.counter.release(reservation, keys.account);
+    return { value: verdict.value, captcha, account: keys.account };
+  }
+
+  private captchaRequired(detail: string): TesseraError {
+    return new TesseraError('captcha_required', {
+      detail,
+      extra: { captcha_provider: this.captcha.provider, captcha_sitekey: this.captcha.sitekey },
+    });
+  }
+}

@@ -1,0 +1,47 @@
+// The security headers every answer carries, as one set: the helmet plugin's options and
+// what helmet itself makes of them, for answers written where no Fastify hook runs.
+import { createRequire } from 'node:module';
+import type { FastifyHelmetOptions } from '@fastify/helmet';
+
+type HelmetOptions = Omit<FastifyHelmetOptions, 'global' | 'enableCSPNonces'>;
+
+export const HELMET_OPTIONS = {
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  hsts: false, // per answer: the helmet plugin's onSend hook, securityHeaders below
+  referrerPolicy: { policy: 'no-referrer' },
+  crossOriginResourcePolicy: { policy: 'same-origin' },
+} satisfies HelmetOptions;
+
+export const HSTS = 'max-age=63072000; includeSubDomains';
+/** No token or personal data may sit in a cache unless a route says otherwise. */
+export const DEFAULT_CACHE_CONTROL = 'no-store';
+
+interface HeaderSink {
+  setHeader(name: string, value: string): void;
+  removeHeader(name: string): void;
+}
+type Helmet = (options: HelmetOptions) => (req: object, res: HeaderSink, next: (error?: unknown) => void) => void;
+
+/** Runs helmet itself, the copy @fastify/helmet loads, so the set cannot drift from the plugin's. */
+function helmetHeaders(): Record<string, string> {
+  const fastifyHelmetPath = createRequire(import.meta.url).resolve('@fastify/helmet');
+  const helmet = createRequire(fastifyHelmetPath)('helmet') as Helmet;
+  const headers: Record<string, string> = {};
+  const sink: HeaderSink = {
+    setHeader: (name, value) => {
+      headers[name.toLowerCase()] = value;
+    },
+    removeHeader: () => undefined,
+  };
+  helmet(HELMET_OPTIONS)({}, sink, (error) => {
+    if (error) throw error;
+  });
+  return headers;
+}
+
+const STATIC_HEADERS: Readonly<Record<string, string>> = Object.freeze({ ...helmetHeaders(), 'cache-control': DEFAULT_CACHE_CONTROL });
+
+/** The set for one answer; HSTS when the issuer is https or the answer goes over TLS. */
+export function securityHeaders(hsts: boolean): Record<string, string> {
+  return hsts ? { ...STATIC_HEADERS, 'strict-transport-security': HSTS } : { ...STATIC_HEADERS };
+}
