@@ -9,10 +9,14 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# The workspace package's manifest, so npm ci can link it (node_modules/@tessera/verifier).
+COPY packages/verifier/package.json ./packages/verifier/
 # Scripts stay off until the sources are here (prepare would build too early); then
 # only argon2's own install step runs, building it against this image's Node.
 RUN npm ci --ignore-scripts && npm rebuild argon2
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/verifier/tsconfig.json ./packages/verifier/
+COPY packages/verifier/src ./packages/verifier/src
 COPY src ./src
 COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev --ignore-scripts
@@ -28,6 +32,9 @@ RUN groupadd --system --gid 10001 tessera \
  && chown tessera:tessera /var/lib/tessera /app/keys
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
+# node_modules/@tessera/verifier is a link to the compiled workspace package.
+COPY --from=build /app/packages/verifier/package.json ./packages/verifier/
+COPY --from=build /app/packages/verifier/dist ./packages/verifier/dist
 COPY --from=build /app/dist ./dist
 COPY package.json openapi.yaml ./
 COPY bin ./bin

@@ -8,9 +8,9 @@
 //   curl -H "authorization: Bearer $TOKEN" http://localhost:4000/hello
 //
 // Settings: ISSUER (required), AUDIENCE (default: the issuer, Tessera's default `aud`),
-// PORT (default 4000). A real service would import from 'tessera/verifier/fastify'.
+// PORT (default 4000). A real service would import from '@tessera/verifier/fastify'.
 import Fastify from 'fastify';
-import tesseraAuth, { requireRole, requireScope } from '../src/verifier/fastify.js';
+import tesseraAuth, { requireRole, requireScope } from '@tessera/verifier/fastify';
 
 const issuer = process.env.ISSUER;
 if (!issuer) {

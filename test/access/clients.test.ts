@@ -9,8 +9,8 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JS
 import { build, userWithRoles, type Built, freePort } from '../helpers/build.js';
 import { tessera } from '../helpers/cli.js';
 import { WITHOUT_LIMITS } from '../routes/suite-app.js';
-import { createVerifier, VerifierError } from '../../src/verifier/index.js';
-import tesseraAuth, { getAuth, requireRole, requireScope } from '../../src/verifier/fastify.js';
+import { createVerifier, VerifierError } from '@tessera/verifier';
+import tesseraAuth, { getAuth, requireRole, requireScope } from '@tessera/verifier/fastify';
 import { assertError, basic, FORM, form, introspect, type TestClient } from './helpers.js';
 
 const REPORTS = 'https://reports.example';

@@ -5,7 +5,7 @@ import { createHmac, createPublicKey, randomBytes, randomUUID, type JsonWebKeyIn
 import { SignJWT, base64url, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, type CryptoKey, type JWK, type KeyObject } from 'jose';
 import type { Services } from '../../src/services.js';
 import { TokenService } from '../../src/tokens/token-service.js';
-import type { VerifierErrorCode } from '../../src/verifier/index.js';
+import type { VerifierErrorCode } from '@tessera/verifier';
 
 export interface Forgery {
   kind: string;

@@ -18,8 +18,8 @@ import Fastify from 'fastify';
 import { decodeJwt, decodeProtectedHeader, type JWK } from 'jose';
 import { build, GOOD_PASSWORD, uniqueEmail, userWithRoles, freePort } from '../helpers/build.js';
 import { listAllKeys } from '../../src/db/repositories/signing-keys.js';
-import { createVerifier, VerifierError, type Verifier, type VerifierErrorCode } from '../../src/verifier/index.js';
-import tesseraAuth, { getAuth } from '../../src/verifier/fastify.js';
+import { createVerifier, VerifierError, type Verifier, type VerifierErrorCode } from '@tessera/verifier';
+import tesseraAuth, { getAuth } from '@tessera/verifier/fastify';
 import { forgeRound, newAttacker, type Forgery, type HeldKey } from './forgeries.js';
 
 /** The resource service's load: one round of verifications every ROUND_MS. */

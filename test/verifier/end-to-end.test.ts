@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import { build, GOOD_PASSWORD, uniqueEmail, freePort } from '../helpers/build.js';
-import { createVerifier, VerifierError } from '../../src/verifier/index.js';
-import tesseraAuth, { getAuth, requireRole, requireScope } from '../../src/verifier/fastify.js';
+import { createVerifier, VerifierError } from '@tessera/verifier';
+import tesseraAuth, { getAuth, requireRole, requireScope } from '@tessera/verifier/fastify';
 
 /** A port free right now (there is a small window before Tessera takes it). */
 

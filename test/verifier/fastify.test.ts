@@ -3,7 +3,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
-import tesseraAuth, { getAuth, requireRole, requireScope } from '../../src/verifier/fastify.js';
+import tesseraAuth, { getAuth, requireRole, requireScope } from '@tessera/verifier/fastify';
 import { makeKey, signAccessToken, startStubIssuer } from './helpers.js';
 
 const AUDIENCE = 'https://api.example';

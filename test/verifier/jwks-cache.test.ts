@@ -5,7 +5,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createVerifier, VerifierError, type Verifier, type VerifierOptions } from '../../src/verifier/index.js';
+import { createVerifier, VerifierError, type Verifier, type VerifierOptions } from '@tessera/verifier';
 import { makeKey, manualClock, signAccessToken, startStubIssuer, type StubIssuer, type TestKey } from './helpers.js';
 
 const AUDIENCE = 'https://api.example';

@@ -3,8 +3,8 @@
 // injectable fetch here; the HTTP behaviour has its own tests (jwks-cache.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SignJWT, type JWK } from 'jose';
-import { createVerifier, VERIFIER_ERROR_CODES, VerifierError, type Verifier, type VerifierOptions } from '../../src/verifier/index.js';
+import { SignJWT, importJWK, type CryptoKey, type JWK } from 'jose';
+import { createVerifier, verifyJwt, VERIFIER_ERROR_CODES, VerifierError, type JwtPolicy, type Verifier, type VerifierOptions } from '@tessera/verifier';
 import { makeKey, type TestKey } from './helpers.js';
 
 const ISSUER = 'https://tessera.example';
@@ -124,6 +124,62 @@ test('non-string and empty tokens are malformed; stats count outcomes and fetche
   assert.equal(calls.length, 1, 'the injected fetch served the keys');
   const stats = verifier.stats();
   assert.deepEqual([stats.verified, stats.rejected, stats.jwksFetches, stats.keys], [1, 5, 1, 1]);
+});
+
+test('a key resolver supplies keys instead of a JWKS; the core still binds the key to its alg', async () => {
+  const es = await makeKey('ES256');
+  const ed = await makeKey('EdDSA');
+  const local = new Map<string, { key: CryptoKey; alg: string }>();
+  for (const k of [es, ed]) local.set(k.kid, { key: (await importJWK(k.publicJwk, k.alg)) as CryptoKey, alg: k.alg });
+  const asked: string[] = [];
+  const verifier = createVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    currentDate: new Date(NOW * 1000),
+    fetch: async () => assert.fail('nothing is fetched with a key resolver'),
+    keys: (kid, alg) => {
+      asked.push(`${kid}:${alg}`);
+      return local.get(kid);
+    },
+  });
+  assert.equal(await codeOf(verifier, await sign(es)), 'valid');
+  assert.equal(await codeOf(verifier, await sign(es, {}, { kid: 'nobody' })), 'ERR_UNKNOWN_KID');
+  // An ES256 header naming the EdDSA key: the resolver hands the key over, the core refuses it.
+  assert.equal(await codeOf(verifier, await sign(es, {}, { kid: ed.kid })), 'ERR_KEY_ALG_MISMATCH');
+  // Junk is refused before the resolver is asked.
+  assert.equal(await codeOf(verifier, await sign(es, {}, { jku: 'https://attacker.example/jwks' })), 'ERR_KEY_REFERENCE_HEADER');
+  assert.equal(asked.length, 3);
+  assert.equal(verifier.stats().keys, 0);
+
+  const failing = createVerifier({ issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(NOW * 1000), keys: async () => Promise.reject(new Error('vault down')) });
+  assert.equal(await codeOf(failing, await sign(es)), 'ERR_JWKS_UNAVAILABLE', 'a failing resolver is the keys being unavailable, not a bad token');
+  assert.throws(() => createVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: () => undefined, jwksUri: `${ISSUER}/jwks` }), TypeError);
+});
+
+test('verifyJwt, the core the server shares: the typ it is told, the clock it is given, and no unusable policy', async () => {
+  const key = await makeKey('ES256');
+  const policy: JwtPolicy = {
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    typ: 'refresh+jwt',
+    keys: async (kid) => (kid === key.kid ? { key: (await importJWK(key.publicJwk, key.alg)) as CryptoKey, alg: key.alg } : undefined),
+  };
+  const refresh = await sign(key, {}, { typ: 'refresh+jwt' });
+  assert.equal((await verifyJwt(refresh, policy, NOW * 1000)).sub, 'user-1');
+  await assert.rejects(verifyJwt(await sign(key), policy, NOW * 1000), (error: unknown) => error instanceof VerifierError && error.code === 'ERR_TYP');
+  await assert.rejects(verifyJwt(refresh, policy, (NOW + 3600) * 1000), (error: unknown) => error instanceof VerifierError && error.code === 'ERR_EXPIRED');
+  // jose would skip the iss check without an issuer; a string audience is one audience, not its characters.
+  for (const broken of [{ issuer: undefined }, { issuer: '' }, { audience: [] }, { audience: undefined }, { typ: '' }, { keys: undefined }]) {
+    await assert.rejects(verifyJwt(refresh, { ...policy, ...broken } as unknown as JwtPolicy, NOW * 1000), TypeError, JSON.stringify(broken));
+  }
+  const audH = await new SignJWT({ sub: 'user-1', jti: 'jti-1' })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'refresh+jwt' })
+    .setIssuer(ISSUER)
+    .setAudience('h')
+    .setIssuedAt(NOW)
+    .setExpirationTime(NOW + 600)
+    .sign(key.privateKey);
+  await assert.rejects(verifyJwt(audH, { ...policy, audience: 'https://h.example' }, NOW * 1000), (error: unknown) => error instanceof VerifierError && error.code === 'ERR_CLAIM_INVALID');
 });
 
 test('options are validated up front', () => {

@@ -24,20 +24,30 @@ export interface JwksCounters {
 
 export interface JwksCacheOptions {
   issuer: string;
+  /** Skips discovery when set. */
   jwksUri?: string;
-  fetch: FetchLike;
-  /** Epoch milliseconds. */
-  now: () => number;
-  timeoutMs: number;
-  cooldownMs: number;
-  signal: AbortSignal;
-  counters: JwksCounters;
+  /** Default the global fetch. */
+  fetch?: FetchLike;
+  /** Epoch milliseconds; default Date.now. */
+  now?: () => number;
+  /** Default 5000. */
+  timeoutMs?: number;
+  /** Least time between fetches caused by unknown kids; default 30000. */
+  cooldownMs?: number;
+  /** Aborting it abandons fetches in flight. */
+  signal?: AbortSignal;
+  /** Counted into; default a fresh set. */
+  counters?: JwksCounters;
   onError?: (error: Error) => void;
 }
+
+type Settings = Required<Omit<JwksCacheOptions, 'jwksUri' | 'onError'>> & Pick<JwksCacheOptions, 'onError'>;
 
 export interface PublishedKey {
   jwk: JWK;
   key: CryptoKey;
+  /** The key's own alg, which equals the one asked for. */
+  alg: string;
 }
 
 interface Entry {
@@ -56,9 +66,20 @@ export class JwksCache {
   private retryAt = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | undefined;
   private jwksUri: string | undefined;
+  private readonly options: Settings;
 
-  constructor(private readonly options: JwksCacheOptions) {
+  constructor(options: JwksCacheOptions) {
     this.jwksUri = options.jwksUri;
+    this.options = {
+      issuer: options.issuer,
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      now: options.now ?? Date.now,
+      timeoutMs: options.timeoutMs ?? 5_000,
+      cooldownMs: options.cooldownMs ?? 30_000,
+      signal: options.signal ?? new AbortController().signal,
+      counters: options.counters ?? { jwksFetches: 0, jwksNotModified: 0, jwksFailures: 0, discoveryFetches: 0 },
+      ...(options.onError ? { onError: options.onError } : {}),
+    };
   }
 
   /** After a failed fetch, retry sooner than the unknown-kid cooldown, but not on every call. */
@@ -70,7 +91,10 @@ export class JwksCache {
     return this.keys.size;
   }
 
-  /** The published key for kid, usable with alg; the key's own alg must be exactly alg. */
+  /**
+   * The published key for kid, usable with alg; the key's own alg must be exactly alg.
+   * A key resolver as it stands: `keys: (kid, alg) => cache.getKey(kid, alg)`.
+   */
   async getKey(kid: string, alg: string): Promise<PublishedKey> {
     const now = this.options.now();
     if (!this.loaded) {
@@ -108,7 +132,7 @@ export class JwksCache {
       return key;
     });
     try {
-      return { jwk: current.jwk, key: await current.imported };
+      return { jwk: current.jwk, key: await current.imported, alg };
     } catch (error) {
       current.imported = undefined;
       throw new VerifierError('ERR_UNKNOWN_KID', 'the published key with this kid is unusable', { cause: error });

@@ -23,17 +23,27 @@ export interface RevocationCounters {
   revocationFailures: number;
 }
 
-interface Settings {
+/** How the list reaches the issuer; createVerifier passes its own, defaults suit standalone use. */
+export interface RevocationRuntime {
+  /** Default the global fetch. */
+  fetch?: FetchLike;
+  /** Epoch milliseconds; default Date.now. */
+  now?: () => number;
+  /** Default 5000. */
+  timeoutMs?: number;
+  /** Aborting it abandons a poll in flight (close() stops the polling). */
+  signal?: AbortSignal;
+  /** Counted into; default a fresh set. */
+  counters?: RevocationCounters;
+  onError?: (error: Error) => void;
+}
+
+interface Settings extends Required<Omit<RevocationRuntime, 'onError'>> {
   url: string;
   authorization: string;
   intervalMs: number;
   window: number;
   overlap: number;
-  fetch: FetchLike;
-  now: () => number;
-  timeoutMs: number;
-  signal: AbortSignal;
-  counters: RevocationCounters;
   onError?: (error: Error) => void;
 }
 
@@ -43,11 +53,7 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`, 'utf8').toString('base64')}`;
 }
 
-export function revocationSettings(
-  issuer: string,
-  options: RevocationOptions,
-  rest: Omit<Settings, 'url' | 'authorization' | 'intervalMs' | 'window' | 'overlap'>,
-): Settings {
+function revocationSettings(issuer: string, options: RevocationOptions, runtime: RevocationRuntime): Settings {
   const { clientId, clientSecret } = options;
   if (typeof clientId !== 'string' || clientId.length === 0) throw new TypeError('revocation.clientId must be a non-empty string');
   if (typeof clientSecret !== 'string' || clientSecret.length === 0) throw new TypeError('revocation.clientSecret must be a non-empty string');
@@ -56,7 +62,12 @@ export function revocationSettings(
   const overlap = options.overlap ?? 10;
   if (!Number.isFinite(overlap) || overlap < 0) throw new TypeError('revocation.overlap must be a number >= 0');
   return {
-    ...rest,
+    fetch: runtime.fetch ?? ((input, init) => fetch(input, init)),
+    now: runtime.now ?? Date.now,
+    timeoutMs: runtime.timeoutMs ?? 5_000,
+    signal: runtime.signal ?? new AbortController().signal,
+    counters: runtime.counters ?? { revocationPolls: 0, revocationFailures: 0 },
+    ...(runtime.onError ? { onError: runtime.onError } : {}),
     url: options.url ?? `${issuer.replace(/\/+$/, '')}/oauth/revoked`,
     authorization: basicAuthorization(clientId, clientSecret),
     intervalMs: interval * 1000,
@@ -81,8 +92,12 @@ export class RevocationList {
   readonly ready: Promise<void>;
   lastSuccessAt: number | undefined;
 
-  constructor(private readonly settings: Settings) {
-    this.since = Math.floor(settings.now() / 1000) - settings.window;
+  private readonly settings: Settings;
+
+  /** Starts polling at once; throws TypeError on unusable options. */
+  constructor(issuer: string, options: RevocationOptions, runtime: RevocationRuntime = {}) {
+    this.settings = revocationSettings(issuer, options, runtime);
+    this.since = Math.floor(this.settings.now() / 1000) - this.settings.window;
     this.ready = this.start();
   }
 
