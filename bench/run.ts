@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config/config.js';
-import { startServices } from '../src/services.js';
-import { buildApp } from '../src/app.js';
+import { buildServer } from '../src/server.js';
 
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 500);
 const LOGINS = Number(process.env.BENCH_LOGINS ?? 40);
@@ -34,8 +33,7 @@ async function main() {
     RATE_LIMIT_MAX: '1000000',
     ...(url ? { DATABASE_URL: url } : { DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-bench-')) }),
   });
-  const services = await startServices(config);
-  const app = await buildApp(services, { logger: false });
+  const app = await buildServer(config, { logger: false });
   await app.ready();
   const engine = url ? 'PostgreSQL' : 'PGlite (embedded)';
   const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
@@ -46,9 +44,16 @@ async function main() {
   const unknown: number[] = [];
   const wrong: number[] = [];
   for (let i = 0; i < LOGINS; i++) {
-    for (const [list, who] of [[unknown, `nobody-${email}`], [wrong, email]] as const) {
+    for (const [list, who] of [
+      [unknown, `nobody-${email}`],
+      [wrong, email],
+    ] as const) {
       const start = performance.now();
-      const res = await app.inject({ method: 'POST', url: '/auth/login', payload: { email: who, password: 'not-the-password-123' } });
+      const res = await app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email: who, password: 'not-the-password-123' },
+      });
       list.push(performance.now() - start);
       if (res.statusCode !== 401) throw new Error(`unexpected ${res.statusCode}`);
     }
@@ -70,11 +75,16 @@ async function main() {
   }
   const elapsed = performance.now() - start;
 
-  console.log(`engine: ${engine}; argon2id m=${config.argon2.memoryCost} KiB t=${config.argon2.timeCost} p=${config.argon2.parallelism}`);
-  console.log(`login, wrong password, median of ${LOGINS}:  unknown account ${ms(median(unknown))}  |  existing account ${ms(median(wrong))}`);
-  console.log(`refresh rotation, ${ROTATIONS} sequential: ${(ROTATIONS / (elapsed / 1000)).toFixed(0)} /s, ${ms(elapsed / ROTATIONS)} each (in-process inject)`);
+  console.log(
+    `engine: ${engine}; argon2id m=${config.argon2.memoryCost} KiB t=${config.argon2.timeCost} p=${config.argon2.parallelism}`,
+  );
+  console.log(
+    `login, wrong password, median of ${LOGINS}:  unknown account ${ms(median(unknown))}  |  existing account ${ms(median(wrong))}`,
+  );
+  console.log(
+    `refresh rotation, ${ROTATIONS} sequential: ${(ROTATIONS / (elapsed / 1000)).toFixed(0)} /s, ${ms(elapsed / ROTATIONS)} each (in-process inject)`,
+  );
   await app.close();
-  await services.close();
 }
 
 await main();

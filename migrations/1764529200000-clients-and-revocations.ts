@@ -19,7 +19,9 @@ export class ClientsAndRevocations1764529200000 implements MigrationInterface {
         CONSTRAINT clients_grants_known CHECK (grant_types <@ ARRAY['client_credentials']::text[])
       )`);
     await db.query('ALTER TABLE users ADD COLUMN sessions_revoked_at timestamptz');
-    await db.query('CREATE INDEX users_sessions_revoked_at ON users (sessions_revoked_at) WHERE sessions_revoked_at IS NOT NULL');
+    await db.query(
+      'CREATE INDEX users_sessions_revoked_at ON users (sessions_revoked_at) WHERE sessions_revoked_at IS NOT NULL',
+    );
   }
 
   async down(db: QueryRunner): Promise<void> {

@@ -28,9 +28,15 @@ export class AuditLog1764720000000 implements MigrationInterface {
         ADD COLUMN prev_hash text,
         ADD COLUMN hash text`);
     // Events recorded before this migration: derive what the old rows imply.
-    await db.query(`UPDATE security_events SET outcome = 'failure' WHERE type IN ('login_failure', 'refresh_reuse', 'password_change_failure')`);
-    await db.query(`UPDATE security_events SET actor = detail->>'by' WHERE jsonb_typeof(detail->'by') = 'string' AND detail->>'by' <> 'revocation'`);
-    await db.query(`UPDATE security_events SET target = coalesce(detail->>'kid', detail->>'client_id', user_id::text, session_id::text)`);
+    await db.query(
+      `UPDATE security_events SET outcome = 'failure' WHERE type IN ('login_failure', 'refresh_reuse', 'password_change_failure')`,
+    );
+    await db.query(
+      `UPDATE security_events SET actor = detail->>'by' WHERE jsonb_typeof(detail->'by') = 'string' AND detail->>'by' <> 'revocation'`,
+    );
+    await db.query(
+      `UPDATE security_events SET target = coalesce(detail->>'kid', detail->>'client_id', user_id::text, session_id::text)`,
+    );
 
     await db.query(`
       CREATE TABLE security_events_anchor (
@@ -98,7 +104,9 @@ export class AuditLog1764720000000 implements MigrationInterface {
       END $$`);
     // Ids come from the trigger only, so they are consecutive in chain order.
     await db.query('ALTER TABLE security_events ALTER COLUMN id DROP DEFAULT');
-    await db.query('CREATE TRIGGER security_events_chain BEFORE INSERT ON security_events FOR EACH ROW EXECUTE FUNCTION security_events_chain()');
+    await db.query(
+      'CREATE TRIGGER security_events_chain BEFORE INSERT ON security_events FOR EACH ROW EXECUTE FUNCTION security_events_chain()',
+    );
 
     // Append-only: no UPDATE, DELETE or TRUNCATE, except the pruning path, which sets
     // tessera.audit_prune for its own transaction only: it may DELETE events and write
@@ -116,9 +124,15 @@ export class AuditLog1764720000000 implements MigrationInterface {
         END IF;
         RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = '42501';
       END $$`);
-    await db.query('CREATE TRIGGER security_events_append_only BEFORE UPDATE OR DELETE ON security_events FOR EACH ROW EXECUTE FUNCTION security_events_append_only()');
-    await db.query('CREATE TRIGGER security_events_no_truncate BEFORE TRUNCATE ON security_events FOR EACH STATEMENT EXECUTE FUNCTION security_events_append_only()');
-    await db.query('CREATE TRIGGER security_events_anchor_guard BEFORE INSERT OR UPDATE OR DELETE ON security_events_anchor FOR EACH ROW EXECUTE FUNCTION security_events_append_only()');
+    await db.query(
+      'CREATE TRIGGER security_events_append_only BEFORE UPDATE OR DELETE ON security_events FOR EACH ROW EXECUTE FUNCTION security_events_append_only()',
+    );
+    await db.query(
+      'CREATE TRIGGER security_events_no_truncate BEFORE TRUNCATE ON security_events FOR EACH STATEMENT EXECUTE FUNCTION security_events_append_only()',
+    );
+    await db.query(
+      'CREATE TRIGGER security_events_anchor_guard BEFORE INSERT OR UPDATE OR DELETE ON security_events_anchor FOR EACH ROW EXECUTE FUNCTION security_events_append_only()',
+    );
 
     await db.query('CREATE INDEX security_events_created_at ON security_events (created_at)');
     await db.query('CREATE INDEX security_events_actor ON security_events (actor, id) WHERE actor IS NOT NULL');
@@ -161,12 +175,20 @@ export class AuditLog1764720000000 implements MigrationInterface {
     await db.query('DROP TRIGGER security_events_no_truncate ON security_events');
     await db.query('DROP TRIGGER security_events_append_only ON security_events');
     await db.query('DROP TRIGGER security_events_chain ON security_events');
-    await db.query(`ALTER TABLE security_events ALTER COLUMN id SET DEFAULT nextval('security_events_id_seq'::regclass)`);
+    await db.query(
+      `ALTER TABLE security_events ALTER COLUMN id SET DEFAULT nextval('security_events_id_seq'::regclass)`,
+    );
     await db.query('DROP TABLE security_events_anchor');
     await db.query('DROP FUNCTION security_events_append_only()');
     await db.query('DROP FUNCTION security_events_chain()');
     await db.query('DROP FUNCTION security_event_hash(security_events)');
-    for (const index of ['security_events_created_at', 'security_events_actor', 'security_events_target', 'security_events_user', 'security_events_type_ip_time']) {
+    for (const index of [
+      'security_events_created_at',
+      'security_events_actor',
+      'security_events_target',
+      'security_events_user',
+      'security_events_type_ip_time',
+    ]) {
       await db.query(`DROP INDEX ${index}`);
     }
     await db.query(`

@@ -6,4 +6,10 @@ import { ClientsAndRevocations1764529200000 } from './1764529200000-clients-and-
 import { AuditLog1764720000000 } from './1764720000000-audit-log.js';
 import { CaptchaAnswers1764806400000 } from './1764806400000-captcha-answers.js';
 
-export const migrations = [InitialSchema1764356400000, LoginFailures1764442800000, ClientsAndRevocations1764529200000, AuditLog1764720000000, CaptchaAnswers1764806400000];
+export const migrations = [
+  InitialSchema1764356400000,
+  LoginFailures1764442800000,
+  ClientsAndRevocations1764529200000,
+  AuditLog1764720000000,
+  CaptchaAnswers1764806400000,
+];

@@ -1,32 +1,183 @@
 // The `tessera` command. Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.
-import { parseArgs } from 'node:util';
+// Every command is one entry of COMMANDS, which also gives its usage and its `--help`.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { migrations } from '../migrations/index.js';
+import { pruneAuditLog, recordSecurityEvent } from './audit/audit-log.js';
+import { runWithAuditContext } from './audit/request-context.js';
+import { createClient } from './clients/clients.js';
 import { ConfigError, loadConfig } from './config/config.js';
+import { openCore, type Core } from './core.js';
 import { Database } from './db/database.js';
 import { acquireEmbeddedLock, EmbeddedDatabaseBusyError } from './db/embedded-lock.js';
-import { startServices } from './services.js';
-import { registerUser } from './users/register-user.js';
-import { TesseraError } from './errors/errors.js';
+import { verifyAuditChain } from './db/repositories/security-events.js';
 import { listAllKeys } from './db/repositories/signing-keys.js';
 import type { Role } from './db/repositories/users.js';
+import { TesseraError } from './errors/errors.js';
 import { rewrapSecrets } from './keys/rewrap.js';
-import { createClient } from './clients/clients.js';
-import { pruneAuditLog, recordSecurityEvent, verifyAuditChain } from './db/repositories/security-events.js';
-import { runWithAuditContext } from './audit/request-context.js';
+import { registerUser } from './users/register-user.js';
 
-const USAGE = `usage: tessera <command>
-  serve                                   start the service (same as npm start)
-  migrate                                 apply pending migrations, then exit
-  users create --email E [--role R]       create a user (role: admin, moderator, user); password on stdin
-  keys list                               list signing keys with state, alg and times
-  keys rotate [--purpose access|refresh]  start a rotation: a next key, signing after KEY_PUBLISH_AHEAD
-  keys revoke KID                         revoke a (compromised) key at once
-  keys rewrap                             re-seal every secret under MASTER_KEY (old key in MASTER_KEY_PREVIOUS)
-  clients create --name N --scope "a b" [--grant client_credentials] [--introspect]
-                                          register a confidential client; prints client_id and client_secret once
-  audit verify                            check the audit log's hash chain; exit 1 naming the first broken event
-  audit prune [--days N]                  delete events older than N days (AUDIT_RETENTION_DAYS), keeping the chain checkable`;
+export interface Command {
+  /** The words after `tessera`. */
+  path: readonly string[];
+  /** What follows the words in the usage line. */
+  args?: string;
+  summary: string;
+  /** The rest of its `--help`: options, output, what it touches. */
+  details: string;
+  /** Opens the database only to read: never migrates, creates keys, hashes or starts timers. */
+  readOnly?: boolean;
+  run(args: string[]): Promise<void>;
+}
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** The command (or group) whose usage goes with the message; the whole list when empty. */
+  constructor(
+    message: string,
+    public topic: readonly string[] | undefined = undefined,
+  ) {
+    super(message);
+  }
+}
+
+const READS_ONLY =
+  'It only reads: it never migrates, creates keys or writes, and on a database that\n`tessera migrate` has not prepared it exits 1 without creating anything.';
+
+export const COMMANDS: readonly Command[] = [
+  {
+    path: ['serve'],
+    summary: 'start the service (same as npm start)',
+    details:
+      'Migrates, makes sure signing keys exist, then serves HTTP until SIGINT or SIGTERM.\nSettings come from environment variables (see the README).',
+    async run(args) {
+      if (args.length) throw new UsageError('serve takes no arguments');
+      const { serve } = await import('./server.js');
+      await serve();
+    },
+  },
+  {
+    path: ['migrate'],
+    summary: 'apply pending migrations, then exit',
+    details: 'Prints the migrations it applied, or "nothing to apply". Servers also migrate at start.',
+    async run(args) {
+      if (args.length) throw new UsageError('migrate takes no arguments');
+      const config = loadConfig();
+      const lock = config.database.kind === 'pglite' ? acquireEmbeddedLock(config.database.dataDir) : undefined;
+      try {
+        const db = await Database.connect(config.database);
+        try {
+          const applied = await db.migrate();
+          process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply\n');
+        } finally {
+          await db.close();
+        }
+      } finally {
+        lock?.release();
+      }
+    },
+  },
+  {
+    path: ['users', 'create'],
+    args: '--email E [--role admin|moderator|user]',
+    summary: 'create a user (role: user by default); password on stdin',
+    details:
+      'The password is read from standard input (a terminal gets a prompt without echo),\nnever from an argument. Prints {"id","email","roles"} as one line of JSON.',
+    run: usersCreate,
+  },
+  {
+    path: ['keys', 'list'],
+    summary: 'list signing keys with state, alg and times',
+    details: `Prints a table: kid, purpose, alg, state, created, activates, retired, expires, revoked.\n${READS_ONLY}`,
+    readOnly: true,
+    run: keysList,
+  },
+  {
+    path: ['keys', 'rotate'],
+    args: '[--purpose access|refresh]',
+    summary: 'start a rotation: a next key, signing after KEY_PUBLISH_AHEAD',
+    details:
+      'The new key is published at once (access keys) and starts signing on every instance\nafter KEY_PUBLISH_AHEAD. Prints {"kid","purpose","state","activates_at","created"}.',
+    run: keysRotate,
+  },
+  {
+    path: ['keys', 'revoke'],
+    args: 'KID',
+    summary: 'revoke a (compromised) key at once',
+    details:
+      'KID is the key\'s RFC 7638 thumbprint (see tessera keys list). A revoked signing key\nis replaced immediately. Prints {"kid","state"} and the replacement, if any.',
+    run: keysRevoke,
+  },
+  {
+    path: ['keys', 'rewrap'],
+    summary: 're-seal every secret under MASTER_KEY (old key in MASTER_KEY_PREVIOUS)',
+    details:
+      'One compare-and-set per row, so an interrupted run is simply run again.\nPrints {"rewrapped","already_current","master_key_id"}.',
+    run: keysRewrap,
+  },
+  {
+    path: ['clients', 'create'],
+    args: '--name N --scope "a b" [--grant client_credentials] [--introspect]',
+    summary: 'register a confidential client; prints client_id and client_secret once',
+    details:
+      '--introspect lets the client call /oauth/introspect and /oauth/revoked.\nThe secret is printed in this answer only; it is stored as a hash.',
+    run: clientsCreate,
+  },
+  {
+    path: ['audit', 'verify'],
+    summary: "check the audit log's hash chain; exit 1 naming the first broken event",
+    details: `Prints {"ok","events","first_id","head","anchor"}; keep "head" elsewhere to compare later.\n${READS_ONLY}`,
+    readOnly: true,
+    run: auditVerify,
+  },
+  {
+    path: ['audit', 'prune'],
+    args: '[--days N]',
+    summary: 'delete events older than N days (AUDIT_RETENTION_DAYS), keeping the chain checkable',
+    details: 'Records the new anchor in an audit_pruned event. Prints {"deleted","through_id","retention_days"}.',
+    run: auditPrune,
+  },
+];
+
+const usageLine = (c: Command) => ['tessera', ...c.path, ...(c.args ? [c.args] : [])].join(' ');
+
+function listing(commands: readonly Command[]): string {
+  const heads = commands.map((c) => [...c.path, ...(c.args ? [c.args] : [])].join(' '));
+  const width = Math.min(40, Math.max(...heads.map((h) => h.length)));
+  return commands
+    .map((c, i) =>
+      heads[i]!.length > width
+        ? `  ${heads[i]}\n  ${''.padEnd(width)}  ${c.summary}`
+        : `  ${heads[i]!.padEnd(width)}  ${c.summary}`,
+    )
+    .join('\n');
+}
+
+/** The help for a command, a group of commands (`keys`), or everything (no words). */
+function helpText(topic: readonly string[]): string {
+  const command = COMMANDS.find((c) => c.path.join(' ') === topic.join(' '));
+  if (command)
+    return `usage: ${usageLine(command)}\n\n${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.\n${command.details}`;
+  const group = COMMANDS.filter((c) => topic.length > 0 && topic.every((word, i) => c.path[i] === word));
+  if (group.length) return `usage: tessera ${topic.join(' ')} <command>\n${listing(group)}`;
+  return [
+    'usage: tessera <command> [options]',
+    listing(COMMANDS),
+    '',
+    'tessera help [command], tessera [command] --help   usage of all commands, or of one',
+    'tessera --version                                   the version of Tessera',
+    '',
+    'Settings come from environment variables (see the README); --help and --version read none.',
+    'Exit status: 0 success, 1 failure (one line on stderr), 2 bad usage.',
+  ].join('\n');
+}
+
+const isTopic = (words: readonly string[]) =>
+  words.length > 0 && COMMANDS.some((c) => words.every((word, i) => c.path[i] === word));
+const wantsHelp = (args: readonly string[]) => {
+  const end = args.indexOf('--');
+  return (end === -1 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+};
 
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -36,7 +187,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`tessera: ${error.message}\n${USAGE}\n`);
+      process.stderr.write(`tessera: ${error.message}\n${helpText(error.topic ?? [])}\n`);
       return 2;
     }
     process.stderr.write(`tessera: ${describe(error)}\n`);
@@ -53,56 +204,60 @@ function describe(error: unknown): string {
 }
 
 async function run(argv: string[]): Promise<void> {
-  const [command, sub, ...rest] = argv;
-  switch (command) {
-    case 'serve': {
-      if (sub !== undefined) throw new UsageError('serve takes no arguments');
-      const { serve } = await import('./server.js');
-      await serve();
-      return;
-    }
-    case 'migrate': {
-      if (sub !== undefined) throw new UsageError('migrate takes no arguments');
-      const config = loadConfig();
-      const lock = config.database.kind === 'pglite' ? acquireEmbeddedLock(config.database.dataDir) : undefined;
-      const db = await Database.connect(config.database);
-      try {
-        const applied = await db.migrate();
-        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply\n');
-      } finally {
-        await db.close();
-        lock?.release();
-      }
-      return;
-    }
-    case 'users':
-      if (sub !== 'create') throw new UsageError(`unknown users command ${sub ?? ''}`.trim());
-      return usersCreate(rest);
-    case 'keys':
-      return keysCommand(sub, rest);
-    case 'clients':
-      if (sub !== 'create') throw new UsageError(`unknown clients command ${sub ?? ''}`.trim());
-      return clientsCreate(rest);
-    case 'audit':
-      return auditCommand(sub, rest);
-    case undefined:
-    case '--help':
-    case 'help':
-      process.stdout.write(`${USAGE}\n`);
-      if (command === undefined) throw new UsageError('a command is needed');
-      return;
-    default:
-      throw new UsageError(`unknown command ${command}`);
+  const [first, ...rest] = argv;
+  if (first === undefined) throw new UsageError('a command is needed');
+  if (first === '--help' || first === '-h') return print(helpText([]));
+  if (first === '--version') {
+    if (rest.length) throw new UsageError('--version takes no arguments');
+    return print(packageVersion());
+  }
+  if (first === 'help') {
+    if (rest.length && !isTopic(rest)) throw new UsageError(`no command ${rest.join(' ')}`);
+    return print(helpText(rest));
+  }
+  const command = COMMANDS.find((c) => c.path.every((word, i) => argv[i] === word));
+  if (!command) {
+    if (!isTopic([first])) throw new UsageError(`unknown command ${first}`);
+    const [sub] = rest;
+    if (sub === '--help' || sub === '-h') return print(helpText([first]));
+    throw new UsageError(sub === undefined ? `${first} needs a command` : `unknown ${first} command ${sub}`, [first]);
+  }
+  const args = argv.slice(command.path.length);
+  if (wantsHelp(args)) return print(helpText(command.path));
+  try {
+    await command.run(args);
+  } catch (error) {
+    if (error instanceof UsageError) error.topic ??= command.path;
+    throw error;
+  }
+}
+
+function print(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+/** The version in package.json: one level up from src/cli.ts, two from dist/src/cli.js. */
+function packageVersion(): string {
+  for (const candidate of ['../package.json', '../../package.json']) {
+    const file = new URL(candidate, import.meta.url);
+    if (!existsSync(file)) continue;
+    const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+    if (manifest.name === 'tessera' && typeof manifest.version === 'string') return manifest.version;
+  }
+  throw new Error('cannot find the package.json of tessera');
+}
+
+/** Parses options the strict way; a parse failure is bad usage, not a failure. */
+function options<T extends ParseArgsOptionsConfig>(args: string[], spec: T) {
+  try {
+    return parseArgs({ args, options: spec, strict: true as const, allowPositionals: false as const }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
 }
 
 async function usersCreate(args: string[]): Promise<void> {
-  let values: { email?: string; role?: string };
-  try {
-    ({ values } = parseArgs({ args, options: { email: { type: 'string' }, role: { type: 'string', default: 'user' } }, strict: true, allowPositionals: false }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = options(args, { email: { type: 'string' }, role: { type: 'string', default: 'user' } });
   if (!values.email) throw new UsageError('--email is required');
   const role = values.role ?? 'user';
   if (!['admin', 'moderator', 'user'].includes(role)) throw new UsageError('--role must be admin, moderator or user');
@@ -110,13 +265,15 @@ async function usersCreate(args: string[]): Promise<void> {
   const config = loadConfig();
   const password = await readPassword();
   if (!password) throw new Error('no password given on standard input');
-  const services = await startServices(config, { keySync: false });
+  const core = await openCore(config);
   try {
-    const result = await registerUser(services, { email: values.email, password, roles: [role as Role] });
+    const result = await registerUser(core, { email: values.email, password, roles: [role as Role] });
     if (!result.created) throw new Error(`a user with email ${result.email} already exists`);
-    process.stdout.write(`${JSON.stringify({ id: result.user.id, email: result.user.email, roles: result.user.roles })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ id: result.user.id, email: result.user.email, roles: result.user.roles })}\n`,
+    );
   } finally {
-    await services.close();
+    await core.close();
   }
 }
 
@@ -152,143 +309,173 @@ async function readPassword(): Promise<string> {
     process.stderr.write('\n');
   }
   // One trailing newline is the line end of `echo` or a file, not part of the password.
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
-async function keysCommand(sub: string | undefined, args: string[]): Promise<void> {
-  switch (sub) {
-    case 'list':
-      if (args.length) throw new UsageError('keys list takes no arguments');
-      return keysList();
-    case 'rotate': {
-      let purpose: string;
-      try {
-        purpose = parseArgs({ args, options: { purpose: { type: 'string', default: 'access' } }, strict: true }).values.purpose ?? 'access';
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
-      if (purpose !== 'access' && purpose !== 'refresh') throw new UsageError('--purpose must be access or refresh');
-      return withServices(async (services) => {
-        const result = await services.keys.rotate(purpose as 'access' | 'refresh');
-        process.stdout.write(
-          `${JSON.stringify({ kid: result.kid, purpose, state: 'next', activates_at: result.activatesAt.toISOString(), created: result.created })}\n`,
-        );
-      });
-    }
-    case 'revoke': {
-      const [kid, ...extra] = args;
-      if (!kid || extra.length || !/^[A-Za-z0-9_-]{43}$/.test(kid)) throw new UsageError('keys revoke takes one KID (an RFC 7638 thumbprint)');
-      return withServices(async (services) => {
-        const result = await services.keys.revoke(kid);
-        if (result.kind === 'unknown') throw new Error(`no key with kid ${kid}`);
-        const replacement = result.kind === 'revoke' ? result.replacement : undefined;
-        process.stdout.write(`${JSON.stringify({ kid, state: 'revoked', ...(replacement ? { replacement } : {}) })}\n`);
-      });
-    }
-    case 'rewrap':
-      if (args.length) throw new UsageError('keys rewrap takes no arguments; set MASTER_KEY (new) and MASTER_KEY_PREVIOUS (old)');
-      return withServices(async (services) => {
-        const result = await rewrapSecrets(services.db, services.box);
-        process.stdout.write(`${JSON.stringify({ rewrapped: result.rewrapped, already_current: result.alreadyCurrent, master_key_id: services.box.keyId })}\n`);
-      });
-    default:
-      throw new UsageError(`unknown keys command ${sub ?? ''}`.trim());
-  }
+async function keysList(args: string[]): Promise<void> {
+  if (args.length) throw new UsageError('keys list takes no arguments');
+  const keys = await withDatabase((db) =>
+    db.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION READ ONLY');
+      return listAllKeys(tx);
+    }),
+  );
+  const iso = (d: Date | null) => (d ? d.toISOString() : '-');
+  const rows = keys.map((k) => [
+    k.kid,
+    k.purpose,
+    k.alg,
+    k.state,
+    iso(k.createdAt),
+    iso(k.activatesAt),
+    iso(k.retiredAt),
+    iso(k.expiresAt),
+    iso(k.revokedAt),
+  ]);
+  const header = ['KID', 'PURPOSE', 'ALG', 'STATE', 'CREATED', 'ACTIVATES', 'RETIRED', 'EXPIRES', 'REVOKED'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows])
+    process.stdout.write(
+      `${row
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+}
+
+async function keysRotate(args: string[]): Promise<void> {
+  const purpose = options(args, { purpose: { type: 'string', default: 'access' } }).purpose ?? 'access';
+  if (purpose !== 'access' && purpose !== 'refresh') throw new UsageError('--purpose must be access or refresh');
+  await withCore(async (core) => {
+    const result = await core.keys.rotate(purpose);
+    process.stdout.write(
+      `${JSON.stringify({ kid: result.kid, purpose, state: 'next', activates_at: result.activatesAt.toISOString(), created: result.created })}\n`,
+    );
+  });
+}
+
+async function keysRevoke(args: string[]): Promise<void> {
+  const [kid, ...extra] = args;
+  if (!kid || extra.length || !/^[A-Za-z0-9_-]{43}$/.test(kid))
+    throw new UsageError('keys revoke takes one KID (an RFC 7638 thumbprint)');
+  await withCore(async (core) => {
+    const result = await core.keys.revoke(kid);
+    if (result.kind === 'unknown') throw new Error(`no key with kid ${kid}`);
+    const replacement = result.kind === 'revoke' ? result.replacement : undefined;
+    process.stdout.write(`${JSON.stringify({ kid, state: 'revoked', ...(replacement ? { replacement } : {}) })}\n`);
+  });
+}
+
+async function keysRewrap(args: string[]): Promise<void> {
+  if (args.length)
+    throw new UsageError('keys rewrap takes no arguments; set MASTER_KEY (new) and MASTER_KEY_PREVIOUS (old)');
+  await withCore(async (core) => {
+    const result = await rewrapSecrets(core.db, core.box);
+    process.stdout.write(
+      `${JSON.stringify({ rewrapped: result.rewrapped, already_current: result.alreadyCurrent, master_key_id: core.box.keyId })}\n`,
+    );
+  });
 }
 
 async function clientsCreate(args: string[]): Promise<void> {
-  let values: { name?: string; scope?: string; grant?: string[]; introspect?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { name: { type: 'string' }, scope: { type: 'string' }, grant: { type: 'string', multiple: true }, introspect: { type: 'boolean', default: false } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = options(args, {
+    name: { type: 'string' },
+    scope: { type: 'string' },
+    grant: { type: 'string', multiple: true },
+    introspect: { type: 'boolean', default: false },
+  });
   if (!values.name) throw new UsageError('--name is required');
   if (values.scope === undefined) throw new UsageError('--scope is required (space-separated)');
   const grants = values.grant ?? ['client_credentials'];
   if (!grants.every((g) => g === 'client_credentials')) throw new UsageError('--grant must be client_credentials');
   const { name, scope } = values;
-  return withServices(async (services) => {
-    const { client, secret } = await createClient(services.db, { name, scopes: scope.split(' ').filter(Boolean), grantTypes: grants, canIntrospect: values.introspect ?? false });
-    await recordSecurityEvent(services.db, { type: 'client_created', detail: { client_id: client.id, name: client.name, by: 'cli' } });
+  await withCore(async (core) => {
+    const { client, secret } = await createClient(core.db, {
+      name,
+      scopes: scope.split(' ').filter(Boolean),
+      grantTypes: grants,
+      canIntrospect: values.introspect ?? false,
+    });
+    await recordSecurityEvent(core.db, {
+      type: 'client_created',
+      detail: { client_id: client.id, name: client.name, by: 'cli' },
+    });
     process.stdout.write(
       `${JSON.stringify({ client_id: client.id, client_secret: secret, name: client.name, scope: client.scopes.join(' '), grant_types: client.grant_types, introspect: client.can_introspect })}\n`,
     );
   });
 }
 
-/** Opens the database alone (no keys, no migrations), as `migrate` does. */
+async function auditVerify(args: string[]): Promise<void> {
+  if (args.length) throw new UsageError('audit verify takes no arguments');
+  const report = await withDatabase((db) => verifyAuditChain(db));
+  if (!report.ok) throw new Error(`audit log broken at event ${report.broken!.id ?? '?'}: ${report.broken!.reason}`);
+  process.stdout.write(
+    `${JSON.stringify({ ok: true, events: report.events, first_id: report.firstId, head: report.head, anchor: report.anchor ? { through_id: report.anchor.throughId, hash: report.anchor.hash } : null })}\n`,
+  );
+}
+
+async function auditPrune(args: string[]): Promise<void> {
+  const { days } = options(args, { days: { type: 'string' } });
+  if (days !== undefined && !/^[1-9]\d{0,4}$/.test(days))
+    throw new UsageError('--days must be a whole number of days, at least 1');
+  const retention = days !== undefined ? Number(days) : loadConfig().audit.retentionDays;
+  if (retention === 0) throw new Error('AUDIT_RETENTION_DAYS is 0 (keep forever): nothing to prune; pass --days N');
+  const result = await withDatabase((db) => pruneAuditLog(db, retention));
+  process.stdout.write(
+    `${JSON.stringify({ deleted: result.deleted, through_id: result.throughId, retention_days: retention })}\n`,
+  );
+}
+
+/**
+ * Opens the database alone, for commands that work on the tables `migrate` made: no
+ * migrations, keys, hasher or timers. A database that is missing or behind this version
+ * is refused with one line, and nothing is created for it (not even the embedded
+ * database's files).
+ */
 async function withDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const lock = config.database.kind === 'pglite' ? acquireEmbeddedLock(config.database.dataDir) : undefined;
-  const db = await Database.connect(config.database, { poolSize: 2 });
+  const { database } = loadConfig();
+  if (
+    database.kind === 'pglite' &&
+    !database.dataDir.startsWith('memory://') &&
+    !existsSync(join(database.dataDir, 'PG_VERSION'))
+  ) {
+    throw new Error(`there is no database in ${database.dataDir} (DATA_DIR): run tessera migrate first`);
+  }
+  const lock = database.kind === 'pglite' ? acquireEmbeddedLock(database.dataDir) : undefined;
   try {
-    return await fn(db);
+    const db = await Database.connect(database, { poolSize: 2 });
+    try {
+      await assertMigrated(db);
+      return await fn(db);
+    } finally {
+      await db.close();
+    }
   } finally {
-    await db.close();
     lock?.release();
   }
 }
 
-async function auditCommand(sub: string | undefined, args: string[]): Promise<void> {
-  switch (sub) {
-    case 'verify': {
-      if (args.length) throw new UsageError('audit verify takes no arguments');
-      const report = await withDatabase(async (db) => {
-        const [column] = await db.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'security_events' AND column_name = 'hash'`);
-        if (!column) throw new Error('the audit log has no hash chain yet: run tessera migrate');
-        return verifyAuditChain(db);
-      });
-      if (!report.ok) throw new Error(`audit log broken at event ${report.broken!.id ?? '?'}: ${report.broken!.reason}`);
-      process.stdout.write(
-        `${JSON.stringify({ ok: true, events: report.events, first_id: report.firstId, head: report.head, anchor: report.anchor ? { through_id: report.anchor.throughId, hash: report.anchor.hash } : null })}\n`,
-      );
-      return;
-    }
-    case 'prune': {
-      let days: string | undefined;
-      try {
-        days = parseArgs({ args, options: { days: { type: 'string' } }, strict: true, allowPositionals: false }).values.days;
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
-      if (days !== undefined && !/^[1-9]\d{0,4}$/.test(days)) throw new UsageError('--days must be a whole number of days, at least 1');
-      const retention = days !== undefined ? Number(days) : loadConfig().audit.retentionDays;
-      if (retention === 0) throw new Error('AUDIT_RETENTION_DAYS is 0 (keep forever): nothing to prune; pass --days N');
-      const result = await withDatabase((db) => pruneAuditLog(db, retention));
-      process.stdout.write(`${JSON.stringify({ deleted: result.deleted, through_id: result.throughId, retention_days: retention })}\n`);
-      return;
-    }
-    default:
-      throw new UsageError(`unknown audit command ${sub ?? ''}`.trim());
-  }
+/** The tables this version reads exist only once every one of its migrations has run. */
+async function assertMigrated(db: Database): Promise<void> {
+  const [table] = await db.query<{ present: boolean }>(`SELECT to_regclass('migrations') IS NOT NULL AS present`);
+  if (!table?.present) throw new Error('the database has no Tessera tables yet: run tessera migrate first');
+  const applied = new Set((await db.query<{ name: string }>('SELECT name FROM migrations')).map((row) => row.name));
+  const pending = migrations.filter((m) => !applied.has(m.name)).length;
+  if (pending)
+    throw new Error(
+      `the database is ${pending} migration${pending === 1 ? '' : 's'} behind this version of Tessera: run tessera migrate first`,
+    );
 }
 
-async function withServices(fn: (services: Awaited<ReturnType<typeof startServices>>) => Promise<void>): Promise<void> {
-  const services = await startServices(loadConfig(), { keySync: false });
+/** The commands that change things open the core: migrated, with signing keys and a warm hasher. */
+async function withCore(fn: (core: Core) => Promise<void>): Promise<void> {
+  const core = await openCore(loadConfig());
   try {
-    await fn(services);
+    await fn(core);
   } finally {
-    await services.close();
-  }
-}
-
-async function keysList(): Promise<void> {
-  const config = loadConfig();
-  const services = await startServices(config, { keySync: false });
-  try {
-    const keys = await listAllKeys(services.db);
-    const iso = (d: Date | null) => (d ? d.toISOString() : '-');
-    const rows = keys.map((k) => [k.kid, k.purpose, k.alg, k.state, iso(k.createdAt), iso(k.activatesAt), iso(k.retiredAt), iso(k.expiresAt), iso(k.revokedAt)]);
-    const header = ['KID', 'PURPOSE', 'ALG', 'STATE', 'CREATED', 'ACTIVATES', 'RETIRED', 'EXPIRES', 'REVOKED'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    for (const row of [header, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
-  } finally {
-    await services.close();
+    await core.close();
   }
 }

@@ -78,7 +78,7 @@ function outputStream(output: LogOutput): DestinationStream | undefined {
 /** Options for Fastify's own logger. */
 export function loggerOptions(level: string, output: LogOutput = {}): FastifyServerOptions['logger'] {
   const stream = outputStream(output);
-  return { ...baseOptions(level), ...(stream ? { stream } : {}) } as FastifyServerOptions['logger'];
+  return { ...baseOptions(level), ...(stream ? { stream } : {}) };
 }
 
 /** A logger for work outside requests (alerts), with the same options. */

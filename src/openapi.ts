@@ -1,8 +1,8 @@
-// Builds openapi.yaml from the route schemas, without a database: route plugins read
-// services only inside their handlers, so stand-ins that refuse every call suffice.
+// Builds openapi.yaml from the route schemas of the real app, on a throwaway in-memory
+// database: the same plugins and routes as a server, nothing faked.
+import { randomBytes } from 'node:crypto';
 import { loadConfig } from './config/config.js';
-import { buildApp } from './app.js';
-import type { Services } from './services.js';
+import { buildServer } from './server.js';
 
 /** Fixed settings, so the document never depends on the caller's environment. */
 const OPENAPI_ENV = {
@@ -13,36 +13,15 @@ const OPENAPI_ENV = {
   DATA_DIR: 'memory://openapi',
 } as const;
 
-/** A service that is never reached while routes register; any use is a bug worth a loud error. */
-function unavailable(name: string): unknown {
-  return new Proxy(Object.create(null) as object, {
-    get(_target, property) {
-      // Promise resolution and inspection probe `then` and symbols; answer them as a plain object would.
-      if (property === 'then' || typeof property === 'symbol') return undefined;
-      return () => {
-        throw new Error(`openapi generation has no ${name}; ${name}.${String(property)} was called while routes registered`);
-      };
-    },
-  });
-}
-
 /** The OpenAPI document as YAML, the same bytes for the same code. */
 export async function generateOpenapi(): Promise<string> {
-  const config = loadConfig(OPENAPI_ENV);
-  // Only config is real; every other service (db, keystore, tokens, ...) is a stand-in.
-  const services = new Proxy({} as Services, {
-    get(_target, property) {
-      if (property === 'config') return config;
-      if (property === 'close') return async () => undefined;
-      if (property === 'then' || typeof property === 'symbol') return undefined;
-      return unavailable(String(property));
-    },
-  });
-  const app = await buildApp(services, { logger: false });
+  // A key of its own for this throwaway database; it seals nothing that outlives the call.
+  const config = loadConfig({ ...OPENAPI_ENV, MASTER_KEY: randomBytes(32).toString('base64') });
+  const server = await buildServer(config, { logger: false });
   try {
-    await app.ready();
-    return app.swagger({ yaml: true });
+    await server.ready();
+    return server.swagger({ yaml: true });
   } finally {
-    await app.close();
+    await server.close();
   }
 }

@@ -1,5 +1,6 @@
 // Shared wire schemas, each with an $id so openapi.yaml names them once.
 import Type, { type TStringOptions } from 'typebox';
+import { EMAIL_MAX_LENGTH, EMAIL_PATTERN } from './domain/users/email.js';
 
 export const ErrorBody = Type.Object(
   {
@@ -31,10 +32,11 @@ export const UNSTORABLE = '\\u0000\\uD800-\\uDFFF';
 export const TEXT_PATTERN = `^[^${UNSTORABLE}]*$`;
 
 /** A caller's text: any string PostgreSQL stores as sent. Fields with their own pattern exclude UNSTORABLE in it. */
-export const Text = (options: Omit<TStringOptions, 'pattern'> = {}) => Type.String({ ...options, pattern: TEXT_PATTERN });
+export const Text = (options: Omit<TStringOptions, 'pattern'> = {}) =>
+  Type.String({ ...options, pattern: TEXT_PATTERN });
 
 /** Surrounding white space is allowed here and trimmed before use. */
-export const Email = Type.String({ minLength: 3, maxLength: 320, pattern: `^\\s*[^\\s@${UNSTORABLE}]{1,64}@[^\\s@${UNSTORABLE}]{1,252}\\s*$` });
+export const Email = Type.String({ minLength: 3, maxLength: EMAIL_MAX_LENGTH, pattern: EMAIL_PATTERN });
 /** Length limits here are a first gate; the byte cap and policy are checked in code. */
 export const Password = Text({ minLength: 1, maxLength: 1024 });
 

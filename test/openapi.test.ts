@@ -55,7 +55,9 @@ test('the committed openapi.yaml is what the code generates', async () => {
     const b = committed.split('\n');
     const line = a.findIndex((text, i) => text !== b[i]);
     const at = line === -1 ? b.length : line;
-    assert.fail(`${STALE} (first difference at line ${at + 1}: generated ${JSON.stringify(a[at] ?? '')}, committed ${JSON.stringify(b[at] ?? '')})`);
+    assert.fail(
+      `${STALE} (first difference at line ${at + 1}: generated ${JSON.stringify(a[at] ?? '')}, committed ${JSON.stringify(b[at] ?? '')})`,
+    );
   }
 });
 
@@ -82,7 +84,8 @@ test('every operation declares a response schema for each status it answers', as
       }
       const content = Object.entries(response.content ?? {});
       assert.ok(content.length > 0, `${name} answers ${status} without a response schema`);
-      for (const [type, media] of content) assert.ok(isSchema(media.schema), `${name} ${status} ${type} has an empty schema`);
+      for (const [type, media] of content)
+        assert.ok(isSchema(media.schema), `${name} ${status} ${type} has an empty schema`);
     }
   }
 });

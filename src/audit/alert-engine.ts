@@ -5,7 +5,15 @@
 // recorded by CLI commands alert through the running server.
 import type { Database } from '../db/database.js';
 import { countEventsInWindow, listEventsAfter } from '../db/repositories/security-events.js';
-import { advanceAlertCursor, foldIntoAlert, insertAlert, latestAlert, lockAlertCursor, recordDelivery, type AlertRow } from '../db/repositories/alerts.js';
+import {
+  advanceAlertCursor,
+  foldIntoAlert,
+  insertAlert,
+  latestAlert,
+  lockAlertCursor,
+  recordDelivery,
+  type AlertRow,
+} from '../db/repositories/alerts.js';
 import { dedupeDecision, groupMatches, RULES, summarize, type AlertSettings } from './alert-rules.js';
 import { WebhookDispatcher, type WebhookSettings } from './webhook.js';
 
@@ -54,7 +62,12 @@ export class AlertEngine {
     private readonly log: Log,
     fetchImpl?: typeof fetch,
   ) {
-    this.webhook = new WebhookDispatcher(settings.webhook, (id, outcome) => recordDelivery(db, id, outcome), log, fetchImpl);
+    this.webhook = new WebhookDispatcher(
+      settings.webhook,
+      (id, outcome) => recordDelivery(db, id, outcome),
+      log,
+      fetchImpl,
+    );
   }
 
   start(): void {
@@ -104,12 +117,22 @@ export class AlertEngine {
         const lastEventId = group.eventIds[group.eventIds.length - 1]!;
         let count = group.eventIds.length;
         if (match.threshold) {
-          count = await countEventsInWindow(tx, { types: match.threshold.types, field: match.threshold.field, subject: match.subject, throughId: lastEventId, windowSeconds: s.windowSeconds });
+          count = await countEventsInWindow(tx, {
+            types: match.threshold.types,
+            field: match.threshold.field,
+            subject: match.subject,
+            throughId: lastEventId,
+            windowSeconds: s.windowSeconds,
+          });
           if (count < match.threshold.limit) continue;
         }
         const existing = await latestAlert(tx, match.rule, match.subject);
         if (existing && dedupeDecision(existing, group.lastAt, s.dedupWindowSeconds) === 'merge') {
-          await foldIntoAlert(tx, existing.id, { occurrences: group.eventIds.length, seenAt: group.lastAt, lastEventId });
+          await foldIntoAlert(tx, existing.id, {
+            occurrences: group.eventIds.length,
+            seenAt: group.lastAt,
+            lastEventId,
+          });
           continue;
         }
         alerts.push(
@@ -122,7 +145,10 @@ export class AlertEngine {
             seenAt: group.lastAt,
             firstEventId: group.eventIds[0]!,
             lastEventId,
-            detail: { ...match.detail, ...(match.threshold ? { threshold: match.threshold.limit, window_seconds: s.windowSeconds } : {}) },
+            detail: {
+              ...match.detail,
+              ...(match.threshold ? { threshold: match.threshold.limit, window_seconds: s.windowSeconds } : {}),
+            },
             delivery: this.webhook.configured ? 'pending' : 'not_configured',
           }),
         );

@@ -13,17 +13,41 @@ export interface AlertSettings {
   dedupWindowSeconds: number;
 }
 
-export type RuleName = 'failed_logins_account' | 'failed_logins_ip' | 'captcha_failures_ip' | 'refresh_reuse' | 'key_revoked' | 'admin_role_granted';
+export type RuleName =
+  | 'failed_logins_account'
+  | 'failed_logins_ip'
+  | 'captcha_failures_ip'
+  | 'refresh_reuse'
+  | 'key_revoked'
+  | 'admin_role_granted';
 export type Severity = 'warning' | 'critical';
 
 /** The README's table of alert rules. */
 export const RULES: Record<RuleName, { severity: Severity; when: string; setting?: string }> = {
-  failed_logins_account: { severity: 'warning', when: 'failed password checks (logins and password changes) for one account name (existing or not) within ALERT_WINDOW reach the threshold', setting: 'ALERT_FAILED_LOGINS_PER_ACCOUNT' },
-  failed_logins_ip: { severity: 'warning', when: 'failed password checks (logins and password changes) from one client IP within ALERT_WINDOW reach the threshold', setting: 'ALERT_FAILED_LOGINS_PER_IP' },
-  captcha_failures_ip: { severity: 'warning', when: 'wrong or unverifiable captcha answers from one client IP within ALERT_WINDOW reach the threshold', setting: 'ALERT_CAPTCHA_FAILURES_PER_IP' },
-  refresh_reuse: { severity: 'critical', when: 'a retired refresh token was presented (the session was ended); per user' },
+  failed_logins_account: {
+    severity: 'warning',
+    when: 'failed password checks (logins and password changes) for one account name (existing or not) within ALERT_WINDOW reach the threshold',
+    setting: 'ALERT_FAILED_LOGINS_PER_ACCOUNT',
+  },
+  failed_logins_ip: {
+    severity: 'warning',
+    when: 'failed password checks (logins and password changes) from one client IP within ALERT_WINDOW reach the threshold',
+    setting: 'ALERT_FAILED_LOGINS_PER_IP',
+  },
+  captcha_failures_ip: {
+    severity: 'warning',
+    when: 'wrong or unverifiable captcha answers from one client IP within ALERT_WINDOW reach the threshold',
+    setting: 'ALERT_CAPTCHA_FAILURES_PER_IP',
+  },
+  refresh_reuse: {
+    severity: 'critical',
+    when: 'a retired refresh token was presented (the session was ended); per user',
+  },
   key_revoked: { severity: 'critical', when: 'a signing key was revoked; per key' },
-  admin_role_granted: { severity: 'critical', when: 'a user gained the admin role (role change, or created as admin); per user' },
+  admin_role_granted: {
+    severity: 'critical',
+    when: 'a user gained the admin role (role change, or created as admin); per user',
+  },
 };
 
 /** The fields of an event the rules read. */
@@ -56,7 +80,8 @@ export interface RuleMatch {
   detail: Record<string, unknown>;
 }
 
-const asStrings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+const asStrings = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 
 /** The rules an event feeds. */
 export function matchEvent(e: RuleEvent, s: AlertSettings): RuleMatch[] {
@@ -66,31 +91,64 @@ export function matchEvent(e: RuleEvent, s: AlertSettings): RuleMatch[] {
     case 'password_change_failure': {
       const account = typeof e.detail.account === 'string' ? e.detail.account : undefined;
       if (s.failedLoginsPerAccount > 0 && account) {
-        out.push({ rule: 'failed_logins_account', subject: account, threshold: { types: CREDENTIAL_FAILURES, field: 'account', limit: s.failedLoginsPerAccount }, detail: { account, user_id: e.user_id } });
+        out.push({
+          rule: 'failed_logins_account',
+          subject: account,
+          threshold: { types: CREDENTIAL_FAILURES, field: 'account', limit: s.failedLoginsPerAccount },
+          detail: { account, user_id: e.user_id },
+        });
       }
       if (s.failedLoginsPerIp > 0 && e.ip) {
-        out.push({ rule: 'failed_logins_ip', subject: e.ip, threshold: { types: CREDENTIAL_FAILURES, field: 'ip', limit: s.failedLoginsPerIp }, detail: { ip: e.ip } });
+        out.push({
+          rule: 'failed_logins_ip',
+          subject: e.ip,
+          threshold: { types: CREDENTIAL_FAILURES, field: 'ip', limit: s.failedLoginsPerIp },
+          detail: { ip: e.ip },
+        });
       }
       break;
     }
     case 'captcha_failed':
       if (s.captchaFailuresPerIp > 0 && e.ip) {
-        out.push({ rule: 'captcha_failures_ip', subject: e.ip, threshold: { types: ['captcha_failed'], field: 'ip', limit: s.captchaFailuresPerIp }, detail: { ip: e.ip } });
+        out.push({
+          rule: 'captcha_failures_ip',
+          subject: e.ip,
+          threshold: { types: ['captcha_failed'], field: 'ip', limit: s.captchaFailuresPerIp },
+          detail: { ip: e.ip },
+        });
       }
       break;
     case 'refresh_reuse':
-      out.push({ rule: 'refresh_reuse', subject: e.user_id ?? e.session_id ?? 'unknown', detail: { user_id: e.user_id, session_id: e.session_id, ip: e.ip } });
+      out.push({
+        rule: 'refresh_reuse',
+        subject: e.user_id ?? e.session_id ?? 'unknown',
+        detail: { user_id: e.user_id, session_id: e.session_id, ip: e.ip },
+      });
       break;
     case 'key_revoked':
-      out.push({ rule: 'key_revoked', subject: String(e.detail.kid ?? e.target ?? 'unknown'), detail: { kid: e.detail.kid, purpose: e.detail.purpose, actor: e.actor } });
+      out.push({
+        rule: 'key_revoked',
+        subject: String(e.detail.kid ?? e.target ?? 'unknown'),
+        detail: { kid: e.detail.kid, purpose: e.detail.purpose, actor: e.actor },
+      });
       break;
     case 'roles_changed': {
       const gained = asStrings(e.detail.to).includes('admin') && !asStrings(e.detail.from).includes('admin');
-      if (gained) out.push({ rule: 'admin_role_granted', subject: e.user_id ?? e.target ?? 'unknown', detail: { user_id: e.user_id, actor: e.actor } });
+      if (gained)
+        out.push({
+          rule: 'admin_role_granted',
+          subject: e.user_id ?? e.target ?? 'unknown',
+          detail: { user_id: e.user_id, actor: e.actor },
+        });
       break;
     }
     case 'user_registered':
-      if (asStrings(e.detail.roles).includes('admin')) out.push({ rule: 'admin_role_granted', subject: e.user_id ?? e.target ?? 'unknown', detail: { user_id: e.user_id, actor: e.actor, created: true } });
+      if (asStrings(e.detail.roles).includes('admin'))
+        out.push({
+          rule: 'admin_role_granted',
+          subject: e.user_id ?? e.target ?? 'unknown',
+          detail: { user_id: e.user_id, actor: e.actor, created: true },
+        });
       break;
     default:
       break;
@@ -125,7 +183,11 @@ export function groupMatches(events: readonly RuleEvent[], s: AlertSettings): Ma
 }
 
 /** A new alert, or one more occurrence of the alert raised for this rule and subject less than the dedupe window ago. */
-export function dedupeDecision(existing: { first_seen_at: Date } | undefined, now: Date, dedupWindowSeconds: number): 'new' | 'merge' {
+export function dedupeDecision(
+  existing: { first_seen_at: Date } | undefined,
+  now: Date,
+  dedupWindowSeconds: number,
+): 'new' | 'merge' {
   if (!existing) return 'new';
   return now.getTime() - existing.first_seen_at.getTime() < dedupWindowSeconds * 1000 ? 'merge' : 'new';
 }

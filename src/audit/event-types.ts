@@ -4,18 +4,33 @@
 export type Outcome = 'success' | 'failure';
 
 export const EVENT_TYPES = {
-  user_registered: { outcome: 'success', what: 'an account was created (POST /users or `tessera users create`); failure: the email was taken' },
+  user_registered: {
+    outcome: 'success',
+    what: 'an account was created (POST /users or `tessera users create`); failure: the email was taken',
+  },
   login_success: { outcome: 'success', what: 'a password login opened a session' },
-  login_failure: { outcome: 'failure', what: 'a password login failed (unknown account, wrong password, disabled account)' },
-  captcha_demanded: { outcome: 'failure', what: 'a login or password change was answered captcha_required without an answer' },
+  login_failure: {
+    outcome: 'failure',
+    what: 'a password login failed (unknown account, wrong password, disabled account)',
+  },
+  captcha_demanded: {
+    outcome: 'failure',
+    what: 'a login or password change was answered captcha_required without an answer',
+  },
   captcha_passed: { outcome: 'success', what: 'a captcha answer was verified' },
   captcha_failed: { outcome: 'failure', what: 'a captcha answer was wrong or could not be verified' },
   token_refreshed: { outcome: 'success', what: 'a refresh token was rotated (or replayed within the grace window)' },
   refresh_reuse: { outcome: 'failure', what: 'a retired refresh token was presented: the session was ended' },
   session_ended: { outcome: 'success', what: 'one session ended, by its user or by revocation (detail.by)' },
-  sessions_ended: { outcome: 'success', what: "all of a user's sessions ended: by an admin, a role change or disabling" },
+  sessions_ended: {
+    outcome: 'success',
+    what: "all of a user's sessions ended: by an admin, a role change or disabling",
+  },
   password_changed: { outcome: 'success', what: 'a user changed their password' },
-  password_change_failure: { outcome: 'failure', what: 'a password change gave the wrong current password (counted like a failed login)' },
+  password_change_failure: {
+    outcome: 'failure',
+    what: 'a password change gave the wrong current password (counted like a failed login)',
+  },
   roles_changed: { outcome: 'success', what: "an admin changed a user's roles (detail.from, detail.to)" },
   user_disabled: { outcome: 'success', what: 'a user was disabled' },
   user_enabled: { outcome: 'success', what: 'a user was enabled' },

@@ -65,7 +65,10 @@ export class WebhookDispatcher {
   send(id: number, payload: object): void {
     if (!this.settings.url || this.closing.signal.aborted) return;
     if (this.inFlight.size >= this.settings.maxInFlight) {
-      this.log.warn({ event: 'alert_delivery_dropped', alert_id: id, in_flight: this.inFlight.size }, 'alert webhook busy; alert stored, not sent');
+      this.log.warn(
+        { event: 'alert_delivery_dropped', alert_id: id, in_flight: this.inFlight.size },
+        'alert webhook busy; alert stored, not sent',
+      );
       void this.report(id, { delivered: false, attempts: 0, error: 'too many deliveries in flight' });
       return;
     }
@@ -107,10 +110,16 @@ export class WebhookDispatcher {
       } catch (caught) {
         error = describe(caught);
       }
-      if (attempts <= this.settings.retries) await sleep(retryDelayMs(attempts), undefined, { signal: this.closing.signal, ref: false }).catch(() => undefined);
+      if (attempts <= this.settings.retries)
+        await sleep(retryDelayMs(attempts), undefined, { signal: this.closing.signal, ref: false }).catch(
+          () => undefined,
+        );
     }
     if (this.closing.signal.aborted && !error) error = 'aborted';
-    this.log.warn({ event: 'alert_delivery_failed', alert_id: id, attempts, error, destination: this.destination }, 'alert webhook delivery failed');
+    this.log.warn(
+      { event: 'alert_delivery_failed', alert_id: id, attempts, error, destination: this.destination },
+      'alert webhook delivery failed',
+    );
     return this.report(id, { delivered: false, attempts, error });
   }
 

@@ -5,6 +5,12 @@ import type { FastifyRequest } from 'fastify';
 import type { Queryable } from '../db/database.js';
 import { findClient, insertClient, type ClientRow } from '../db/repositories/clients.js';
 import { TesseraError } from '../errors/errors.js';
+import { recordSecurityEvent } from '../audit/audit-log.js';
+
+export type { ClientRow };
+
+/** Tessera's own first-party client: logins, and public clients that send no client_id. */
+export const FIRST_PARTY_CLIENT_ID = 'tessera';
 
 /** RFC 6749 3.3 scope-token. */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
@@ -24,8 +30,10 @@ export interface NewClient {
 
 export async function createClient(db: Queryable, c: NewClient): Promise<{ client: ClientRow; secret: string }> {
   const name = c.name.trim();
-  if (!name || name.length > 100 || /\p{Cc}/u.test(name)) throw new TesseraError('invalid_request', { description: 'The client name is invalid' });
-  if (!c.scopes.every((s) => SCOPE_TOKEN.test(s))) throw new TesseraError('invalid_scope', { description: 'A scope is not a valid scope token' });
+  if (!name || name.length > 100 || /\p{Cc}/u.test(name))
+    throw new TesseraError('invalid_request', { description: 'The client name is invalid' });
+  if (!c.scopes.every((s) => SCOPE_TOKEN.test(s)))
+    throw new TesseraError('invalid_scope', { description: 'A scope is not a valid scope token' });
   if (!c.grantTypes.every((g) => (CLIENT_GRANTS as readonly string[]).includes(g))) {
     throw new TesseraError('invalid_request', { description: 'Unsupported grant type for a client' });
   }
@@ -42,15 +50,36 @@ export async function createClient(db: Queryable, c: NewClient): Promise<{ clien
   return { client, secret };
 }
 
+/** Registration by an admin over HTTP: the client and its audit event. */
+export async function registerClient(
+  db: Queryable,
+  c: NewClient,
+  by: { userId: string; ip: string },
+): Promise<{ client: ClientRow; secret: string }> {
+  const created = await createClient(db, c);
+  await recordSecurityEvent(db, {
+    type: 'client_created',
+    userId: by.userId,
+    ip: by.ip,
+    detail: { client_id: created.client.id, name: created.client.name },
+  });
+  return created;
+}
+
 const unauthorized = (detail: string, basic: boolean) =>
   new TesseraError('invalid_client', {
     detail,
     // RFC 6749 5.2: a client that tried HTTP authentication is answered with a challenge.
-    headers: basic ? { 'WWW-Authenticate': 'Basic realm="tessera", charset="UTF-8"' } : { 'WWW-Authenticate': 'Basic realm="tessera"' },
+    headers: basic
+      ? { 'WWW-Authenticate': 'Basic realm="tessera", charset="UTF-8"' }
+      : { 'WWW-Authenticate': 'Basic realm="tessera"' },
   });
 
 /** The client's credentials from client_secret_basic or client_secret_post, never both. */
-export function clientCredentials(request: FastifyRequest, body: Record<string, unknown>): { id: string; secret: string; basic: boolean } | undefined {
+export function clientCredentials(
+  request: FastifyRequest,
+  body: Record<string, unknown>,
+): { id: string; secret: string; basic: boolean } | undefined {
   const header = request.headers.authorization;
   const inBody = typeof body.client_secret === 'string';
   if (typeof header === 'string' && /^basic /i.test(header)) {
@@ -62,7 +91,8 @@ export function clientCredentials(request: FastifyRequest, body: Record<string, 
       // RFC 6749 2.3.1: id and secret are form-urlencoded before Basic encoding.
       const id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
       const secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
-      if (typeof body.client_id === 'string' && body.client_id !== id) throw new TesseraError('invalid_request', { detail: 'client_id differs from credentials' });
+      if (typeof body.client_id === 'string' && body.client_id !== id)
+        throw new TesseraError('invalid_request', { detail: 'client_id differs from credentials' });
       return { id, secret, basic: true };
     } catch (error) {
       if (error instanceof TesseraError) throw error;
@@ -77,7 +107,10 @@ export function clientCredentials(request: FastifyRequest, body: Record<string, 
 }
 
 /** Authenticates a confidential client, or answers 401 invalid_client. */
-export async function authenticateClient(db: Queryable, credentials: { id: string; secret: string; basic: boolean }): Promise<ClientRow> {
+export async function authenticateClient(
+  db: Queryable,
+  credentials: { id: string; secret: string; basic: boolean },
+): Promise<ClientRow> {
   const client = await findClient(db, credentials.id);
   const presented = Buffer.from(hashClientSecret(credentials.secret));
   // Compare against something even for unknown ids, so timing tells nothing.
@@ -88,7 +121,11 @@ export async function authenticateClient(db: Queryable, credentials: { id: strin
 }
 
 /** Client authentication that must succeed (introspection, revoked list). */
-export async function requireClient(request: FastifyRequest, db: Queryable, body: Record<string, unknown> = {}): Promise<ClientRow> {
+export async function requireClient(
+  request: FastifyRequest,
+  db: Queryable,
+  body: Record<string, unknown> = {},
+): Promise<ClientRow> {
   const credentials = clientCredentials(request, body);
   if (!credentials) throw unauthorized('no client authentication', false);
   return authenticateClient(db, credentials);

@@ -3,11 +3,12 @@
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
 
-const Seconds = (def: number, min = 1, max = 31_536_000) =>
-  Type.Integer({ minimum: min, maximum: max, default: def });
+const Seconds = (def: number, min = 1, max = 31_536_000) => Type.Integer({ minimum: min, maximum: max, default: def });
 
 export const EnvSchema = Type.Object({
-  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+    default: 'development',
+  }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, maxLength: 255, default: '127.0.0.1' }),
   ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', maxLength: 2048 })),
@@ -19,7 +20,10 @@ export const EnvSchema = Type.Object({
   REFRESH_TOKEN_TTL: Seconds(2_592_000, 60),
   REFRESH_IDLE_TTL: Seconds(604_800, 60),
   REFRESH_REUSE_GRACE: Type.Integer({ minimum: 0, maximum: 60, default: 10 }),
-  SIGNING_ALG: Type.Union([Type.Literal('ES256'), Type.Literal('EdDSA'), Type.Literal('RS256'), Type.Literal('PS256')], { default: 'ES256' }),
+  SIGNING_ALG: Type.Union(
+    [Type.Literal('ES256'), Type.Literal('EdDSA'), Type.Literal('RS256'), Type.Literal('PS256')],
+    { default: 'ES256' },
+  ),
   JWKS_MAX_AGE: Seconds(300, 0, 86_400),
   KEY_PUBLISH_AHEAD: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800 })), // no default: unset means JWKS_MAX_AGE
   KEY_ROTATION_INTERVAL: Type.Integer({ minimum: 0, maximum: 31_536_000, default: 0 }),
@@ -28,7 +32,10 @@ export const EnvSchema = Type.Object({
   MASTER_KEY_FILE: Type.String({ minLength: 1, maxLength: 4096, default: 'keys/master.key' }),
   MASTER_KEY_PREVIOUS: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   TRUST_PROXY: Type.String({ maxLength: 4096, default: 'false' }),
-  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
   REGISTRATION: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 12 }),
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 19_456, maximum: 4_194_304, default: 19_456 }),
@@ -38,7 +45,10 @@ export const EnvSchema = Type.Object({
   HASH_QUEUE: Type.Integer({ minimum: 0, maximum: 10_000, default: 32 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', maxLength: 4096 })),
   REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_-]{1,64}$', default: 'tessera:' }),
-  CAPTCHA_PROVIDER: Type.Union([Type.Literal('hcaptcha'), Type.Literal('turnstile'), Type.Literal('recaptcha'), Type.Literal('none')], { default: 'hcaptcha' }),
+  CAPTCHA_PROVIDER: Type.Union(
+    [Type.Literal('hcaptcha'), Type.Literal('turnstile'), Type.Literal('recaptcha'), Type.Literal('none')],
+    { default: 'hcaptcha' },
+  ),
   CAPTCHA_SECRET: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
   CAPTCHA_SITEKEY: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
   CAPTCHA_VERIFY_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
@@ -134,7 +144,10 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, detail: string) {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
     super(`Invalid setting ${variable}: ${detail}`);
     this.name = 'ConfigError';
   }
@@ -172,7 +185,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
   const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
   if (!isAbsoluteUrl(issuer)) throw new ConfigError('ISSUER', 'must be an absolute http(s) URL');
-  const audiences = env.AUDIENCES.split(',').map((a) => a.trim()).filter(Boolean);
+  const audiences = env.AUDIENCES.split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   for (const audience of audiences) {
     if (!isAbsoluteUri(audience)) throw new ConfigError('AUDIENCES', `"${audience}" is not an absolute URI (RFC 8707)`);
   }
@@ -191,7 +206,9 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
     port: env.PORT,
     host: env.HOST,
     issuer,
-    database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir: env.DATA_DIR },
+    database: env.DATABASE_URL
+      ? { kind: 'postgres', url: env.DATABASE_URL }
+      : { kind: 'pglite', dataDir: env.DATA_DIR },
     accessTokenTtl: env.ACCESS_TOKEN_TTL,
     defaultAudience: env.DEFAULT_AUDIENCE ?? issuer,
     audiences,
@@ -233,7 +250,12 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       minScore: env.CAPTCHA_MIN_SCORE,
     },
     loginDefence: { windowSeconds: env.LOGIN_FAILURE_WINDOW, maxDelayMs: env.LOGIN_DELAY_MAX_MS },
-    rateLimits: { login: env.LOGIN_RATE_LIMIT, registration: env.REGISTRATION_RATE_LIMIT, token: env.TOKEN_RATE_LIMIT, global: env.RATE_LIMIT_MAX },
+    rateLimits: {
+      login: env.LOGIN_RATE_LIMIT,
+      registration: env.REGISTRATION_RATE_LIMIT,
+      token: env.TOKEN_RATE_LIMIT,
+      global: env.RATE_LIMIT_MAX,
+    },
     audit: { retentionDays: env.AUDIT_RETENTION_DAYS },
     alerts: {
       webhookUrl: webhookUrl(env.ALERT_WEBHOOK_URL),
@@ -273,7 +295,10 @@ function isAbsoluteUri(value: string): boolean {
 
 /** CORS_ORIGINS: exact origins (scheme://host[:port]); never "null" or a wildcard. */
 function parseOrigins(value: string): string[] {
-  const origins = value.split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = value
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const origin of origins) {
     let ok = false;
     try {
@@ -296,11 +321,17 @@ const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9
  */
 function captchaHostnames(value: string | undefined, issuer: string, corsOrigins: string[]): string[] {
   if (value === undefined) return [...new Set([issuer, ...corsOrigins].map((u) => new URL(u).hostname))];
-  const hosts = value.split(',').map((h) => h.trim()).filter(Boolean);
+  const hosts = value
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   if (hosts.length === 0) throw new ConfigError('CAPTCHA_HOSTNAMES', 'must name at least one host');
   for (const host of hosts) {
     if (!HOSTNAME.test(host.toLowerCase())) {
-      throw new ConfigError('CAPTCHA_HOSTNAMES', `"${host}" is not a host name like app.example.com (no scheme, port, path or wildcard)`);
+      throw new ConfigError(
+        'CAPTCHA_HOSTNAMES',
+        `"${host}" is not a host name like app.example.com (no scheme, port, path or wildcard)`,
+      );
     }
   }
   return [...new Set(hosts.map((h) => h.toLowerCase()))];
@@ -326,13 +357,18 @@ function webhookUrl(value: string | undefined): string | undefined {
 }
 
 function metricsPort(port: number | undefined, mainPort: number): number | undefined {
-  if (port !== undefined && port !== 0 && port === mainPort) throw new ConfigError('METRICS_PORT', 'must differ from PORT');
+  if (port !== undefined && port !== 0 && port === mainPort)
+    throw new ConfigError('METRICS_PORT', 'must differ from PORT');
   return port;
 }
 
 /** Whether any proxy is trusted at all. */
 export function trustsAProxy(trustProxy: Config['trustProxy']): boolean {
-  return trustProxy === true || (typeof trustProxy === 'number' && trustProxy > 0) || (Array.isArray(trustProxy) && trustProxy.length > 0);
+  return (
+    trustProxy === true ||
+    (typeof trustProxy === 'number' && trustProxy > 0) ||
+    (Array.isArray(trustProxy) && trustProxy.length > 0)
+  );
 }
 
 /** Fastify trustProxy: false, true, a hop count, or a list of addresses/CIDRs. */
@@ -341,10 +377,14 @@ function parseTrustProxy(value: string): boolean | string[] | number {
   if (v === 'false' || v === '') return false;
   if (v === 'true') return true;
   if (/^\d{1,2}$/.test(v)) return Number(v);
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const cidr = /^(?:loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(?:\/\d{1,3})?)$/;
   for (const entry of list) {
-    if (!cidr.test(entry)) throw new ConfigError('TRUST_PROXY', `"${entry}" is not an address, CIDR, true, false or a hop count`);
+    if (!cidr.test(entry))
+      throw new ConfigError('TRUST_PROXY', `"${entry}" is not an address, CIDR, true, false or a hop count`);
   }
   return list;
 }
@@ -364,9 +404,15 @@ function checkProduction(config: Config): void {
   if (config.trustProxy === true) {
     // Believing every X-Forwarded-For would let any client pick its own address (dodging
     // the per-IP limits and captcha, forging the audit log) and its own protocol.
-    throw new ConfigError('TRUST_PROXY', 'production needs the proxy addresses or CIDRs (e.g. 10.0.0.0/8) or a hop count, not true');
+    throw new ConfigError(
+      'TRUST_PROXY',
+      'production needs the proxy addresses or CIDRs (e.g. 10.0.0.0/8) or a hop count, not true',
+    );
   }
   if (config.issuer.startsWith('http:') && !trustsAProxy(config.trustProxy)) {
-    throw new ConfigError('ISSUER', 'production needs an https: issuer, or TRUST_PROXY naming the TLS-terminating proxy');
+    throw new ConfigError(
+      'ISSUER',
+      'production needs an https: issuer, or TRUST_PROXY naming the TLS-terminating proxy',
+    );
   }
 }

@@ -26,7 +26,8 @@ export function loadMasterKey(config: Pick<Config, 'masterKey' | 'env'>): Buffer
   try {
     text = readFileSync(source.path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError('MASTER_KEY_FILE', `cannot read ${source.path}`);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new ConfigError('MASTER_KEY_FILE', `cannot read ${source.path}`);
     if (config.env === 'production') throw new ConfigError('MASTER_KEY_FILE', `${source.path} does not exist`);
     mkdirSync(dirname(source.path), { recursive: true, mode: 0o700 });
     text = randomBytes(32).toString('base64');
@@ -39,6 +40,7 @@ export function loadMasterKey(config: Pick<Config, 'masterKey' | 'env'>): Buffer
     }
   }
   const mode = statSync(source.path).mode & 0o777;
-  if (mode & 0o077) throw new ConfigError('MASTER_KEY_FILE', `${source.path} must not be readable by group or others (chmod 600)`);
+  if (mode & 0o077)
+    throw new ConfigError('MASTER_KEY_FILE', `${source.path} must not be readable by group or others (chmod 600)`);
   return decodeMasterKey(text, 'MASTER_KEY_FILE');
 }

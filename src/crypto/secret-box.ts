@@ -50,7 +50,8 @@ export class SecretBox {
 
   open(sealed: string, aad: string): Buffer {
     const [version, keyId, ivText, bodyText, ...rest] = sealed.split('.');
-    if (version !== VERSION || !keyId || !ivText || !bodyText || rest.length) throw new Error('unknown sealed secret format');
+    if (version !== VERSION || !keyId || !ivText || !bodyText || rest.length)
+      throw new Error('unknown sealed secret format');
     const key = this.keys.get(keyId);
     if (!key) throw new Error(`sealed with master key ${keyId}, which is not configured`);
     const iv = Buffer.from(ivText, 'base64url');

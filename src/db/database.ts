@@ -30,7 +30,8 @@ export class DatabaseQueryError extends Error {
     const code = typeof driver?.code === 'string' ? driver.code : undefined;
     const statement = statementName(failure.query);
     // The text of our own RAISE statements (migrations) names tables and operations, never values.
-    const raised = driver?.routine === 'exec_stmt_raise' && typeof driver.message === 'string' ? `: ${driver.message}` : '';
+    const raised =
+      driver?.routine === 'exec_stmt_raise' && typeof driver.message === 'string' ? `: ${driver.message}` : '';
     super(`${statement} failed (${code ?? 'no SQLSTATE'})${raised}`);
     this.name = 'DatabaseQueryError';
     this.statement = statement;
@@ -70,10 +71,22 @@ export class Database implements Queryable {
   }
 
   static async connect(database: Config['database'], options: { poolSize?: number } = {}): Promise<Database> {
-    const common = { type: 'postgres' as const, synchronize: false, migrationsRun: false, migrations, entities: [], logging: false };
+    const common = {
+      type: 'postgres' as const,
+      synchronize: false,
+      migrationsRun: false,
+      migrations,
+      entities: [],
+      logging: false,
+    };
     let dataSource: DataSource;
     if (database.kind === 'postgres') {
-      dataSource = new DataSource({ ...common, url: database.url, poolSize: options.poolSize ?? 10, extra: { application_name: 'tessera' } });
+      dataSource = new DataSource({
+        ...common,
+        url: database.url,
+        poolSize: options.poolSize ?? 10,
+        extra: { application_name: 'tessera' },
+      });
     } else {
       if (!database.dataDir.startsWith('memory://')) mkdirSync(database.dataDir, { recursive: true, mode: 0o700 });
       dataSource = new DataSource({
@@ -100,7 +113,10 @@ export class Database implements Queryable {
     const run = () =>
       statementFailures(() =>
         this.dataSource.transaction(async (manager: EntityManager) =>
-          fn({ query: <R>(sql: string, params: unknown[] = []) => statementFailures(async () => normalizeRows<R>(await manager.query(sql, params))) }),
+          fn({
+            query: <R>(sql: string, params: unknown[] = []) =>
+              statementFailures(async () => normalizeRows<R>(await manager.query(sql, params))),
+          }),
         ),
       );
     return this.gate ? this.gate.run(run) : run();
@@ -131,8 +147,13 @@ export class Database implements Queryable {
 
   /** Connections in use and waiting, for metrics (PGlite: one connection, callers queue at the gate). */
   poolStats(): { total: number; idle: number; waiting: number } {
-    if (this.gate) return { total: 1, idle: this.gate.pending === 0 ? 1 : 0, waiting: Math.max(0, this.gate.pending - 1) };
-    const pool = (this.dataSource.driver as unknown as { master?: { totalCount?: number; idleCount?: number; waitingCount?: number } }).master;
+    if (this.gate)
+      return { total: 1, idle: this.gate.pending === 0 ? 1 : 0, waiting: Math.max(0, this.gate.pending - 1) };
+    const pool = (
+      this.dataSource.driver as unknown as {
+        master?: { totalCount?: number; idleCount?: number; waitingCount?: number };
+      }
+    ).master;
     return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0 };
   }
 

@@ -8,7 +8,10 @@ export interface EmbeddedLock {
 }
 
 export class EmbeddedDatabaseBusyError extends Error {
-  constructor(readonly dataDir: string, readonly pid: number) {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
     super(
       `The embedded database in ${dataDir} is in use by another Tessera process (pid ${pid}). ` +
         'Stop that process, run this command, then start it again; or set DATABASE_URL to use PostgreSQL, where both can run at once.',
@@ -50,7 +53,8 @@ export function acquireEmbeddedLock(dataDir: string): EmbeddedLock | undefined {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new EmbeddedDatabaseBusyError(dataDir, pid);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid))
+        throw new EmbeddedDatabaseBusyError(dataDir, pid);
       rmSync(path, { force: true }); // stale: its process is gone
     }
   }

@@ -7,6 +7,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
+import { normalizeEmail } from '../domain/users/email.js';
+import { countAttempts, deleteAttempts, pruneAttempts, reserveAttempt } from '../db/repositories/login-failures.js';
 
 /** One attempt, counted under each of its keys until the window passes or it is released. */
 export interface Reservation {
@@ -40,9 +42,8 @@ export interface AttemptCounter {
  * addresses that may not be ours to keep.
  */
 export function attemptKeys(secret: Buffer, email: string, ip: string): { account: string; ip: string } {
-  const name = email.normalize('NFC').trim().toLowerCase();
   return {
-    account: `acct:${createHmac('sha256', secret).update(name).digest('base64url')}`,
+    account: `acct:${createHmac('sha256', secret).update(normalizeEmail(email)).digest('base64url')}`,
     ip: `ip:${ipBucket(ip)}`,
   };
 }
@@ -56,13 +57,13 @@ export function ipBucket(ip: string): string {
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
   const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => (g || '0').toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (g || '0').toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
-/** Advisory locks of this counter live under their own class id, apart from the other locks. */
-const ATTEMPT_LOCK_CLASS = 72_460_014;
-
-/** Rows of table login_failures: one per key and attempt, failed or still in flight. */
+/** Rows of table login_failures (its repository), one per key and attempt. */
 export class PostgresAttemptCounter implements AttemptCounter {
   constructor(
     private readonly db: Database,
@@ -71,26 +72,11 @@ export class PostgresAttemptCounter implements AttemptCounter {
 
   async reserve(keys: readonly string[], limits: readonly number[] | null): Promise<Reservation | null> {
     return this.db.transaction(async (tx) => {
-      // Each key's lock, in one order everywhere so two reservations cannot deadlock. The
-      // count runs in a later statement, so its snapshot sees every attempt committed
-      // before the locks were granted; the locks are held until this transaction commits.
-      await tx.query(
-        `SELECT pg_advisory_xact_lock($2::int, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS locks`,
-        [keys, ATTEMPT_LOCK_CLASS],
-      );
-      const rows = await tx.query<{ key: string; n: number; id: string | null }>(
-        `WITH counted AS (
-           SELECT k, lim, (SELECT count(*)::int FROM login_failures f
-                            WHERE f.key = k AND f.at > clock_timestamp() - make_interval(secs => $3::int)) AS n
-             FROM unnest($1::text[], $2::int[]) AS u(k, lim)
-         ), allowed AS (
-           SELECT bool_and(lim IS NULL OR n < lim) AS ok FROM counted
-         ), added AS (
-           INSERT INTO login_failures (key) SELECT k FROM counted, allowed WHERE allowed.ok RETURNING id, key
-         )
-         SELECT c.k AS key, c.n + 1 AS n, a.id::text AS id FROM counted c LEFT JOIN added a ON a.key = c.k`,
-        [keys, limits ?? keys.map(() => null), this.windowSeconds],
-      );
+      const rows = await reserveAttempt(tx, {
+        keys,
+        limits: limits ?? keys.map(() => null),
+        windowSeconds: this.windowSeconds,
+      });
       const byKey = new Map(rows.map((r) => [r.key, r]));
       const refs = keys.map((k) => byKey.get(k)?.id ?? null);
       if (refs.some((id) => id === null)) return null;
@@ -100,24 +86,16 @@ export class PostgresAttemptCounter implements AttemptCounter {
 
   async release(reservation: Reservation, clear?: string): Promise<void> {
     const at = clear === undefined ? -1 : reservation.keys.indexOf(clear);
-    await this.db.query(`DELETE FROM login_failures WHERE id = ANY($1::bigint[]) OR (key = $2 AND id < $3::bigint)`, [
-      reservation.refs,
-      at >= 0 ? clear : null,
-      at >= 0 ? reservation.refs[at] : '0',
-    ]);
+    await deleteAttempts(this.db, reservation.refs, at >= 0 ? { key: clear!, before: reservation.refs[at]! } : null);
   }
 
   async count(keys: readonly string[]): Promise<number[]> {
-    const rows = await this.db.query<{ key: string; n: number }>(
-      `SELECT key, count(*)::int AS n FROM login_failures
-        WHERE key = ANY($1::text[]) AND at > clock_timestamp() - make_interval(secs => $2::int) GROUP BY key`,
-      [keys, this.windowSeconds],
-    );
+    const rows = await countAttempts(this.db, keys, this.windowSeconds);
     return keys.map((k) => rows.find((r) => r.key === k)?.n ?? 0);
   }
 
   async prune(): Promise<void> {
-    await this.db.query('DELETE FROM login_failures WHERE at <= clock_timestamp() - make_interval(secs => $1::int)', [this.windowSeconds]);
+    await pruneAttempts(this.db, this.windowSeconds);
   }
 }
 
@@ -187,11 +165,23 @@ export class RedisAttemptCounter implements AttemptCounter {
     const at = clear === undefined ? -1 : reservation.keys.indexOf(clear);
     const members = reservation.refs.map((ref) => ref.split('|')[0]!);
     const score = at >= 0 ? reservation.refs[at]!.split('|')[1]! : '';
-    await this.redis.eval(RELEASE, reservation.keys.length, ...reservation.keys.map((k) => this.prefix + k), ...members, at >= 0 ? String(at + 1) : '', score);
+    await this.redis.eval(
+      RELEASE,
+      reservation.keys.length,
+      ...reservation.keys.map((k) => this.prefix + k),
+      ...members,
+      at >= 0 ? String(at + 1) : '',
+      score,
+    );
   }
 
   async count(keys: readonly string[]): Promise<number[]> {
-    const result = (await this.redis.eval(COUNT, keys.length, ...keys.map((k) => this.prefix + k), this.windowSeconds * 1_000_000)) as number[];
+    const result = (await this.redis.eval(
+      COUNT,
+      keys.length,
+      ...keys.map((k) => this.prefix + k),
+      this.windowSeconds * 1_000_000,
+    )) as number[];
     return result.map(Number);
   }
 

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Queryable } from '../db/database.js';
+import { claimAnswer, pruneAnswers } from '../db/repositories/captcha-answers.js';
 
 /** Longer than any provider lets an answer live (reCAPTCHA 2 min, Turnstile 5 min). */
 export const REPLAY_TTL_SECONDS = 600;
@@ -27,19 +28,11 @@ export class PostgresCaptchaReplay implements CaptchaReplayStore {
   ) {}
 
   async claim(token: string): Promise<boolean> {
-    // One statement: of parallel claims, exactly one inserts (or takes over a row that has
-    // expired but is not pruned yet, as Redis would); the others return no row.
-    const rows = await this.db.query(
-      `INSERT INTO captcha_answers (hash, expires_at) VALUES ($1, clock_timestamp() + make_interval(secs => $2::int))
-       ON CONFLICT (hash) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE captcha_answers.expires_at <= clock_timestamp()
-       RETURNING hash`,
-      [answerHash(token), this.ttlSeconds],
-    );
-    return rows.length === 1;
+    return claimAnswer(this.db, answerHash(token), this.ttlSeconds);
   }
 
   async prune(): Promise<void> {
-    await this.db.query('DELETE FROM captcha_answers WHERE expires_at <= clock_timestamp()');
+    await pruneAnswers(this.db);
   }
 }
 

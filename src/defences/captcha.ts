@@ -63,6 +63,11 @@ export class CaptchaVerifier {
     return this.settings.sitekey ?? null;
   }
 
+  /** Drops answers past their replay window (the store's own housekeeping). */
+  prune(): Promise<void> {
+    return this.replay.prune();
+  }
+
   /** `action`: what the widget was run for (reCAPTCHA v3 and Turnstile report it back). */
   async verify(token: string, remoteIp: string, action = 'login'): Promise<CaptchaOutcome> {
     if (this.settings.provider === 'none') return 'passed';

@@ -10,6 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TesseraError } from '../errors/errors.js';
 import type { CaptchaOutcome, CaptchaVerifier } from './captcha.js';
 import { attemptKeys, type AttemptCounter } from './attempt-counter.js';
+import type { Queryable } from '../db/database.js';
+import { recordSecurityEvent } from '../audit/audit-log.js';
 
 /** Where a secret is checked; also the captcha action expected there (reCAPTCHA v3). */
 export type CredentialStep = 'login' | 'password_change';
@@ -53,6 +55,23 @@ export interface Passed<T> {
   account: string;
 }
 
+/** How the guard's events reach the audit log: the account as its counter key, never as typed. */
+export function auditGuardEvents(db: Queryable): (event: GuardEvent) => Promise<void> {
+  return (e) =>
+    recordSecurityEvent(db, {
+      type: e.type,
+      userId: e.userId,
+      ip: e.ip,
+      ...(e.type.startsWith('captcha_') ? { target: null } : {}),
+      detail: {
+        account: e.account,
+        step: e.step,
+        ...(e.reason ? { reason: e.reason } : {}),
+        ...(e.verdict ? { verdict: e.verdict } : {}),
+      },
+    });
+}
+
 /** 250 ms, doubling with each failure past the captcha threshold, up to the maximum. */
 export function failureDelayMs(failures: number, afterFailures: number, maxDelayMs: number): number {
   const over = failures - afterFailures;
@@ -68,6 +87,11 @@ export class CredentialGuard {
     private readonly secret: Buffer,
     private readonly audit: (event: GuardEvent) => Promise<void>,
   ) {}
+
+  /** Housekeeping: counter entries past the window and spent captcha answers. */
+  async prune(): Promise<void> {
+    await Promise.all([this.counter.prune(), this.captcha.prune()]);
+  }
 
   /** The counter keys for an account name and a client IP. */
   keysFor(account: string, ip: string): { account: string; ip: string } {
@@ -86,7 +110,10 @@ export class CredentialGuard {
     const both = [keys.account, keys.ip];
     let captcha: Passed<T>['captcha'] = 'not_needed';
     // Without a captcha provider there is nothing to escalate to: count, never refuse.
-    let reservation = await this.counter.reserve(both, this.captcha.enabled ? [this.settings.afterFailures, this.settings.afterIpFailures] : null);
+    let reservation = await this.counter.reserve(
+      both,
+      this.captcha.enabled ? [this.settings.afterFailures, this.settings.afterIpFailures] : null,
+    );
     if (!reservation) {
       if (!c.captchaToken) {
         await event('captcha_demanded');

@@ -40,7 +40,10 @@ export function toWireError(error: unknown): WireError {
   const mapped = fastifyError?.code ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped) return fromCode(mapped);
   // Errors raised by body parsing outside Fastify's own codes (e.g. a JSON syntax error).
-  if (error instanceof SyntaxError || (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode === 400)) {
+  if (
+    error instanceof SyntaxError ||
+    (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode === 400)
+  ) {
     return fromCode('invalid_request');
   }
   if (fastifyError?.statusCode === 413) return fromCode('payload_too_large');

@@ -59,7 +59,13 @@ export class TesseraError extends Error {
 
   constructor(
     readonly code: ErrorCode,
-    options: { description?: string; status?: number; headers?: Record<string, string>; detail?: string; extra?: Record<string, unknown> } = {},
+    options: {
+      description?: string;
+      status?: number;
+      headers?: Record<string, string>;
+      detail?: string;
+      extra?: Record<string, unknown>;
+    } = {},
   ) {
     const [status, description] = DEFAULTS[code];
     super(options.detail ?? code);
@@ -74,6 +80,3 @@ export class TesseraError extends Error {
   readonly headers: Record<string, string>;
   readonly extra: Record<string, unknown>;
 }
-
-export const oauthError = (code: ErrorCode, detail?: string, description?: string) =>
-  new TesseraError(code, { ...(detail ? { detail } : {}), ...(description ? { description } : {}) });

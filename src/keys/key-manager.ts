@@ -14,9 +14,18 @@ import {
   type RevocationPlan,
   type RotationSettings,
 } from '../domain/keys/key-states.js';
-import { findCurrentKey, insertKey, listAllKeys, lockKeyTable, promoteKey, retireKey, revokeKey } from '../db/repositories/signing-keys.js';
+import {
+  findCurrentKey,
+  insertKey,
+  listAllKeys,
+  lockKeyTable,
+  promoteKey,
+  retireKey,
+  revokeKey,
+  type StoredKey,
+} from '../db/repositories/signing-keys.js';
 import { privateKeyAad } from './keystore.js';
-import { recordSecurityEvent } from '../db/repositories/security-events.js';
+import { recordSecurityEvent } from '../audit/audit-log.js';
 
 export interface KeyEvent {
   type: 'key_created' | 'key_activated' | 'key_retired' | 'key_revoked';
@@ -35,6 +44,11 @@ export class KeyManager {
   /** Key events go to the security events in the same transaction as the change. */
   private async event(tx: Queryable, e: KeyEvent): Promise<void> {
     await recordSecurityEvent(tx, { type: e.type, detail: { kid: e.kid, purpose: e.purpose, ...e.detail } });
+  }
+
+  /** Every key, newest first, for operators. */
+  listKeys(): Promise<StoredKey[]> {
+    return listAllKeys(this.db);
   }
 
   /** Creates the first key of each purpose if there is none (once, across instances). */
@@ -91,7 +105,12 @@ export class KeyManager {
       let replacement = plan.promote;
       if (replacement) {
         await promoteKey(tx, replacement);
-        await this.event(tx, { type: 'key_activated', kid: replacement, purpose: plan.purpose, detail: { early: true } });
+        await this.event(tx, {
+          type: 'key_activated',
+          kid: replacement,
+          purpose: plan.purpose,
+          detail: { early: true },
+        });
       } else {
         replacement = await this.createKey(tx, plan.purpose, 'current');
       }
@@ -106,13 +125,23 @@ export class KeyManager {
     }
     if (step.retire) {
       await retireKey(tx, step.retire, step.retiredExpiresAt);
-      await this.event(tx, { type: 'key_retired', kid: step.retire, purpose: step.purpose, detail: { expires_at: step.retiredExpiresAt.toISOString() } });
+      await this.event(tx, {
+        type: 'key_retired',
+        kid: step.retire,
+        purpose: step.purpose,
+        detail: { expires_at: step.retiredExpiresAt.toISOString() },
+      });
     }
     await promoteKey(tx, step.promote);
     await this.event(tx, { type: 'key_activated', kid: step.promote, purpose: step.purpose });
   }
 
-  private async createKey(tx: Queryable, purpose: KeyPurpose, state: 'next' | 'current', activatesAt?: Date): Promise<string> {
+  private async createKey(
+    tx: Queryable,
+    purpose: KeyPurpose,
+    state: 'next' | 'current',
+    activatesAt?: Date,
+  ): Promise<string> {
     // Changing SIGNING_ALG takes effect here, at the next key created.
     const generated = await generateSigningKey(this.settings.signingAlg);
     await insertKey(tx, {

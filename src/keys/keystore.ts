@@ -49,7 +49,8 @@ export class Keystore {
     const keys = new Map<string, LoadedKey>();
     for (const record of records) {
       const existing = this.keys.get(record.kid);
-      const publicKey = existing?.record.alg === record.alg ? existing.publicKey : await importAsymmetric(record.publicJwk as JWK, record.alg);
+      const publicKey =
+        existing?.record.alg === record.alg ? existing.publicKey : await importAsymmetric(record.publicJwk, record.alg);
       keys.set(record.kid, { record, publicKey });
     }
     const signing = new Map<KeyPurpose, SigningKey>();
@@ -62,8 +63,14 @@ export class Keystore {
         continue;
       }
       const stored = records.find((r) => r.kid === current.kid)!;
-      const privateJwk = JSON.parse(this.box.open(stored.privateKeyEnc, privateKeyAad(purpose, stored.kid)).toString('utf8')) as JWK;
-      signing.set(purpose, { kid: stored.kid, alg: stored.alg, privateKey: await importAsymmetric(privateJwk, stored.alg) });
+      const privateJwk = JSON.parse(
+        this.box.open(stored.privateKeyEnc, privateKeyAad(purpose, stored.kid)).toString('utf8'),
+      ) as JWK;
+      signing.set(purpose, {
+        kid: stored.kid,
+        alg: stored.alg,
+        privateKey: await importAsymmetric(privateJwk, stored.alg),
+      });
     }
     this.keys = keys;
     this.signing = signing;

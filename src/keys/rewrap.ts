@@ -4,7 +4,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import { SecretBox as Box } from '../crypto/secret-box.js';
 import type { Queryable } from '../db/database.js';
 import { listAllKeys, replaceSealedKey } from '../db/repositories/signing-keys.js';
-import { recordSecurityEvent } from '../db/repositories/security-events.js';
+import { recordSecurityEvent } from '../audit/audit-log.js';
 import { privateKeyAad } from './keystore.js';
 
 export interface RewrapResult {

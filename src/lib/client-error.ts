@@ -43,7 +43,8 @@ export function clientErrorHandler(httpsIssuer: boolean) {
     // Node's own rule: answer unless a response on this connection has already begun
     // (an earlier keep-alive response that finished does not count), or bytes would mix.
     const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (socket.writable && !current?.headersSent) socket.write(rawResponse(code, httpsIssuer || socket instanceof TLSSocket));
+    if (socket.writable && !current?.headersSent)
+      socket.write(rawResponse(code, httpsIssuer || socket instanceof TLSSocket));
     socket.destroy();
   };
 }

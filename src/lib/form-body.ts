@@ -8,7 +8,8 @@ import { decodeBody, formPairs } from './strict-decode.js';
 export function parseForm(body: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const [name, value] of formPairs(body)) {
-    if (name === undefined || value === undefined) throw new TesseraError('invalid_request', { detail: 'malformed or non-UTF-8 escape in a parameter' });
+    if (name === undefined || value === undefined)
+      throw new TesseraError('invalid_request', { detail: 'malformed or non-UTF-8 escape in a parameter' });
     if (name in out) throw new TesseraError('invalid_request', { detail: `parameter ${name} repeated` });
     out[name] = value;
   }

@@ -14,7 +14,8 @@ export function isSecretKey(key: string): boolean {
 
 const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const AUTH_VALUE = /\b(Bearer|Basic|DPoP)(\s+)[A-Za-z0-9._~+/=-]{4,}/gi;
-const SECRET_PARAM = /([A-Za-z0-9_-]*(?:passw(?:or)?d|secret|token|captcha[_-]?(?:answer|response)|api[_-]?key)[A-Za-z0-9_-]*)=([^&\s"\\;]+)/gi;
+const SECRET_PARAM =
+  /([A-Za-z0-9_-]*(?:passw(?:or)?d|secret|token|captcha[_-]?(?:answer|response)|api[_-]?key)[A-Za-z0-9_-]*)=([^&\s"\\;]+)/gi;
 // V8: `Unexpected token 'x', "<the raw input>" is not valid JSON`.
 const JSON_INPUT = /"[\s\S]*" is not valid JSON/g;
 
@@ -46,6 +47,7 @@ export function redactDeep(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1));
   if (!isPlainObject(value)) return value;
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = isSecretKey(key) && item !== undefined && item !== null ? REDACTED : redactDeep(item, depth + 1);
+  for (const [key, item] of Object.entries(value))
+    out[key] = isSecretKey(key) && item !== undefined && item !== null ? REDACTED : redactDeep(item, depth + 1);
   return out;
 }

@@ -6,18 +6,46 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/config.js';
 import { TesseraError } from '../errors/errors.js';
 import { CSRF_HEADER } from '../plugins/external/cors.js';
+import type { IssuedTokenPair, TokenResponseBody } from '../grants/token-pair.js';
 
 /** `__Host-` would force Path=/; `__Secure-` keeps the cookie to the token path. */
 export const REFRESH_COOKIE = '__Secure-tessera-refresh';
 const COOKIE_PATH = '/oauth';
 
-export function setRefreshCookie(reply: FastifyReply, token: string, expiresAt: number): void {
+function setRefreshCookie(reply: FastifyReply, token: string, expiresAt: number): void {
   const maxAge = Math.max(0, expiresAt - Math.floor(Date.now() / 1000));
-  reply.setCookie(REFRESH_COOKIE, token, { path: COOKIE_PATH, httpOnly: true, secure: true, sameSite: 'strict', maxAge });
+  reply.setCookie(REFRESH_COOKIE, token, {
+    path: COOKIE_PATH,
+    httpOnly: true,
+    secure: true,
+    sameSite: 'strict',
+    maxAge,
+  });
+}
+
+/**
+ * Hands a fresh refresh token over: in the body, or in browser mode as the HttpOnly
+ * cookie (expiring with the token), leaving it out of the body a script could read.
+ */
+export function deliverRefreshToken(
+  reply: FastifyReply,
+  issued: IssuedTokenPair,
+  mode: 'body' | 'cookie',
+): TokenResponseBody {
+  if (mode === 'body') return issued.response;
+  const { refresh_token, ...rest } = issued.response;
+  setRefreshCookie(reply, refresh_token, issued.refreshExpiresAt);
+  return rest;
 }
 
 export function clearRefreshCookie(reply: FastifyReply): void {
-  reply.setCookie(REFRESH_COOKIE, '', { path: COOKIE_PATH, httpOnly: true, secure: true, sameSite: 'strict', maxAge: 0 });
+  reply.setCookie(REFRESH_COOKIE, '', {
+    path: COOKIE_PATH,
+    httpOnly: true,
+    secure: true,
+    sameSite: 'strict',
+    maxAge: 0,
+  });
 }
 
 export function refreshCookie(request: FastifyRequest): string | undefined {
@@ -27,7 +55,8 @@ export function refreshCookie(request: FastifyRequest): string | undefined {
 
 /** Refuses a cookie-authenticated request that could be a cross-site forgery. */
 export function checkNotCrossSite(request: FastifyRequest, config: Pick<Config, 'issuer' | 'corsOrigins'>): void {
-  const refuse = (detail: string) => new TesseraError('forbidden', { description: 'Cross-site request refused', detail });
+  const refuse = (detail: string) =>
+    new TesseraError('forbidden', { description: 'Cross-site request refused', detail });
   if (request.headers[CSRF_HEADER] !== '1') throw refuse('missing CSRF header');
   const origin = request.headers.origin;
   const site = request.headers['sec-fetch-site'];

@@ -39,7 +39,10 @@ function helmetHeaders(): Record<string, string> {
   return headers;
 }
 
-const STATIC_HEADERS: Readonly<Record<string, string>> = Object.freeze({ ...helmetHeaders(), 'cache-control': DEFAULT_CACHE_CONTROL });
+const STATIC_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  ...helmetHeaders(),
+  'cache-control': DEFAULT_CACHE_CONTROL,
+});
 
 /** The set for one answer; HSTS when the issuer is https or the answer goes over TLS. */
 export function securityHeaders(hsts: boolean): Record<string, string> {

@@ -22,7 +22,9 @@ export function* formPairs(text: string): Generator<[name: string | undefined, v
   for (const pair of text.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
-    yield eq < 0 ? [decodeComponent(pair), ''] : [decodeComponent(pair.slice(0, eq)), decodeComponent(pair.slice(eq + 1))];
+    yield eq < 0
+      ? [decodeComponent(pair), '']
+      : [decodeComponent(pair.slice(0, eq)), decodeComponent(pair.slice(eq + 1))];
   }
 }
 

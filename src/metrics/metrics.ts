@@ -32,12 +32,41 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.logins = new Counter({ name: 'tessera_logins_total', help: 'Password logins by outcome (success, failure, captcha_required, rate_limited)', labelNames: ['outcome'], registers });
-    this.tokensIssued = new Counter({ name: 'tessera_tokens_issued_total', help: 'Token responses by grant (password login, refresh_token, client_credentials)', labelNames: ['grant'], registers });
-    this.refreshReuse = new Counter({ name: 'tessera_refresh_reuse_total', help: 'Retired refresh tokens presented (each ended a session)', registers });
-    this.captcha = new Counter({ name: 'tessera_captcha_total', help: 'Captcha outcomes at login (demanded, passed, failed)', labelNames: ['outcome'], registers });
-    this.rateLimited = new Counter({ name: 'tessera_rate_limited_total', help: 'Requests answered 429 by route pattern', labelNames: ['route'], registers });
-    this.securityEvents = new Counter({ name: 'tessera_security_events_total', help: 'Security events recorded in the audit log, by type and outcome', labelNames: ['type', 'outcome'], registers });
+    this.logins = new Counter({
+      name: 'tessera_logins_total',
+      help: 'Password logins by outcome (success, failure, captcha_required, rate_limited)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.tokensIssued = new Counter({
+      name: 'tessera_tokens_issued_total',
+      help: 'Token responses by grant (password login, refresh_token, client_credentials)',
+      labelNames: ['grant'],
+      registers,
+    });
+    this.refreshReuse = new Counter({
+      name: 'tessera_refresh_reuse_total',
+      help: 'Retired refresh tokens presented (each ended a session)',
+      registers,
+    });
+    this.captcha = new Counter({
+      name: 'tessera_captcha_total',
+      help: 'Captcha outcomes at login (demanded, passed, failed)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'tessera_rate_limited_total',
+      help: 'Requests answered 429 by route pattern',
+      labelNames: ['route'],
+      registers,
+    });
+    this.securityEvents = new Counter({
+      name: 'tessera_security_events_total',
+      help: 'Security events recorded in the audit log, by type and outcome',
+      labelNames: ['type', 'outcome'],
+      registers,
+    });
 
     new Gauge({
       name: 'tessera_argon2_queue_depth',
@@ -72,7 +101,10 @@ export class Metrics {
         this.reset();
         const now = Date.now();
         for (const key of await listLiveKeys(sources().db)) {
-          this.set({ purpose: key.purpose, state: key.state, kid: key.kid }, Math.max(0, (now - key.createdAt.getTime()) / 1000));
+          this.set(
+            { purpose: key.purpose, state: key.state, kid: key.kid },
+            Math.max(0, (now - key.createdAt.getTime()) / 1000),
+          );
         }
       },
     });

@@ -56,7 +56,10 @@ export class TokenService {
     private readonly settings: { issuer: string; accessTokenTtl: number },
   ) {}
 
-  async issueAccessToken(input: AccessTokenInput, now = Date.now()): Promise<{ token: string; expiresIn: number; jti: string }> {
+  async issueAccessToken(
+    input: AccessTokenInput,
+    now = Date.now(),
+  ): Promise<{ token: string; expiresIn: number; jti: string }> {
     const key = this.keystore.signingKey('access');
     const iat = Math.floor(now / 1000);
     const jti = randomUUID();
@@ -98,11 +101,18 @@ export class TokenService {
 
   async verifyAccessToken(token: string, audiences: string[], now = Date.now()): Promise<AccessClaims> {
     const claims = await this.verify(token, 'access', ACCESS_TYP, audiences, now);
-    if (typeof claims.client_id !== 'string' || typeof claims.scope !== 'string') throw new TokenInvalidError('ERR_CLAIM_INVALID', 'access token claims missing');
+    if (typeof claims.client_id !== 'string' || typeof claims.scope !== 'string')
+      throw new TokenInvalidError('ERR_CLAIM_INVALID', 'access token claims missing');
     return claims as AccessClaims;
   }
 
-  private async verify(token: string, purpose: KeyPurpose, typ: string, audience: string[], now: number): Promise<AccessTokenClaims> {
+  private async verify(
+    token: string,
+    purpose: KeyPurpose,
+    typ: string,
+    audience: string[],
+    now: number,
+  ): Promise<AccessTokenClaims> {
     try {
       return await verifyJwt(
         token,

@@ -1,58 +1,112 @@
 // Changes to users that end sessions: role changes, disabling, password changes and
 // "sign out everywhere". Each runs in one transaction with its security event.
-import type { Services } from '../services.js';
+import type { Config } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import type { PasswordHasher } from '../domain/passwords/password-hasher.js';
+import type { CredentialGuard } from '../defences/credential-guard.js';
 import { TesseraError } from '../errors/errors.js';
 import { mayChangeUser, type Role } from '../domain/roles/permissions.js';
 import { checkPassword } from '../domain/passwords/password-policy.js';
-import { recordSecurityEvent } from '../db/repositories/security-events.js';
+import { recordSecurityEvent } from '../audit/audit-log.js';
 import { endUserSessions } from '../db/repositories/sessions.js';
 import {
   countOtherEnabledAdmins,
   findUserById,
+  listUsers,
   markSessionsRevoked,
   setPasswordHash,
   updateUserFlags,
+  type UserPage,
   type UserRow,
 } from '../db/repositories/users.js';
 import { POLICY_TEXT } from './register-user.js';
 
+export type { UserRow };
+
 type Actor = { id: string; roles: readonly string[] };
 
-export async function changeUser(services: Pick<Services, 'db'>, actor: Actor, targetId: string, change: { roles?: Role[]; disabled?: boolean }, ip: string | null): Promise<UserRow> {
-  const target = await findUserById(services.db, targetId);
+/** Users by email for admins, keyset-paged: `after` is the last email of the previous page. */
+export function findUsers(db: Database, p: { query?: string; limit: number; after?: string }): Promise<UserPage> {
+  return listUsers(db, p);
+}
+
+export async function changeUser(
+  deps: { db: Database },
+  actor: Actor,
+  targetId: string,
+  change: { roles?: Role[]; disabled?: boolean },
+  ip: string | null,
+): Promise<UserRow> {
+  const target = await findUserById(deps.db, targetId);
   if (!target) throw new TesseraError('not_found');
-  if (!mayChangeUser(actor.roles, target.roles, change)) throw new TesseraError('forbidden', { detail: 'user change not allowed' });
+  if (!mayChangeUser(actor.roles, target.roles, change))
+    throw new TesseraError('forbidden', { detail: 'user change not allowed' });
   const roles = change.roles ? [...new Set(change.roles)].sort() : undefined;
-  const losesAdmin = target.roles.includes('admin') && ((roles && !roles.includes('admin')) || change.disabled === true);
-  return services.db.transaction(async (tx) => {
+  const losesAdmin =
+    target.roles.includes('admin') && ((roles && !roles.includes('admin')) || change.disabled === true);
+  return deps.db.transaction(async (tx) => {
     // Never leave the service without an enabled admin.
     if (losesAdmin && (await countOtherEnabledAdmins(tx, target.id)) === 0) {
-      throw new TesseraError('invalid_request', { description: 'The last enabled admin cannot be demoted or disabled' });
+      throw new TesseraError('invalid_request', {
+        description: 'The last enabled admin cannot be demoted or disabled',
+      });
     }
-    const updated = (await updateUserFlags(tx, target.id, { ...(roles ? { roles } : {}), ...(change.disabled !== undefined ? { disabled: change.disabled } : {}) }))!;
+    const updated = (await updateUserFlags(tx, target.id, {
+      ...(roles ? { roles } : {}),
+      ...(change.disabled !== undefined ? { disabled: change.disabled } : {}),
+    }))!;
     const rolesChanged = roles !== undefined && roles.join(' ') !== [...target.roles].sort().join(' ');
     const disabledNow = change.disabled === true && !target.disabled;
     // The next refresh must see the new state: end the user's sessions.
     if (rolesChanged || disabledNow) {
-      const ended = await endUserSessions(tx, { userId: target.id, reason: rolesChanged ? 'roles_changed' : 'user_disabled' });
+      const ended = await endUserSessions(tx, {
+        userId: target.id,
+        reason: rolesChanged ? 'roles_changed' : 'user_disabled',
+      });
       await markSessionsRevoked(tx, target.id);
-      await recordSecurityEvent(tx, { type: 'sessions_ended', userId: target.id, ip, detail: { by: actor.id, count: ended, reason: rolesChanged ? 'roles_changed' : 'user_disabled' } });
+      await recordSecurityEvent(tx, {
+        type: 'sessions_ended',
+        userId: target.id,
+        ip,
+        detail: { by: actor.id, count: ended, reason: rolesChanged ? 'roles_changed' : 'user_disabled' },
+      });
     }
-    if (rolesChanged) await recordSecurityEvent(tx, { type: 'roles_changed', userId: target.id, ip, detail: { by: actor.id, from: target.roles, to: roles } });
+    if (rolesChanged)
+      await recordSecurityEvent(tx, {
+        type: 'roles_changed',
+        userId: target.id,
+        ip,
+        detail: { by: actor.id, from: target.roles, to: roles },
+      });
     if (change.disabled !== undefined && change.disabled !== target.disabled) {
-      await recordSecurityEvent(tx, { type: change.disabled ? 'user_disabled' : 'user_enabled', userId: target.id, ip, detail: { by: actor.id } });
+      await recordSecurityEvent(tx, {
+        type: change.disabled ? 'user_disabled' : 'user_enabled',
+        userId: target.id,
+        ip,
+        detail: { by: actor.id },
+      });
     }
     return updated;
   });
 }
 
-export async function endAllSessions(services: Pick<Services, 'db'>, actor: Actor, userId: string, ip: string | null): Promise<number> {
-  const target = await findUserById(services.db, userId);
+export async function endAllSessions(
+  deps: { db: Database },
+  actor: Actor,
+  userId: string,
+  ip: string | null,
+): Promise<number> {
+  const target = await findUserById(deps.db, userId);
   if (!target) throw new TesseraError('not_found');
-  return services.db.transaction(async (tx) => {
+  return deps.db.transaction(async (tx) => {
     const ended = await endUserSessions(tx, { userId, reason: 'ended_by_admin' });
     await markSessionsRevoked(tx, userId);
-    await recordSecurityEvent(tx, { type: 'sessions_ended', userId, ip, detail: { by: actor.id, count: ended, reason: 'ended_by_admin' } });
+    await recordSecurityEvent(tx, {
+      type: 'sessions_ended',
+      userId,
+      ip,
+      detail: { by: actor.id, count: ended, reason: 'ended_by_admin' },
+    });
     return ended;
   });
 }
@@ -62,20 +116,33 @@ export async function endAllSessions(services: Pick<Services, 'db'>, actor: Acto
  * access token must not become a password oracle); ends every other session of the user.
  */
 export async function changePassword(
-  services: Pick<Services, 'db' | 'hasher' | 'config' | 'credentialGuard'>,
+  deps: { db: Database; hasher: PasswordHasher; config: Pick<Config, 'password'>; credentialGuard: CredentialGuard },
   p: { user: UserRow; sessionId: string; current: string; next: string; ip: string; captchaToken: string | undefined },
 ): Promise<number> {
-  const problem = checkPassword(p.next, { minLength: services.config.password.minLength, email: p.user.email });
+  const problem = checkPassword(p.next, { minLength: deps.config.password.minLength, email: p.user.email });
   if (problem) throw new TesseraError('weak_password', { description: POLICY_TEXT[problem]! });
-  await services.credentialGuard.check(
+  await deps.credentialGuard.check(
     { step: 'password_change', account: p.user.email, ip: p.ip, captchaToken: p.captchaToken, userId: p.user.id },
-    async () => ((await services.hasher.verify(p.user.password_hash, p.current)) ? { ok: true, value: undefined } : { ok: false, reason: 'wrong_password', userId: p.user.id }),
+    async () =>
+      (await deps.hasher.verify(p.user.password_hash, p.current))
+        ? { ok: true, value: undefined }
+        : { ok: false, reason: 'wrong_password', userId: p.user.id },
   );
-  const hash = await services.hasher.hash(p.next);
-  return services.db.transaction(async (tx) => {
+  const hash = await deps.hasher.hash(p.next);
+  return deps.db.transaction(async (tx) => {
     await setPasswordHash(tx, p.user.id, hash);
-    const ended = await endUserSessions(tx, { userId: p.user.id, exceptSessionId: p.sessionId, reason: 'password_changed' });
-    await recordSecurityEvent(tx, { type: 'password_changed', userId: p.user.id, sessionId: p.sessionId, ip: p.ip, detail: { other_sessions_ended: ended } });
+    const ended = await endUserSessions(tx, {
+      userId: p.user.id,
+      exceptSessionId: p.sessionId,
+      reason: 'password_changed',
+    });
+    await recordSecurityEvent(tx, {
+      type: 'password_changed',
+      userId: p.user.id,
+      sessionId: p.sessionId,
+      ip: p.ip,
+      detail: { other_sessions_ended: ended },
+    });
     return ended;
   });
 }

@@ -21,7 +21,6 @@ const CLIENT_ID = /^[A-Za-z0-9_-]{16,64}$/;
 // The CLI, run for real against this file's database (as test/cli does).
 // ---------------------------------------------------------------------------------
 
-
 /** Filled by the CLI test, used once the app is up. */
 let cliClient: (TestClient & { scope: string }) | undefined;
 
@@ -35,7 +34,14 @@ test('tessera clients create', { concurrency: true }, async (t) => {
     const lines = result.stdout.split('\n').filter(Boolean);
     assert.equal(lines.length, 1, 'one line of JSON');
     const printed = JSON.parse(lines[0]!) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(printed).sort(), ['client_id', 'client_secret', 'grant_types', 'introspect', 'name', 'scope']);
+    assert.deepEqual(Object.keys(printed).sort(), [
+      'client_id',
+      'client_secret',
+      'grant_types',
+      'introspect',
+      'name',
+      'scope',
+    ]);
     assert.match(String(printed.client_id), CLIENT_ID);
     assert.match(String(printed.client_secret), SECRET);
     assert.ok(Buffer.from(String(printed.client_secret), 'base64url').length >= 32, 'at least 256 bits');
@@ -49,7 +55,10 @@ test('tessera clients create', { concurrency: true }, async (t) => {
   const cases: [string, string[]][] = [
     ['no --name', ['clients', 'create', '--scope', 'a']],
     ['an unknown option', ['clients', 'create', '--name', 'N', '--scope', 'a', '--secret', 'chosen']],
-    ['a grant other than client_credentials', ['clients', 'create', '--name', 'N', '--scope', 'a', '--grant', 'password']],
+    [
+      'a grant other than client_credentials',
+      ['clients', 'create', '--name', 'N', '--scope', 'a', '--grant', 'password'],
+    ],
   ];
   await Promise.all([
     created,
@@ -67,7 +76,6 @@ test('tessera clients create', { concurrency: true }, async (t) => {
 // ---------------------------------------------------------------------------------
 // Over HTTP, with Tessera listening on 127.0.0.1 so a verifier can discover its keys.
 // ---------------------------------------------------------------------------------
-
 
 interface Created {
   client_id: string;
@@ -88,7 +96,15 @@ describe('clients over HTTP', () => {
   before(async () => {
     const port = await freePort();
     issuer = `http://127.0.0.1:${port}`;
-    built = await build({ after: (fn: () => Promise<void>) => void closers.push(fn) } as never, { ...WITHOUT_LIMITS, ISSUER: issuer, PORT: String(port), AUDIENCES: REPORTS });
+    built = await build(
+      { after: (fn: () => Promise<void>) => void closers.push(fn) },
+      {
+        ...WITHOUT_LIMITS,
+        ISSUER: issuer,
+        PORT: String(port),
+        AUDIENCES: REPORTS,
+      },
+    );
     await built.app.listen({ port, host: '127.0.0.1' });
     adminAuth = (await userWithRoles(built, ['admin'])).auth;
   });
@@ -105,21 +121,37 @@ describe('clients over HTTP', () => {
   };
   const token = (body: Record<string, string>, headers: Record<string, string> = {}) =>
     app().inject({ method: 'POST', url: '/oauth/token', headers: { ...FORM, ...headers }, payload: form(body) });
-  const sessionCount = async () => (await built.services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions'))[0]!.n;
+  const sessionCount = async () =>
+    (await built.services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions'))[0]!.n;
 
   it('POST /admin/clients registers a client and shows the secret once; only a hash is stored', async () => {
     const res = await register({ name: 'Reports service', scope: 'reports:read reports:write', introspect: false });
     assert.equal(res.statusCode, 201, res.body);
     assert.equal(res.headers['cache-control'], 'no-store');
     const created = res.json() as Created;
-    assert.deepEqual(Object.keys(created).sort(), ['client_id', 'client_secret', 'grant_types', 'introspect', 'name', 'scope']);
+    assert.deepEqual(Object.keys(created).sort(), [
+      'client_id',
+      'client_secret',
+      'grant_types',
+      'introspect',
+      'name',
+      'scope',
+    ]);
     assert.match(created.client_id, CLIENT_ID);
     assert.match(created.client_secret, SECRET, 'at least 43 base64url characters');
     assert.ok(Buffer.from(created.client_secret, 'base64url').length >= 32, 'at least 256 bits');
-    assert.deepEqual([created.name, created.scope, created.grant_types, created.introspect], ['Reports service', 'reports:read reports:write', ['client_credentials'], false]);
+    assert.deepEqual(
+      [created.name, created.scope, created.grant_types, created.introspect],
+      ['Reports service', 'reports:read reports:write', ['client_credentials'], false],
+    );
 
     // Stored: a hash, never the secret; not in the audit trail either.
-    const [row] = await built.services.db.query<{ id: string; secret_hash: string; scopes: string[]; can_introspect: boolean }>('SELECT * FROM clients WHERE id = $1', [created.client_id]);
+    const [row] = await built.services.db.query<{
+      id: string;
+      secret_hash: string;
+      scopes: string[];
+      can_introspect: boolean;
+    }>('SELECT * FROM clients WHERE id = $1', [created.client_id]);
     assert.ok(row);
     assert.notEqual(row.secret_hash, created.client_secret);
     assert.ok(row.secret_hash.length > 0);
@@ -130,7 +162,10 @@ describe('clients over HTTP', () => {
               coalesce((SELECT string_agg(row_to_json(e)::text, ' ') FROM security_events e), '') AS dump`,
     );
     assert.ok(!everything[0]!.dump.includes(created.client_secret), 'the secret is stored nowhere');
-    const events = await built.services.db.query(`SELECT 1 FROM security_events WHERE type = 'client_created' AND detail->>'client_id' = $1`, [created.client_id]);
+    const events = await built.services.db.query(
+      `SELECT 1 FROM security_events WHERE type = 'client_created' AND detail->>'client_id' = $1`,
+      [created.client_id],
+    );
     assert.equal(events.length, 1);
 
     // Another registration: another id, another secret.
@@ -166,36 +201,65 @@ describe('clients over HTTP', () => {
     const sessions = await sessionCount();
     const jwks = (await app().inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as JSONWebKeySet;
     for (const [method, res] of [
-      ['client_secret_basic', await token({ grant_type: 'client_credentials' }, basic(client.client_id, client.client_secret))],
-      ['client_secret_post', await token({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret })],
+      [
+        'client_secret_basic',
+        await token({ grant_type: 'client_credentials' }, basic(client.client_id, client.client_secret)),
+      ],
+      [
+        'client_secret_post',
+        await token({
+          grant_type: 'client_credentials',
+          client_id: client.client_id,
+          client_secret: client.client_secret,
+        }),
+      ],
     ] as const) {
       assert.equal(res.statusCode, 200, `${method}: ${res.body}`);
       assert.equal(res.headers['cache-control'], 'no-store');
       const body = res.json() as Record<string, unknown>;
-      assert.deepEqual(Object.keys(body).sort(), ['access_token', 'expires_in', 'scope', 'token_type'], `${method}: no refresh_token`);
+      assert.deepEqual(
+        Object.keys(body).sort(),
+        ['access_token', 'expires_in', 'scope', 'token_type'],
+        `${method}: no refresh_token`,
+      );
       assert.equal(body.token_type, 'Bearer');
       assert.equal(body.expires_in, built.config.accessTokenTtl);
       assert.equal(body.scope, 'reports:read reports:write');
       const accessToken = String(body.access_token);
       assert.equal(decodeProtectedHeader(accessToken).typ, 'at+jwt');
-      const { payload } = await jwtVerify(accessToken, createLocalJWKSet(jwks), { issuer, audience: issuer, typ: 'at+jwt' });
+      const { payload } = await jwtVerify(accessToken, createLocalJWKSet(jwks), {
+        issuer,
+        audience: issuer,
+        typ: 'at+jwt',
+      });
       assert.equal(payload.sub, client.client_id);
       assert.equal(payload.client_id, client.client_id);
       assert.equal(payload.scope, 'reports:read reports:write');
       assert.equal(payload.sid, undefined, 'no session');
       assert.equal(payload.roles, undefined, 'no roles');
       // A client token is no user: user endpoints refuse it.
-      assertError(await app().inject({ method: 'GET', url: '/userinfo', headers: { authorization: `Bearer ${accessToken}` } }), 401, 'invalid_token');
+      assertError(
+        await app().inject({ method: 'GET', url: '/userinfo', headers: { authorization: `Bearer ${accessToken}` } }),
+        401,
+        'invalid_token',
+      );
     }
     assert.equal(await sessionCount(), sessions, 'no session was opened');
 
     // A narrower scope is granted as asked; a wider one is refused.
-    const narrow = await token({ grant_type: 'client_credentials', scope: 'reports:read' }, basic(client.client_id, client.client_secret));
+    const narrow = await token(
+      { grant_type: 'client_credentials', scope: 'reports:read' },
+      basic(client.client_id, client.client_secret),
+    );
     assert.equal(narrow.statusCode, 200, narrow.body);
     assert.equal((narrow.json() as { scope: string }).scope, 'reports:read');
     assert.equal(decodeJwt((narrow.json() as { access_token: string }).access_token).scope, 'reports:read');
     for (const scope of ['reports:read reports:admin', 'reports:admin', 'openid profile']) {
-      assertError(await token({ grant_type: 'client_credentials', scope }, basic(client.client_id, client.client_secret)), 400, 'invalid_scope');
+      assertError(
+        await token({ grant_type: 'client_credentials', scope }, basic(client.client_id, client.client_secret)),
+        400,
+        'invalid_scope',
+      );
     }
   });
 
@@ -207,8 +271,16 @@ describe('clients over HTTP', () => {
     };
     challenged(await token({ grant_type: 'client_credentials' }, basic(client.client_id, `${client.client_secret}x`)));
     challenged(await token({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: 'wrong' }));
-    challenged(await token({ grant_type: 'client_credentials' }, basic('unknown-client-0000000000', client.client_secret)));
-    challenged(await token({ grant_type: 'client_credentials', client_id: 'unknown-client-0000000000', client_secret: client.client_secret }));
+    challenged(
+      await token({ grant_type: 'client_credentials' }, basic('unknown-client-0000000000', client.client_secret)),
+    );
+    challenged(
+      await token({
+        grant_type: 'client_credentials',
+        client_id: 'unknown-client-0000000000',
+        client_secret: client.client_secret,
+      }),
+    );
     challenged(await token({ grant_type: 'client_credentials' }));
     challenged(await token({ grant_type: 'client_credentials', client_id: client.client_id }));
     // Another client's secret does not open this one.
@@ -217,7 +289,10 @@ describe('clients over HTTP', () => {
 
     // Both methods at once: a malformed request, whichever secrets.
     assertError(
-      await token({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret }, basic(client.client_id, client.client_secret)),
+      await token(
+        { grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret },
+        basic(client.client_id, client.client_secret),
+      ),
       400,
       'invalid_request',
     );
@@ -228,11 +303,21 @@ describe('clients over HTTP', () => {
 
   it('a client_credentials token for a resource verifies at that resource service', async () => {
     const client = await registered({ name: 'Reports reader', scope: 'reports:read' });
-    const res = await token({ grant_type: 'client_credentials', resource: REPORTS }, basic(client.client_id, client.client_secret));
+    const res = await token(
+      { grant_type: 'client_credentials', resource: REPORTS },
+      basic(client.client_id, client.client_secret),
+    );
     assert.equal(res.statusCode, 200, res.body);
     const accessToken = (res.json() as { access_token: string }).access_token;
     assert.equal(decodeJwt(accessToken).aud, REPORTS, 'resource selects the audience');
-    assertError(await token({ grant_type: 'client_credentials', resource: 'https://elsewhere.example' }, basic(client.client_id, client.client_secret)), 400, 'invalid_target');
+    assertError(
+      await token(
+        { grant_type: 'client_credentials', resource: 'https://elsewhere.example' },
+        basic(client.client_id, client.client_secret),
+      ),
+      400,
+      'invalid_target',
+    );
 
     // The verifier kit, discovering Tessera's keys over HTTP.
     const verifier = createVerifier({ issuer, audience: REPORTS });
@@ -244,7 +329,10 @@ describe('clients over HTTP', () => {
       assert.equal(claims.iss, issuer);
       // A token for the default audience is not for this service.
       const plain = await token({ grant_type: 'client_credentials' }, basic(client.client_id, client.client_secret));
-      await assert.rejects(verifier.verify((plain.json() as { access_token: string }).access_token), (e: unknown) => e instanceof VerifierError && e.code === 'ERR_CLAIM_INVALID');
+      await assert.rejects(
+        verifier.verify((plain.json() as { access_token: string }).access_token),
+        (e: unknown) => e instanceof VerifierError && e.code === 'ERR_CLAIM_INVALID',
+      );
     } finally {
       await verifier.close();
     }
@@ -253,7 +341,9 @@ describe('clients over HTTP', () => {
     const resource = Fastify({ logger: false });
     try {
       await resource.register(tesseraAuth, { issuer, audience: REPORTS, realm: 'reports' });
-      resource.get('/reports', { preHandler: requireScope('reports:read') }, async (request) => ({ for: getAuth(request)!.sub }));
+      resource.get('/reports', { preHandler: requireScope('reports:read') }, async (request) => ({
+        for: getAuth(request)!.sub,
+      }));
       resource.get('/reports/admin', { preHandler: requireScope('reports:admin') }, async () => ({ ok: true }));
       resource.get('/admin', { preHandler: requireRole('admin') }, async () => ({ ok: true }));
       const auth = { authorization: `Bearer ${accessToken}` };
@@ -261,7 +351,11 @@ describe('clients over HTTP', () => {
       assert.equal(ok.statusCode, 200, ok.body);
       assert.deepEqual(ok.json(), { for: client.client_id });
       assert.equal((await resource.inject({ method: 'GET', url: '/reports/admin', headers: auth })).statusCode, 403);
-      assert.equal((await resource.inject({ method: 'GET', url: '/admin', headers: auth })).statusCode, 403, 'a client has no roles');
+      assert.equal(
+        (await resource.inject({ method: 'GET', url: '/admin', headers: auth })).statusCode,
+        403,
+        'a client has no roles',
+      );
       assert.equal((await resource.inject({ method: 'GET', url: '/reports' })).statusCode, 401);
     } finally {
       await resource.close();
@@ -270,9 +364,18 @@ describe('clients over HTTP', () => {
 
   it('the client the CLI created gets tokens and may introspect', async () => {
     assert.ok(cliClient, 'the CLI test ran first');
-    const [row] = await built.services.db.query<{ name: string; secret_hash: string; scopes: string[]; can_introspect: boolean; grant_types: string[] }>('SELECT * FROM clients WHERE id = $1', [cliClient.id]);
+    const [row] = await built.services.db.query<{
+      name: string;
+      secret_hash: string;
+      scopes: string[];
+      can_introspect: boolean;
+      grant_types: string[];
+    }>('SELECT * FROM clients WHERE id = $1', [cliClient.id]);
     assert.ok(row, 'stored');
-    assert.deepEqual([row.name, row.scopes, row.can_introspect, row.grant_types], ['Nightly export', ['a', 'b'], true, ['client_credentials']]);
+    assert.deepEqual(
+      [row.name, row.scopes, row.can_introspect, row.grant_types],
+      ['Nightly export', ['a', 'b'], true, ['client_credentials']],
+    );
     assert.ok(!JSON.stringify(row).includes(cliClient.secret), 'only a hash of the secret is stored');
     const res = await token({ grant_type: 'client_credentials' }, basic(cliClient.id, cliClient.secret));
     assert.equal(res.statusCode, 200, res.body);

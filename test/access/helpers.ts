@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
-import type { Services } from '../../src/services.js';
+import type { TestServices as Services } from '../helpers/build.js';
 import { createClient } from '../../src/clients/clients.js';
 
 export const FORM = { 'content-type': 'application/x-www-form-urlencoded' } as const;
@@ -27,7 +27,10 @@ export interface TestClient {
 }
 
 /** A confidential client registered the way the admin API and the CLI do it. */
-export async function newClient(services: Pick<Services, 'db'>, p: { scopes?: string[]; introspect?: boolean; name?: string } = {}): Promise<TestClient> {
+export async function newClient(
+  services: Pick<Services, 'db'>,
+  p: { scopes?: string[]; introspect?: boolean; name?: string } = {},
+): Promise<TestClient> {
   const { client, secret } = await createClient(services.db, {
     name: p.name ?? 'test client',
     scopes: p.scopes ?? ['reports:read'],
@@ -38,7 +41,11 @@ export async function newClient(services: Pick<Services, 'db'>, p: { scopes?: st
 }
 
 /** A client_credentials access token (client_secret_post). */
-export async function clientToken(app: FastifyInstance, client: TestClient, extra: Record<string, string> = {}): Promise<string> {
+export async function clientToken(
+  app: FastifyInstance,
+  client: TestClient,
+  extra: Record<string, string> = {},
+): Promise<string> {
   const res = await app.inject({
     method: 'POST',
     url: '/oauth/token',
@@ -49,7 +56,12 @@ export async function clientToken(app: FastifyInstance, client: TestClient, extr
   return (res.json() as { access_token: string }).access_token;
 }
 
-export function introspect(app: FastifyInstance, client: TestClient | undefined, token: string, extra: Record<string, string> = {}) {
+export function introspect(
+  app: FastifyInstance,
+  client: TestClient | undefined,
+  token: string,
+  extra: Record<string, string> = {},
+) {
   return app.inject({
     method: 'POST',
     url: '/oauth/introspect',
@@ -58,12 +70,26 @@ export function introspect(app: FastifyInstance, client: TestClient | undefined,
   });
 }
 
-export function revoke(app: FastifyInstance, token: string, extra: Record<string, string> = {}, headers: Record<string, string> = {}) {
-  return app.inject({ method: 'POST', url: '/oauth/revoke', headers: { ...FORM, ...headers }, payload: form({ token, ...extra }) });
+export function revoke(
+  app: FastifyInstance,
+  token: string,
+  extra: Record<string, string> = {},
+  headers: Record<string, string> = {},
+) {
+  return app.inject({
+    method: 'POST',
+    url: '/oauth/revoke',
+    headers: { ...FORM, ...headers },
+    payload: form({ token, ...extra }),
+  });
 }
 
 export function revokedList(app: FastifyInstance, client: TestClient | undefined, since: string | number) {
-  return app.inject({ method: 'GET', url: `/oauth/revoked?since=${since}`, headers: client ? basic(client.id, client.secret) : {} });
+  return app.inject({
+    method: 'GET',
+    url: `/oauth/revoked?since=${since}`,
+    headers: client ? basic(client.id, client.secret) : {},
+  });
 }
 
 export const sidOf = (token: string) => String(decodeJwt(token).sid);
@@ -77,7 +103,10 @@ export interface SessionState {
 }
 
 export async function sessionRow(services: Pick<Services, 'db'>, sid: string): Promise<SessionState> {
-  const [row] = await services.db.query<SessionState>('SELECT id, user_id, ended_at, end_reason FROM sessions WHERE id = $1', [sid]);
+  const [row] = await services.db.query<SessionState>(
+    'SELECT id, user_id, ended_at, end_reason FROM sessions WHERE id = $1',
+    [sid],
+  );
   assert.ok(row, `session ${sid} exists`);
   return row;
 }
@@ -93,7 +122,10 @@ export interface UserState {
 }
 
 export async function userRow(services: Pick<Services, 'db'>, id: string): Promise<UserState> {
-  const [row] = await services.db.query<UserState>('SELECT id, email, password_hash, roles, disabled, created_at, sessions_revoked_at FROM users WHERE id = $1', [id]);
+  const [row] = await services.db.query<UserState>(
+    'SELECT id, email, password_hash, roles, disabled, created_at, sessions_revoked_at FROM users WHERE id = $1',
+    [id],
+  );
   assert.ok(row, `user ${id} exists`);
   return row;
 }
@@ -123,7 +155,9 @@ export async function forgeries(realToken: string, jwkOfKid: object): Promise<Re
     'forged: payload changed': `${header}.${b64json(tamperedClaims)}.${signature}`,
     'forged: signature of another token': `${header}.${payload}.${signature.split('').reverse().join('')}`,
     'forged: alg none': `${b64json({ alg: 'none', typ: 'at+jwt', kid })}.${b64json(tamperedClaims)}.`,
-    'forged: attacker key with a real kid': await new SignJWT(tamperedClaims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid }).sign(attacker.privateKey),
+    'forged: attacker key with a real kid': await new SignJWT(tamperedClaims)
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid })
+      .sign(attacker.privateKey),
     'forged: HS256 keyed with the public key': await new SignJWT(tamperedClaims)
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid })
       .sign(new TextEncoder().encode(JSON.stringify(jwkOfKid))),
@@ -152,7 +186,11 @@ export async function expiredCopy(services: Pick<Services, 'tokens' | 'config'>,
 }
 
 /** The same claims as a real token, signed with the real key, for another audience. */
-export async function otherAudienceCopy(services: Pick<Services, 'tokens'>, realToken: string, aud: string): Promise<string> {
+export async function otherAudienceCopy(
+  services: Pick<Services, 'tokens'>,
+  realToken: string,
+  aud: string,
+): Promise<string> {
   const c = decodeJwt(realToken);
   const { token } = await services.tokens.issueAccessToken({
     sub: String(c.sub),

@@ -15,13 +15,21 @@ describe('ids, roles and mass assignment', () => {
   const db = () => ctx().services.db;
   let watcher: TestClient;
 
-  const patch = (id: string, auth: Record<string, string>, payload: unknown) => app().inject({ method: 'PATCH', url: `/admin/users/${id}`, headers: auth, payload: payload as object });
+  const patch = (id: string, auth: Record<string, string>, payload: unknown) =>
+    app().inject({ method: 'PATCH', url: `/admin/users/${id}`, headers: auth, payload: payload as object });
   const me = (accessToken: string) => app().inject({ method: 'GET', url: '/users/me', headers: bearer(accessToken) });
-  const login = async (email: string, password = GOOD_PASSWORD) => app().inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
+  const login = async (email: string, password = GOOD_PASSWORD) =>
+    app().inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
   /** Everything stored about a user, to show a refused request changed nothing. */
-  const fullRow = async (id: string) => (await db().query<{ row: string }>('SELECT row_to_json(u)::text AS row FROM users u WHERE id = $1', [id]))[0]!.row;
+  const fullRow = async (id: string) =>
+    (await db().query<{ row: string }>('SELECT row_to_json(u)::text AS row FROM users u WHERE id = $1', [id]))[0]!.row;
   const liveSessions = async (userId: string) =>
-    (await db().query<{ n: number }>('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND ended_at IS NULL', [userId]))[0]!.n;
+    (
+      await db().query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND ended_at IS NULL',
+        [userId],
+      )
+    )[0]!.n;
   const anotherSession = async (email: string) => {
     const res = await login(email);
     assert.equal(res.statusCode, 200, res.body);
@@ -39,10 +47,18 @@ describe('ids, roles and mass assignment', () => {
     const res = await app().inject({ method: 'DELETE', url: `/users/me/sessions/${bobSid}`, headers: alice.auth });
     assertError(res, 404, 'not_found');
     // Someone else's session looks exactly like no session at all.
-    const none = await app().inject({ method: 'DELETE', url: `/users/me/sessions/${randomUUID()}`, headers: alice.auth });
+    const none = await app().inject({
+      method: 'DELETE',
+      url: `/users/me/sessions/${randomUUID()}`,
+      headers: alice.auth,
+    });
     assertError(none, 404, 'not_found');
     assert.equal(none.body, res.body);
-    assertError(await app().inject({ method: 'DELETE', url: '/users/me/sessions/not-a-uuid', headers: alice.auth }), 404, 'not_found');
+    assertError(
+      await app().inject({ method: 'DELETE', url: '/users/me/sessions/not-a-uuid', headers: alice.auth }),
+      404,
+      'not_found',
+    );
 
     const row = await sessionRow(ctx().services, bobSid);
     assert.equal(row.ended_at, null, 'bob’s session is still live');
@@ -50,7 +66,9 @@ describe('ids, roles and mass assignment', () => {
     assert.equal((await me(bob.tokens.access_token)).statusCode, 200);
     const rotated = await refresh(app(), bob.tokens.refresh_token);
     assert.equal(rotated.statusCode, 200, 'bob can still refresh');
-    const events = await db().query(`SELECT 1 FROM security_events WHERE type = 'session_ended' AND session_id = $1`, [bobSid]);
+    const events = await db().query(`SELECT 1 FROM security_events WHERE type = 'session_ended' AND session_id = $1`, [
+      bobSid,
+    ]);
     assert.equal(events.length, 0);
 
     // Alice's own list never shows bob's sessions.
@@ -69,7 +87,11 @@ describe('ids, roles and mass assignment', () => {
     assertError(await patch(alice.id, alice.auth, { roles: ['admin'] }), 403, 'forbidden');
     assertError(await patch(alice.id, alice.auth, { disabled: false }), 403, 'forbidden');
     assertError(await app().inject({ method: 'GET', url: '/admin/users', headers: alice.auth }), 403, 'forbidden');
-    assertError(await app().inject({ method: 'DELETE', url: `/admin/users/${bob.id}/sessions`, headers: alice.auth }), 403, 'forbidden');
+    assertError(
+      await app().inject({ method: 'DELETE', url: `/admin/users/${bob.id}/sessions`, headers: alice.auth }),
+      403,
+      'forbidden',
+    );
 
     assert.equal(await fullRow(alice.id), aliceBefore);
     assert.equal(await fullRow(bob.id), bobBefore);
@@ -86,13 +108,26 @@ describe('ids, roles and mass assignment', () => {
     ]);
 
     // Listing users is allowed.
-    const list = await app().inject({ method: 'GET', url: `/admin/users?query=${encodeURIComponent(plain.email)}`, headers: moderator.auth });
+    const list = await app().inject({
+      method: 'GET',
+      url: `/admin/users?query=${encodeURIComponent(plain.email)}`,
+      headers: moderator.auth,
+    });
     assert.equal(list.statusCode, 200, list.body);
-    assert.deepEqual((list.json() as { users: { id: string }[] }).users.map((u) => u.id), [plain.id]);
+    assert.deepEqual(
+      (list.json() as { users: { id: string }[] }).users.map((u) => u.id),
+      [plain.id],
+    );
 
     const disabled = await patch(plain.id, moderator.auth, { disabled: true });
     assert.equal(disabled.statusCode, 200, disabled.body);
-    assert.deepEqual(disabled.json(), { id: plain.id, email: plain.email, roles: ['user'], disabled: true, created_at: (disabled.json() as { created_at: string }).created_at });
+    assert.deepEqual(disabled.json(), {
+      id: plain.id,
+      email: plain.email,
+      roles: ['user'],
+      disabled: true,
+      created_at: (disabled.json() as { created_at: string }).created_at,
+    });
     assert.equal((await userRow(ctx().services, plain.id)).disabled, true);
     assert.equal(await liveSessions(plain.id), 0, 'disabling ended the sessions');
     assertError(await refresh(app(), plain.tokens.refresh_token), 400, 'invalid_grant');
@@ -107,23 +142,38 @@ describe('ids, roles and mass assignment', () => {
     const plainAuth = bearer((back.json() as { access_token: string }).access_token);
 
     // Not moderators, admins or anyone with more than the user role; not themselves.
-    const untouched = await Promise.all([otherModerator, admin, mixed, moderator].map(async (u) => [u, await fullRow(u.id)] as const));
+    const untouched = await Promise.all(
+      [otherModerator, admin, mixed, moderator].map(async (u) => [u, await fullRow(u.id)] as const),
+    );
     for (const target of [otherModerator, admin, mixed, moderator]) {
       assertError(await patch(target.id, moderator.auth, { disabled: true }), 403, 'forbidden');
       assertError(await patch(target.id, moderator.auth, { disabled: false }), 403, 'forbidden');
     }
     // Never roles, not even a change to the same roles, and not with a disable alongside.
-    for (const body of [{ roles: ['moderator'] }, { roles: ['user'] }, { roles: ['admin'], disabled: false }, { disabled: true, roles: ['user'] }]) {
+    for (const body of [
+      { roles: ['moderator'] },
+      { roles: ['user'] },
+      { roles: ['admin'], disabled: false },
+      { disabled: true, roles: ['user'] },
+    ]) {
       assertError(await patch(plain.id, moderator.auth, body), 403, 'forbidden');
     }
     assertError(await patch(moderator.id, moderator.auth, { roles: ['admin'] }), 403, 'forbidden');
     // Ending all of a user's sessions is an admin's job.
-    assertError(await app().inject({ method: 'DELETE', url: `/admin/users/${plain.id}/sessions`, headers: moderator.auth }), 403, 'forbidden');
+    assertError(
+      await app().inject({ method: 'DELETE', url: `/admin/users/${plain.id}/sessions`, headers: moderator.auth }),
+      403,
+      'forbidden',
+    );
 
     for (const [u, row] of untouched) assert.equal(await fullRow(u.id), row, `${u.email} unchanged`);
     const plainNow = await userRow(ctx().services, plain.id);
     assert.deepEqual([plainNow.roles, plainNow.disabled], [['user'], false]);
-    assert.equal((await app().inject({ method: 'GET', url: '/users/me', headers: plainAuth })).statusCode, 200, 'the refused attempts ended nothing');
+    assert.equal(
+      (await app().inject({ method: 'GET', url: '/users/me', headers: plainAuth })).statusCode,
+      200,
+      'the refused attempts ended nothing',
+    );
     // The moderator's changes are on record, by the moderator.
     const events = await db().query<{ type: string; by: string }>(
       `SELECT type, detail->>'by' AS by FROM security_events WHERE user_id = $1 AND type IN ('user_disabled', 'user_enabled') ORDER BY id`,
@@ -149,9 +199,17 @@ describe('ids, roles and mass assignment', () => {
     // Registration: the email must stay unregistered whatever was tried.
     for (const extra of extras) {
       const email = uniqueEmail('mass');
-      const res = await app().inject({ method: 'POST', url: '/users', payload: { email, password: GOOD_PASSWORD, ...extra } });
+      const res = await app().inject({
+        method: 'POST',
+        url: '/users',
+        payload: { email, password: GOOD_PASSWORD, ...extra },
+      });
       assertError(res, 400, 'invalid_request');
-      assert.equal((await db().query('SELECT 1 FROM users WHERE email = $1', [email])).length, 0, `${Object.keys(extra)[0]}: no user created`);
+      assert.equal(
+        (await db().query('SELECT 1 FROM users WHERE email = $1', [email])).length,
+        0,
+        `${Object.keys(extra)[0]}: no user created`,
+      );
     }
     // A prototype key is refused too, not merged into anything.
     const proto = uniqueEmail('proto');
@@ -228,21 +286,42 @@ describe('ids, roles and mass assignment', () => {
     const revoked = await revokedList(app(), watcher, since);
     assert.equal(revoked.statusCode, 200, revoked.body);
     const body = revoked.json() as { users: { sub: string }[]; sessions: { sid: string }[] };
-    assert.ok(body.users.some((u) => u.sub === target.id), 'the user is listed');
-    for (const tokens of [target.tokens, second]) assert.ok(body.sessions.some((s) => s.sid === sidOf(tokens.access_token)), 'each session is listed');
+    assert.ok(
+      body.users.some((u) => u.sub === target.id),
+      'the user is listed',
+    );
+    for (const tokens of [target.tokens, second])
+      assert.ok(
+        body.sessions.some((s) => s.sid === sidOf(tokens.access_token)),
+        'each session is listed',
+      );
 
     // The next login carries the new role and may do what it allows.
     const relog = await anotherSession(target.email);
     assert.deepEqual(decodeJwt(relog.access_token).roles, ['moderator']);
-    assert.equal((await app().inject({ method: 'GET', url: '/admin/users', headers: bearer(relog.access_token) })).statusCode, 200);
-    assertError(await app().inject({ method: 'GET', url: '/admin/keys', headers: bearer(relog.access_token) }), 403, 'forbidden');
+    assert.equal(
+      (await app().inject({ method: 'GET', url: '/admin/users', headers: bearer(relog.access_token) })).statusCode,
+      200,
+    );
+    assertError(
+      await app().inject({ method: 'GET', url: '/admin/keys', headers: bearer(relog.access_token) }),
+      403,
+      'forbidden',
+    );
 
     // And a demotion takes the permission away again.
     assert.equal((await patch(target.id, admin.auth, { roles: ['user'] })).statusCode, 200);
     assertError(await me(relog.access_token), 401, 'invalid_token');
     const demoted = await anotherSession(target.email);
-    assertError(await app().inject({ method: 'GET', url: '/admin/users', headers: bearer(demoted.access_token) }), 403, 'forbidden');
-    const events = await db().query<{ by: string }>(`SELECT detail->>'by' AS by FROM security_events WHERE type = 'roles_changed' AND user_id = $1`, [target.id]);
+    assertError(
+      await app().inject({ method: 'GET', url: '/admin/users', headers: bearer(demoted.access_token) }),
+      403,
+      'forbidden',
+    );
+    const events = await db().query<{ by: string }>(
+      `SELECT detail->>'by' AS by FROM security_events WHERE type = 'roles_changed' AND user_id = $1`,
+      [target.id],
+    );
     assert.equal(events.length, 2, 'two changes on record, not the no-op');
     assert.ok(events.every((e) => e.by === admin.id));
   });
@@ -268,13 +347,24 @@ describe('ids, roles and mass assignment', () => {
   it('the last enabled admin can neither demote nor disable themselves', async () => {
     const admin = await userWithRoles(ctx(), ['admin']);
     // Earlier tests left other admins behind: set them aside so this one is the last.
-    const others = await db().query<{ id: string }>(`UPDATE users SET disabled = true WHERE 'admin' = ANY(roles) AND id <> $1 AND NOT disabled RETURNING id`, [admin.id]);
+    const others = await db().query<{ id: string }>(
+      `UPDATE users SET disabled = true WHERE 'admin' = ANY(roles) AND id <> $1 AND NOT disabled RETURNING id`,
+      [admin.id],
+    );
     try {
       const before = await fullRow(admin.id);
-      for (const body of [{ roles: ['user'] }, { roles: ['moderator'] }, { disabled: true }, { roles: ['moderator', 'user'], disabled: true }]) {
+      for (const body of [
+        { roles: ['user'] },
+        { roles: ['moderator'] },
+        { disabled: true },
+        { roles: ['moderator', 'user'], disabled: true },
+      ]) {
         const res = await patch(admin.id, admin.auth, body);
         assertError(res, 400, 'invalid_request');
-        assert.equal((res.json() as { error_description: string }).error_description, 'The last enabled admin cannot be demoted or disabled');
+        assert.equal(
+          (res.json() as { error_description: string }).error_description,
+          'The last enabled admin cannot be demoted or disabled',
+        );
       }
       assert.equal(await fullRow(admin.id), before);
       assert.equal((await me(admin.tokens.access_token)).statusCode, 200, 'the refused change ended no session');
@@ -295,18 +385,39 @@ describe('ids, roles and mass assignment', () => {
 
   it('two last admins demoting each other at the same time leave one admin standing', async () => {
     const [a, b] = await Promise.all([userWithRoles(ctx(), ['admin']), userWithRoles(ctx(), ['admin'])]);
-    const others = await db().query<{ id: string }>(`UPDATE users SET disabled = true WHERE 'admin' = ANY(roles) AND id <> ALL($1::uuid[]) AND NOT disabled RETURNING id`, [[a.id, b.id]]);
+    const others = await db().query<{ id: string }>(
+      `UPDATE users SET disabled = true WHERE 'admin' = ANY(roles) AND id <> ALL($1::uuid[]) AND NOT disabled RETURNING id`,
+      [[a.id, b.id]],
+    );
     try {
       let auth = { a: a.auth, b: b.auth };
       for (let round = 0; round < 4; round++) {
-        const [ab, ba] = await Promise.all([patch(b.id, auth.a, { roles: ['user'] }), patch(a.id, auth.b, { disabled: true })]);
-        const [enabled] = await db().query<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE 'admin' = ANY(roles) AND NOT disabled`);
-        assert.equal(enabled!.n, 1, `round ${round}: exactly one enabled admin remains (answers ${ab.statusCode}, ${ba.statusCode})`);
-        assert.equal([ab.statusCode, ba.statusCode].filter((s) => s === 200).length, 1, `round ${round}: one change went through`);
+        const [ab, ba] = await Promise.all([
+          patch(b.id, auth.a, { roles: ['user'] }),
+          patch(a.id, auth.b, { disabled: true }),
+        ]);
+        const [enabled] = await db().query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM users WHERE 'admin' = ANY(roles) AND NOT disabled`,
+        );
+        assert.equal(
+          enabled!.n,
+          1,
+          `round ${round}: exactly one enabled admin remains (answers ${ab.statusCode}, ${ba.statusCode})`,
+        );
+        assert.equal(
+          [ab.statusCode, ba.statusCode].filter((s) => s === 200).length,
+          1,
+          `round ${round}: one change went through`,
+        );
         // Both admins again, for the next round.
-        await db().query(`UPDATE users SET roles = '{admin}', disabled = false WHERE id = ANY($1::uuid[])`, [[a.id, b.id]]);
+        await db().query(`UPDATE users SET roles = '{admin}', disabled = false WHERE id = ANY($1::uuid[])`, [
+          [a.id, b.id],
+        ]);
         const [la, lb] = await Promise.all([login(a.email), login(b.email)]);
-        auth = { a: bearer((la.json() as { access_token: string }).access_token), b: bearer((lb.json() as { access_token: string }).access_token) };
+        auth = {
+          a: bearer((la.json() as { access_token: string }).access_token),
+          b: bearer((lb.json() as { access_token: string }).access_token),
+        };
       }
     } finally {
       await db().query('UPDATE users SET disabled = false WHERE id = ANY($1::uuid[])', [others.map((o) => o.id)]);
@@ -314,11 +425,19 @@ describe('ids, roles and mass assignment', () => {
   });
 
   it('DELETE /admin/users/{id}/sessions ends every session of the user', async () => {
-    const [admin, target, bystander] = await Promise.all([userWithRoles(ctx(), ['admin']), userWithRoles(ctx(), ['user']), userWithRoles(ctx(), ['user'])]);
+    const [admin, target, bystander] = await Promise.all([
+      userWithRoles(ctx(), ['admin']),
+      userWithRoles(ctx(), ['user']),
+      userWithRoles(ctx(), ['user']),
+    ]);
     const sessions = [target.tokens, await anotherSession(target.email), await anotherSession(target.email)];
     const since = Math.floor(Date.now() / 1000) - 2;
 
-    const res = await app().inject({ method: 'DELETE', url: `/admin/users/${target.id}/sessions`, headers: admin.auth });
+    const res = await app().inject({
+      method: 'DELETE',
+      url: `/admin/users/${target.id}/sessions`,
+      headers: admin.auth,
+    });
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.json(), { ended: 3 });
     for (const tokens of sessions) {
@@ -337,10 +456,21 @@ describe('ids, roles and mass assignment', () => {
     assert.ok(!revoked.users.some((u) => u.sub === bystander.id));
 
     // Once more: nothing left to end; the user may log in again.
-    assert.deepEqual((await app().inject({ method: 'DELETE', url: `/admin/users/${target.id}/sessions`, headers: admin.auth })).json(), { ended: 0 });
+    assert.deepEqual(
+      (await app().inject({ method: 'DELETE', url: `/admin/users/${target.id}/sessions`, headers: admin.auth })).json(),
+      { ended: 0 },
+    );
     assert.equal((await login(target.email)).statusCode, 200);
-    assertError(await app().inject({ method: 'DELETE', url: `/admin/users/${randomUUID()}/sessions`, headers: admin.auth }), 404, 'not_found');
-    assertError(await app().inject({ method: 'DELETE', url: '/admin/users/not-a-uuid/sessions', headers: admin.auth }), 400, 'invalid_request');
+    assertError(
+      await app().inject({ method: 'DELETE', url: `/admin/users/${randomUUID()}/sessions`, headers: admin.auth }),
+      404,
+      'not_found',
+    );
+    assertError(
+      await app().inject({ method: 'DELETE', url: '/admin/users/not-a-uuid/sessions', headers: admin.auth }),
+      400,
+      'invalid_request',
+    );
     assertError(await patch(randomUUID(), admin.auth, { disabled: true }), 404, 'not_found');
   });
 });

@@ -39,7 +39,8 @@ describe('introspection, revocation and the revoked list', () => {
   let outsider: TestClient;
   let service: TestClient;
 
-  const userinfo = (accessToken: string) => app().inject({ method: 'GET', url: '/userinfo', headers: bearer(accessToken) });
+  const userinfo = (accessToken: string) =>
+    app().inject({ method: 'GET', url: '/userinfo', headers: bearer(accessToken) });
   const seen = async (token: string, extra: Record<string, string> = {}) => {
     const res = await introspect(app(), inspector, token, extra);
     assert.equal(res.statusCode, 200, res.body);
@@ -47,16 +48,27 @@ describe('introspection, revocation and the revoked list', () => {
     return res.json() as Record<string, unknown>;
   };
   const login = async (email: string, extra: Record<string, string> = {}): Promise<Tokens> => {
-    const res = await app().inject({ method: 'POST', url: '/auth/login', payload: { email, password: GOOD_PASSWORD, ...extra } });
+    const res = await app().inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email, password: GOOD_PASSWORD, ...extra },
+    });
     assert.equal(res.statusCode, 200, res.body);
     return res.json() as Tokens;
   };
-  const endedCount = async () => (await ctx().services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions WHERE ended_at IS NOT NULL'))[0]!.n;
+  const endedCount = async () =>
+    (
+      await ctx().services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions WHERE ended_at IS NOT NULL')
+    )[0]!.n;
 
   before(async () => {
     inspector = await newClient(ctx().services, { introspect: true, scopes: ['introspection'], name: 'gateway' });
     outsider = await newClient(ctx().services, { introspect: false, scopes: ['reports:read'], name: 'reports' });
-    service = await newClient(ctx().services, { introspect: false, scopes: ['reports:read', 'reports:write'], name: 'batch' });
+    service = await newClient(ctx().services, {
+      introspect: false,
+      scopes: ['reports:read', 'reports:write'],
+      name: 'batch',
+    });
   });
 
   describe('POST /oauth/introspect', () => {
@@ -70,16 +82,35 @@ describe('introspection, revocation and the revoked list', () => {
       };
       challenged(await introspect(app(), undefined, token));
       // A user's bearer token is no client authentication.
-      challenged(await app().inject({ method: 'POST', url: '/oauth/introspect', headers: { ...FORM, ...bearer(token) }, payload: form({ token }) }));
+      challenged(
+        await app().inject({
+          method: 'POST',
+          url: '/oauth/introspect',
+          headers: { ...FORM, ...bearer(token) },
+          payload: form({ token }),
+        }),
+      );
       challenged(await introspect(app(), { id: inspector.id, secret: `${inspector.secret}x` }, token));
       challenged(await introspect(app(), { id: 'no-such-client-000000', secret: inspector.secret }, token));
-      challenged(await app().inject({ method: 'POST', url: '/oauth/introspect', headers: FORM, payload: form({ token, client_id: inspector.id }) }));
+      challenged(
+        await app().inject({
+          method: 'POST',
+          url: '/oauth/introspect',
+          headers: FORM,
+          payload: form({ token, client_id: inspector.id }),
+        }),
+      );
 
       // A real client without the introspect permission: refused, whichever way it authenticates.
       const refused = await introspect(app(), outsider, token);
       assertError(refused, 403, 'unauthorized_client');
       assert.ok(!refused.body.includes('active'));
-      const refusedPost = await app().inject({ method: 'POST', url: '/oauth/introspect', headers: FORM, payload: form({ token, client_id: outsider.id, client_secret: outsider.secret }) });
+      const refusedPost = await app().inject({
+        method: 'POST',
+        url: '/oauth/introspect',
+        headers: FORM,
+        payload: form({ token, client_id: outsider.id, client_secret: outsider.secret }),
+      });
       assertError(refusedPost, 403, 'unauthorized_client');
 
       // Two authentication methods at once are a malformed request.
@@ -93,7 +124,12 @@ describe('introspection, revocation and the revoked list', () => {
 
       // The allowed client, by either method.
       assert.equal((await seen(token)).active, true);
-      const viaPost = await app().inject({ method: 'POST', url: '/oauth/introspect', headers: FORM, payload: form({ token, client_id: inspector.id, client_secret: inspector.secret }) });
+      const viaPost = await app().inject({
+        method: 'POST',
+        url: '/oauth/introspect',
+        headers: FORM,
+        payload: form({ token, client_id: inspector.id, client_secret: inspector.secret }),
+      });
       assert.equal(viaPost.statusCode, 200, viaPost.body);
       assert.equal((viaPost.json() as { active: boolean }).active, true);
     });
@@ -143,12 +179,27 @@ describe('introspection, revocation and the revoked list', () => {
       assert.equal((await revoke(app(), loggedOut.tokens.refresh_token)).statusCode, 200);
       // Disabled in the database only (its session still live), and through the admin API.
       await ctx().services.db.query('UPDATE users SET disabled = true WHERE id = $1', [flagged.id]);
-      assert.equal((await app().inject({ method: 'PATCH', url: `/admin/users/${disabledByAdmin.id}`, headers: admin.auth, payload: { disabled: true } })).statusCode, 200);
+      assert.equal(
+        (
+          await app().inject({
+            method: 'PATCH',
+            url: `/admin/users/${disabledByAdmin.id}`,
+            headers: admin.auth,
+            payload: { disabled: true },
+          })
+        ).statusCode,
+        200,
+      );
       const gone = await newClient(ctx().services, { scopes: ['reports:read'] });
       const goneToken = await clientToken(app(), gone);
       await ctx().services.db.query('UPDATE clients SET disabled = true WHERE id = $1', [gone.id]);
-      const jwks = (await app().inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: { kid: string }[] };
-      const forged = await forgeries(live.tokens.access_token, jwks.keys.find((k) => k.kid === kidOf(live.tokens.access_token))!);
+      const jwks = (await app().inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as {
+        keys: { kid: string }[];
+      };
+      const forged = await forgeries(
+        live.tokens.access_token,
+        jwks.keys.find((k) => k.kid === kidOf(live.tokens.access_token))!,
+      );
 
       const cases: Record<string, string> = {
         'an expired token': await expiredCopy(ctx().services, live.tokens.access_token),
@@ -156,7 +207,11 @@ describe('introspection, revocation and the revoked list', () => {
         'the token of a disabled user (session live)': flagged.tokens.access_token,
         'the token of a user disabled by an admin': disabledByAdmin.tokens.access_token,
         'a refresh token': live.tokens.refresh_token,
-        'a token for an audience Tessera does not serve': await otherAudienceCopy(ctx().services, live.tokens.access_token, 'https://elsewhere.example'),
+        'a token for an audience Tessera does not serve': await otherAudienceCopy(
+          ctx().services,
+          live.tokens.access_token,
+          'https://elsewhere.example',
+        ),
         'the token of a disabled client': goneToken,
         garbage: 'garbage',
         'three dots': 'a.b.c',
@@ -178,7 +233,12 @@ describe('introspection, revocation and the revoked list', () => {
     it('answers 200 to an invalid token and changes nothing', async () => {
       const user = await userWithRoles(ctx(), ['user']);
       const before = await endedCount();
-      for (const token of ['garbage', 'a.b.c', `${user.tokens.refresh_token.slice(0, -4)}AAAA`, await expiredCopy(ctx().services, user.tokens.access_token)]) {
+      for (const token of [
+        'garbage',
+        'a.b.c',
+        `${user.tokens.refresh_token.slice(0, -4)}AAAA`,
+        await expiredCopy(ctx().services, user.tokens.access_token),
+      ]) {
         const res = await revoke(app(), token);
         assert.equal(res.statusCode, 200, res.body);
         assert.equal(res.body, '{}');
@@ -187,7 +247,16 @@ describe('introspection, revocation and the revoked list', () => {
       assert.equal(await endedCount(), before, 'no session ended');
       assert.equal((await userinfo(user.tokens.access_token)).statusCode, 200);
       // A missing token is a malformed request, not an invalid token.
-      assertError(await app().inject({ method: 'POST', url: '/oauth/revoke', headers: FORM, payload: form({ token_type_hint: 'access_token' }) }), 400, 'invalid_request');
+      assertError(
+        await app().inject({
+          method: 'POST',
+          url: '/oauth/revoke',
+          headers: FORM,
+          payload: form({ token_type_hint: 'access_token' }),
+        }),
+        400,
+        'invalid_request',
+      );
     });
 
     it('revoking a user’s access token ends its whole session', async () => {
@@ -213,12 +282,20 @@ describe('introspection, revocation and the revoked list', () => {
       // An authenticated client that did not get this token.
       for (const token of [user.tokens.refresh_token, user.tokens.access_token]) {
         assertError(await revoke(app(), token, {}, basic(outsider.id, outsider.secret)), 400, 'unauthorized_client');
-        assertError(await revoke(app(), token, { client_id: outsider.id, client_secret: outsider.secret }), 400, 'unauthorized_client');
+        assertError(
+          await revoke(app(), token, { client_id: outsider.id, client_secret: outsider.secret }),
+          400,
+          'unauthorized_client',
+        );
         // A caller merely naming another client.
         assertError(await revoke(app(), token, { client_id: outsider.id }), 400, 'unauthorized_client');
       }
       // A client with a wrong secret is not authenticated at all.
-      assertError(await revoke(app(), user.tokens.refresh_token, {}, basic(outsider.id, 'wrong')), 401, 'invalid_client');
+      assertError(
+        await revoke(app(), user.tokens.refresh_token, {}, basic(outsider.id, 'wrong')),
+        401,
+        'invalid_client',
+      );
       const row = await sessionRow(ctx().services, sid);
       assert.equal(row.ended_at, null, 'the session is untouched');
       assert.equal((await userinfo(user.tokens.access_token)).statusCode, 200);
@@ -236,14 +313,19 @@ describe('introspection, revocation and the revoked list', () => {
       const user = await userWithRoles(ctx(), ['admin']);
       const since = Math.floor(Date.now() / 1000);
       assertError(await revokedList(app(), undefined, since), 401, 'invalid_client');
-      assertError(await app().inject({ method: 'GET', url: `/oauth/revoked?since=${since}`, headers: user.auth }), 401, 'invalid_client');
+      assertError(
+        await app().inject({ method: 'GET', url: `/oauth/revoked?since=${since}`, headers: user.auth }),
+        401,
+        'invalid_client',
+      );
       assertError(await revokedList(app(), { id: inspector.id, secret: 'wrong' }, since), 401, 'invalid_client');
       assertError(await revokedList(app(), outsider, since), 403, 'unauthorized_client');
       const ok = await revokedList(app(), inspector, since);
       assert.equal(ok.statusCode, 200, ok.body);
       assert.equal(ok.headers['cache-control'], 'no-store');
       assert.deepEqual(Object.keys(ok.json() as object).sort(), ['sessions', 'since', 'until', 'users']);
-      for (const bad of ['abc', '-1', '', '1.5', '1e9']) assertError(await revokedList(app(), inspector, bad), 400, 'invalid_request');
+      for (const bad of ['abc', '-1', '', '1.5', '1e9'])
+        assertError(await revokedList(app(), inspector, bad), 400, 'invalid_request');
     });
 
     it('lists ended sessions and users whose sessions all ended, since T', async () => {
@@ -260,25 +342,40 @@ describe('introspection, revocation and the revoked list', () => {
       const since = Math.floor(Date.now() / 1000);
       assert.equal((await revoke(app(), loggedOut.tokens.refresh_token)).statusCode, 200);
       const second = await login(everywhere.email);
-      const ended = await app().inject({ method: 'DELETE', url: `/admin/users/${everywhere.id}/sessions`, headers: admin.auth });
+      const ended = await app().inject({
+        method: 'DELETE',
+        url: `/admin/users/${everywhere.id}/sessions`,
+        headers: admin.auth,
+      });
       assert.deepEqual(ended.json(), { ended: 2 });
 
       const res = await revokedList(app(), inspector, since);
       assert.equal(res.statusCode, 200, res.body);
-      const body = res.json() as { since: number; until: number; sessions: { sid: string; ended_at: number }[]; users: { sub: string; ended_at: number }[] };
+      const body = res.json() as {
+        since: number;
+        until: number;
+        sessions: { sid: string; ended_at: number }[];
+        users: { sub: string; ended_at: number }[];
+      };
       assert.equal(body.since, since);
       assert.ok(body.until >= since && body.until <= Math.ceil(Date.now() / 1000) + 1);
       const sids = body.sessions.map((s) => s.sid);
       const subs = body.users.map((u) => u.sub);
       assert.ok(sids.includes(sidOf(loggedOut.tokens.access_token)), 'the logged-out session');
-      assert.ok(sids.includes(sidOf(everywhere.tokens.access_token)) && sids.includes(sidOf(second.access_token)), 'both sessions ended by the admin');
+      assert.ok(
+        sids.includes(sidOf(everywhere.tokens.access_token)) && sids.includes(sidOf(second.access_token)),
+        'both sessions ended by the admin',
+      );
       assert.ok(!sids.includes(sidOf(early.tokens.access_token)), 'not what ended before T');
       assert.ok(!sids.includes(sidOf(bystander.tokens.access_token)), 'not live sessions');
       assert.ok(subs.includes(everywhere.id), 'the user whose sessions were all ended');
       assert.ok(!subs.includes(loggedOut.id), 'one logout does not list the user');
       assert.ok(!subs.includes(bystander.id));
       for (const entry of [...body.sessions, ...body.users]) {
-        assert.ok(Number.isInteger(entry.ended_at) && entry.ended_at >= since && entry.ended_at <= body.until, JSON.stringify(entry));
+        assert.ok(
+          Number.isInteger(entry.ended_at) && entry.ended_at >= since && entry.ended_at <= body.until,
+          JSON.stringify(entry),
+        );
       }
 
       // A time in the future is no way to see more: the answer starts no earlier than asked or now.
@@ -294,7 +391,10 @@ describe('introspection, revocation and the revoked list', () => {
         const res = await revokedList(app(), inspector, since);
         assert.equal(res.statusCode, 200, res.body);
         const body = res.json() as { since: number; sessions: { ended_at: number }[] };
-        assert.ok(body.since >= low && body.since <= floor() + 1, `since ${since} clamped to ${body.since}, about ${low}`);
+        assert.ok(
+          body.since >= low && body.since <= floor() + 1,
+          `since ${since} clamped to ${body.since}, about ${low}`,
+        );
         assert.ok(body.sessions.every((s) => s.ended_at >= body.since));
       }
     });

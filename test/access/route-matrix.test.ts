@@ -7,9 +7,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
-import type { FastifyInstance, HTTPMethods, InjectOptions, LightMyRequestResponse, RouteOptions } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse, RouteOptions } from 'fastify';
 import { build, userWithRoles, type Built } from '../helpers/build.js';
-import { buildApp } from '../../src/app.js';
+import { buildServer } from '../../src/server.js';
 import { ROLE_PERMISSIONS, type Permission, type Role } from '../../src/domain/roles/permissions.js';
 import type { RoutePolicy } from '../../src/plugins/app/route-policy.js';
 import { bearer, clientToken, expiredCopy, forgeries, kidOf, newClient, otherAudienceCopy, revoke } from './helpers.js';
@@ -24,7 +24,7 @@ interface CollectedRoute {
 /**
  * Builds the app while an onRoute hook records every route as it is registered. The hook
  * goes on through Fastify's `fastify.initialization` diagnostics channel, which fires as
- * the instance is created, before buildApp registers any plugin or route.
+ * the instance is created, before buildServer registers any plugin or route.
  */
 async function buildCollecting(): Promise<{ built: Built; routes: CollectedRoute[]; close: () => Promise<void> }> {
   const routes: CollectedRoute[] = [];
@@ -34,7 +34,12 @@ async function buildCollecting(): Promise<{ built: Built; routes: CollectedRoute
     fastify.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       for (const method of methods) {
-        routes.push({ method, url: route.url, policy: (route.config as { policy?: RoutePolicy } | undefined)?.policy, schema: route.schema });
+        routes.push({
+          method,
+          url: route.url,
+          policy: route.config?.policy,
+          schema: route.schema,
+        });
       }
     });
   };
@@ -42,7 +47,12 @@ async function buildCollecting(): Promise<{ built: Built; routes: CollectedRoute
   channel.subscribe(onInit);
   let built: Built;
   try {
-    built = await build({ after: (fn: () => Promise<void>) => void closers.push(fn) } as never, { AUDIENCES: 'https://reports.example' });
+    built = await build(
+      { after: (fn: () => Promise<void>) => void closers.push(fn) },
+      {
+        AUDIENCES: 'https://reports.example',
+      },
+    );
   } finally {
     channel.unsubscribe(onInit);
   }
@@ -74,7 +84,15 @@ function sampleString(s: JsonSchema): string {
   if (s.format === 'date-time') return new Date().toISOString();
   if (s.format === 'email') return 'nobody@example.com';
   const min = typeof s.minLength === 'number' ? s.minLength : 1;
-  const candidates = ['x'.repeat(Math.max(1, min)), '0', '1', randomUUID(), 'A'.repeat(43), 'nobody@example.com', new Date().toISOString()];
+  const candidates = [
+    'x'.repeat(Math.max(1, min)),
+    '0',
+    '1',
+    randomUUID(),
+    'A'.repeat(43),
+    'nobody@example.com',
+    new Date().toISOString(),
+  ];
   if (typeof s.pattern !== 'string') return candidates[0]!;
   const re = new RegExp(s.pattern, 'u');
   return candidates.find((c) => re.test(c) && c.length >= min) ?? candidates[0]!;
@@ -94,7 +112,9 @@ function sample(schema: JsonSchema | undefined): unknown {
       return out;
     }
     case 'array':
-      return Array.from({ length: typeof schema.minItems === 'number' ? schema.minItems : 0 }, () => sample(schema.items));
+      return Array.from({ length: typeof schema.minItems === 'number' ? schema.minItems : 0 }, () =>
+        sample(schema.items),
+      );
     case 'string':
       return sampleString(schema);
     case 'integer':
@@ -138,27 +158,37 @@ function inputFor(route: CollectedRoute): Input {
     query: (sample(schema.querystring) as Record<string, string> | undefined) ?? {},
     ...(schema.body ? { body: (sample(schema.body) as Record<string, unknown>) ?? {} } : {}),
   };
-  const fixed = FIXED[`${route.method} ${route.url}`] ?? (route.method === 'HEAD' ? FIXED[`GET ${route.url}`] : undefined) ?? {};
+  const fixed =
+    FIXED[`${route.method} ${route.url}`] ?? (route.method === 'HEAD' ? FIXED[`GET ${route.url}`] : undefined) ?? {};
   return { ...generated, ...fixed };
 }
 
 function requestFor(route: CollectedRoute, url: string, input: Input): InjectOptions {
   if (url === '*') {
     // A preflight, from an origin that is not allowed, for a protected route.
-    return { method: 'OPTIONS', url: '/admin/users', headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'GET' } };
+    return {
+      method: 'OPTIONS',
+      url: '/admin/users',
+      headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'GET' },
+    };
   }
-  const path = url.replace(/:([A-Za-z0-9_]+)/g, (_m, name: string) => encodeURIComponent(input.params?.[name] ?? randomUUID()));
+  const path = url.replace(/:([A-Za-z0-9_]+)/g, (_m, name: string) =>
+    encodeURIComponent(input.params?.[name] ?? randomUUID()),
+  );
   const query = new URLSearchParams(input.query ?? {}).toString();
-  const consumes = ((route.schema as { consumes?: string[] } | undefined)?.consumes ?? []) as string[];
+  const consumes = (route.schema as { consumes?: string[] } | undefined)?.consumes ?? [];
   const isForm = consumes.includes('application/x-www-form-urlencoded');
   const body = input.body;
   return {
-    method: route.method as HTTPMethods,
+    method: route.method,
     url: query ? `${path}?${query}` : path,
     ...(body === undefined
       ? {}
       : isForm
-        ? { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(body as Record<string, string>).toString() }
+        ? {
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            payload: new URLSearchParams(body as Record<string, string>).toString(),
+          }
         : { headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) }),
   };
 }
@@ -185,15 +215,25 @@ const PREFLIGHT_POLICY: RoutePolicy = { public: true };
 const policyOf = (route: CollectedRoute): RoutePolicy => (isCorsPreflight(route) ? PREFLIGHT_POLICY : route.policy!);
 
 const describePolicy = (p: RoutePolicy | undefined) =>
-  !p ? 'none' : 'public' in p ? 'public' : 'client' in p ? 'client' : 'user' in p ? 'user' : `permission:${p.permission}`;
+  !p
+    ? 'none'
+    : 'public' in p
+      ? 'public'
+      : 'client' in p
+        ? 'client'
+        : 'user' in p
+          ? 'user'
+          : `permission:${p.permission}`;
 
 /** The JSON body of an answer, when it has one (HEAD answers and text bodies do not). */
 function errorBody(route: CollectedRoute, res: LightMyRequestResponse): { error?: string } | undefined {
-  if (route.method === 'HEAD' || !res.body || !/^application\/json/.test(String(res.headers['content-type']))) return undefined;
+  if (route.method === 'HEAD' || !res.body || !/^application\/json/.test(String(res.headers['content-type'])))
+    return undefined;
   return res.json() as { error?: string };
 }
 
-const mayAct = (roles: readonly Role[], permission: Permission) => roles.some((role) => ROLE_PERMISSIONS[role].includes(permission));
+const mayAct = (roles: readonly Role[], permission: Permission) =>
+  roles.some((role) => ROLE_PERMISSIONS[role].includes(permission));
 
 describe('role × route matrix', () => {
   let ctx: Awaited<ReturnType<typeof buildCollecting>>;
@@ -217,13 +257,20 @@ describe('role × route matrix', () => {
     // user's own flag can refuse it.
     await services.db.query('UPDATE users SET disabled = true WHERE id = $1', [disabledAdmin.id]);
     // Disabled through the admin API, which also ends its sessions.
-    const disabling = await app().inject({ method: 'PATCH', url: `/admin/users/${disabledByApi.id}`, headers: admin.auth, payload: { disabled: true } });
+    const disabling = await app().inject({
+      method: 'PATCH',
+      url: `/admin/users/${disabledByApi.id}`,
+      headers: admin.auth,
+      payload: { disabled: true },
+    });
     assert.equal(disabling.statusCode, 200, disabling.body);
     // Logged out: the refresh token was revoked, the access token is not expired yet.
     assert.equal((await revoke(app(), loggedOut.tokens.refresh_token)).statusCode, 200);
 
     const client = await newClient(services, { scopes: ['reports:read'], introspect: true });
-    const jwks = (await app().inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: { kid: string }[] };
+    const jwks = (await app().inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as {
+      keys: { kid: string }[];
+    };
     const jwk = jwks.keys.find((k) => k.kid === kidOf(admin.tokens.access_token));
     assert.ok(jwk, 'the signing key is published');
     const forged = await forgeries(admin.tokens.access_token, jwk);
@@ -231,15 +278,28 @@ describe('role × route matrix', () => {
     callers = [
       { name: 'anonymous', headers: {}, roles: null },
       { name: 'empty bearer', headers: { authorization: 'Bearer ' }, roles: null },
-      { name: 'basic credentials of a client', headers: { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}` }, roles: null, client: true },
+      {
+        name: 'basic credentials of a client',
+        headers: { authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}` },
+        roles: null,
+        client: true,
+      },
       { name: 'user', headers: user.auth, roles: ['user'] },
       { name: 'moderator', headers: moderator.auth, roles: ['moderator'] },
       { name: 'admin', headers: admin.auth, roles: ['admin'] },
       { name: 'disabled admin (session still live)', headers: disabledAdmin.auth, roles: null },
       { name: 'moderator disabled by an admin', headers: disabledByApi.auth, roles: null },
       { name: 'admin after logout', headers: loggedOut.auth, roles: null },
-      { name: 'expired admin token', headers: bearer(await expiredCopy(services, admin.tokens.access_token)), roles: null },
-      { name: 'admin token for another audience', headers: bearer(await otherAudienceCopy(services, admin.tokens.access_token, 'https://elsewhere.example')), roles: null },
+      {
+        name: 'expired admin token',
+        headers: bearer(await expiredCopy(services, admin.tokens.access_token)),
+        roles: null,
+      },
+      {
+        name: 'admin token for another audience',
+        headers: bearer(await otherAudienceCopy(services, admin.tokens.access_token, 'https://elsewhere.example')),
+        roles: null,
+      },
       { name: 'admin refresh token', headers: bearer(admin.tokens.refresh_token), roles: null },
       { name: 'client_credentials token', headers: bearer(await clientToken(app(), client)), roles: null },
       ...Object.entries(forged).map(([name, token]) => ({ name, headers: bearer(token), roles: null })),
@@ -260,18 +320,27 @@ describe('role × route matrix', () => {
       assert.ok(policy, `${route.method} ${route.url} declares a policy`);
       const keys = Object.keys(policy);
       assert.equal(keys.length, 1, `${route.method} ${route.url}: one policy kind`);
-      if ('permission' in policy) assert.ok(permissions.has(policy.permission), `${route.method} ${route.url}: ${policy.permission} is in ROLE_PERMISSIONS`);
+      if ('permission' in policy)
+        assert.ok(
+          permissions.has(policy.permission),
+          `${route.method} ${route.url}: ${policy.permission} is in ROLE_PERMISSIONS`,
+        );
       else assert.ok(['public', 'client', 'user'].includes(keys[0]!), `${route.method} ${route.url}: ${keys[0]}`);
     }
     // The collector saw what the router holds: every collected route is there, and every
     // documented operation was collected.
     const unchecked = routes.filter((r) => !r.policy).map((r) => `${r.method} ${r.url}`);
-    assert.ok(unchecked.every((r) => r === 'OPTIONS *'), `only the CORS preflight route goes without a policy: ${unchecked.join(', ')}`);
-    for (const route of routes.filter((r) => !r.url.includes('*'))) assert.ok(app().hasRoute({ method: route.method as HTTPMethods, url: route.url }), `${route.method} ${route.url} is routed`);
+    assert.ok(
+      unchecked.every((r) => r === 'OPTIONS *'),
+      `only the CORS preflight route goes without a policy: ${unchecked.join(', ')}`,
+    );
+    for (const route of routes.filter((r) => !r.url.includes('*')))
+      assert.ok(app().hasRoute({ method: route.method, url: route.url }), `${route.method} ${route.url} is routed`);
     const spec = app().swagger() as { paths: Record<string, Record<string, unknown>> };
     const collected = new Set(routes.map((r) => `${r.method} ${r.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`));
     for (const [path, operations] of Object.entries(spec.paths)) {
-      for (const method of Object.keys(operations)) assert.ok(collected.has(`${method.toUpperCase()} ${path}`), `${method.toUpperCase()} ${path} was collected`);
+      for (const method of Object.keys(operations))
+        assert.ok(collected.has(`${method.toUpperCase()} ${path}`), `${method.toUpperCase()} ${path} was collected`);
     }
     // The endpoints the contract names are all in the matrix.
     for (const name of [
@@ -312,16 +381,30 @@ describe('role × route matrix', () => {
         assert.ok(mayAct(['admin'], policy.permission), `${where}: admins may do everything`);
         assert.ok(!mayAct(['user'], policy.permission), `${where}: plain users never`);
         // Moderators: read users, disable and enable plain users; nothing else.
-        const moderatorRoute = (route.url === '/admin/users' && (route.method === 'GET' || route.method === 'HEAD')) || (route.url === '/admin/users/:id' && route.method === 'PATCH');
-        assert.equal(mayAct(['moderator'], policy.permission), moderatorRoute, `${where}: moderators only list and disable users`);
+        const moderatorRoute =
+          (route.url === '/admin/users' && (route.method === 'GET' || route.method === 'HEAD')) ||
+          (route.url === '/admin/users/:id' && route.method === 'PATCH');
+        assert.equal(
+          mayAct(['moderator'], policy.permission),
+          moderatorRoute,
+          `${where}: moderators only list and disable users`,
+        );
       }
       if (route.url === '/metrics') {
         // Without METRICS_PORT, metrics are served on the main port to admins only.
-        assert.ok('permission' in policy && mayAct(['admin'], policy.permission) && !mayAct(['moderator'], policy.permission), `${where}: admins only`);
+        assert.ok(
+          'permission' in policy && mayAct(['admin'], policy.permission) && !mayAct(['moderator'], policy.permission),
+          `${where}: admins only`,
+        );
       }
-      if (route.url === '/userinfo' || route.url.startsWith('/users/me')) assert.ok('user' in policy, `${where}: own data needs a signed-in user`);
-      if (route.url.startsWith('/oauth/')) assert.ok('client' in policy, `${where}: OAuth endpoints authenticate clients`);
-      if (route.url.startsWith('/.well-known/') || ['/healthz', '/readyz', '/auth/login', '/users'].includes(route.url)) {
+      if (route.url === '/userinfo' || route.url.startsWith('/users/me'))
+        assert.ok('user' in policy, `${where}: own data needs a signed-in user`);
+      if (route.url.startsWith('/oauth/'))
+        assert.ok('client' in policy, `${where}: OAuth endpoints authenticate clients`);
+      if (
+        route.url.startsWith('/.well-known/') ||
+        ['/healthz', '/readyz', '/auth/login', '/users'].includes(route.url)
+      ) {
         assert.ok('public' in policy, `${where}: public`);
       }
     }
@@ -329,12 +412,17 @@ describe('role × route matrix', () => {
 
   it('answers every caller on every route as the route’s policy says', async (t) => {
     // A route reachable with a trailing slash too (a prefix's root) is checked on both paths.
-    const targets = ctx.routes.flatMap((route) => {
-      const urls = [route.url];
-      if (route.url.includes('*')) return [{ route, url: route.url }];
-      if (!route.url.endsWith('/') && app().hasRoute({ method: route.method as HTTPMethods, url: `${route.url}/` })) urls.push(`${route.url}/`);
-      return urls.map((url) => ({ route, url }));
-    }).filter((target, i, all) => all.findIndex((o) => o.route.method === target.route.method && o.url === target.url) === i);
+    const targets = ctx.routes
+      .flatMap((route) => {
+        const urls = [route.url];
+        if (route.url.includes('*')) return [{ route, url: route.url }];
+        if (!route.url.endsWith('/') && app().hasRoute({ method: route.method, url: `${route.url}/` }))
+          urls.push(`${route.url}/`);
+        return urls.map((url) => ({ route, url }));
+      })
+      .filter(
+        (target, i, all) => all.findIndex((o) => o.route.method === target.route.method && o.url === target.url) === i,
+      );
     for (const { route, url } of targets) {
       const policy = policyOf(route);
       const kind = describePolicy(policy);
@@ -345,7 +433,11 @@ describe('role × route matrix', () => {
         for (const [i, caller] of callers.entries()) {
           const request = requestFor(route, url, input);
           // Each caller comes from its own address, so per-IP route limits stay out of the way.
-          const res = await app().inject({ ...request, headers: { ...((request.headers as Record<string, string>) ?? {}), ...caller.headers }, remoteAddress: `10.77.0.${i + 1}` });
+          const res = await app().inject({
+            ...request,
+            headers: { ...(request.headers ?? {}), ...caller.headers },
+            remoteAddress: `10.77.0.${i + 1}`,
+          });
           answers.push({ caller, res });
         }
         for (const { caller, res } of answers) {
@@ -364,7 +456,8 @@ describe('role × route matrix', () => {
             if (status !== 401) fail('401');
             else {
               if (body && body.error !== 'invalid_token') fail('401 invalid_token');
-              if (!/^Bearer realm="[^"]+"/.test(String(res.headers['www-authenticate']))) fail('401 with a Bearer challenge');
+              if (!/^Bearer realm="[^"]+"/.test(String(res.headers['www-authenticate'])))
+                fail('401 with a Bearer challenge');
             }
           } else if ('user' in policy || mayAct(caller.roles, policy.permission)) {
             if (status === 401 || status === 403) fail(`not 401/403 (roles ${caller.roles.join(',')})`);
@@ -380,7 +473,9 @@ describe('role × route matrix', () => {
             if ('client' in policy && caller.client) continue;
             const error = (r: LightMyRequestResponse) => errorBody(route, r)?.error;
             if (res.statusCode !== first.res.statusCode || error(res) !== error(first.res)) {
-              problems.push(`${caller.name}: answered ${res.statusCode} ${error(res) ?? ''}, anonymous ${first.res.statusCode} ${error(first.res) ?? ''}`);
+              problems.push(
+                `${caller.name}: answered ${res.statusCode} ${error(res) ?? ''}, anonymous ${first.res.statusCode} ${error(first.res) ?? ''}`,
+              );
             }
           }
         }
@@ -392,38 +487,64 @@ describe('role × route matrix', () => {
   it('reaches no protected handler through another spelling of its path', async () => {
     const admin = ctx.routes.filter((r) => r.url === '/admin/users' && r.method === 'GET');
     assert.equal(admin.length, 1);
-    for (const url of ['/admin/users/', '/ADMIN/users', '/admin//users', '/admin/./users', '/admin/%75sers', '/admin/users;x=1', '/admin/users%2f', '/users/me/', '/users//me', '/USERS/me']) {
+    for (const url of [
+      '/admin/users/',
+      '/ADMIN/users',
+      '/admin//users',
+      '/admin/./users',
+      '/admin/%75sers',
+      '/admin/users;x=1',
+      '/admin/users%2f',
+      '/users/me/',
+      '/users//me',
+      '/USERS/me',
+    ]) {
       const res = await app().inject({ method: 'GET', url });
       assert.ok([401, 404, 400].includes(res.statusCode), `${url}: ${res.statusCode} ${res.body}`);
     }
   });
 
   it('a route without a policy stops the app from building', async (t) => {
-    const { services } = ctx.built;
-    // A fresh app on the same services, with one dummy route declaring no policy.
-    const fresh = await buildApp(services, { logger: false });
+    const { services, config } = ctx.built;
+    // A fresh app on the same database, with one dummy route declaring no policy.
+    const fresh = await buildServer(config, { logger: false, database: services.db });
     t.after(() => fresh.close());
     assert.throws(() => fresh.get('/dummy-without-policy', async () => ({ ok: true })), /declares no policy/);
-    assert.throws(() => fresh.post('/dummy-with-other-config', { config: { rateLimit: false } as never }, async () => ({ ok: true })), /declares no policy/);
+    assert.throws(
+      () =>
+        fresh.post('/dummy-with-other-config', { config: { rateLimit: false } as never }, async () => ({ ok: true })),
+      /declares no policy/,
+    );
 
-    const nested = await buildApp(services, { logger: false });
+    const nested = await buildServer(config, { logger: false, database: services.db });
     t.after(() => nested.close());
     await assert.rejects(async () => {
-      await nested.register(async (scope) => {
-        scope.get('/nested-without-policy', async () => ({ ok: true }));
-      }, { prefix: '/dummy' });
+      await nested.register(
+        async (scope) => {
+          scope.get('/nested-without-policy', async () => ({ ok: true }));
+        },
+        { prefix: '/dummy' },
+      );
       await nested.ready();
     }, /route GET \/dummy\/nested-without-policy declares no policy/);
 
     // And a route that does declare one gets its checks.
-    const declared = await buildApp(services, { logger: false });
+    const declared = await buildServer(config, { logger: false, database: services.db });
     t.after(() => declared.close());
-    declared.get('/dummy-admin-only', { config: { policy: { permission: 'keys:manage' } } }, async () => ({ ok: true }));
+    declared.get('/dummy-admin-only', { config: { policy: { permission: 'keys:manage' } } }, async () => ({
+      ok: true,
+    }));
     await declared.ready();
     assert.equal((await declared.inject({ method: 'GET', url: '/dummy-admin-only' })).statusCode, 401);
     const user = callers.find((c) => c.name === 'user')!;
-    assert.equal((await declared.inject({ method: 'GET', url: '/dummy-admin-only', headers: user.headers })).statusCode, 403);
+    assert.equal(
+      (await declared.inject({ method: 'GET', url: '/dummy-admin-only', headers: user.headers })).statusCode,
+      403,
+    );
     const admin = callers.find((c) => c.name === 'admin')!;
-    assert.equal((await declared.inject({ method: 'GET', url: '/dummy-admin-only', headers: admin.headers })).statusCode, 200);
+    assert.equal(
+      (await declared.inject({ method: 'GET', url: '/dummy-admin-only', headers: admin.headers })).statusCode,
+      200,
+    );
   });
 });

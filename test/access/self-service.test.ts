@@ -5,7 +5,18 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GOOD_PASSWORD, refresh, uniqueEmail, userWithRoles } from '../helpers/build.js';
 import { suiteApp } from '../routes/suite-app.js';
-import { assertError, bearer, newClient, revoke, revokedList, sessionRow, sidOf, userRow, UUID, type Tokens } from './helpers.js';
+import {
+  assertError,
+  bearer,
+  newClient,
+  revoke,
+  revokedList,
+  sessionRow,
+  sidOf,
+  userRow,
+  UUID,
+  type Tokens,
+} from './helpers.js';
 
 const NEW_PASSWORD = 'marble-fjord-lantern-61';
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -22,14 +33,19 @@ describe('self-service', () => {
       headers: extra.userAgent ? { 'user-agent': extra.userAgent } : {},
       ...(extra.ip ? { remoteAddress: extra.ip } : {}),
     });
-  const loggedIn = async (email: string, password: string, extra: { userAgent?: string; ip?: string } = {}): Promise<Tokens> => {
+  const loggedIn = async (
+    email: string,
+    password: string,
+    extra: { userAgent?: string; ip?: string } = {},
+  ): Promise<Tokens> => {
     const res = await login(email, password, extra);
     assert.equal(res.statusCode, 200, res.body);
     return res.json() as Tokens;
   };
   const changePassword = (tokens: Tokens, body: Record<string, unknown>) =>
     app().inject({ method: 'POST', url: '/users/me/password', headers: bearer(tokens.access_token), payload: body });
-  const userinfo = (accessToken: string) => app().inject({ method: 'GET', url: '/userinfo', headers: bearer(accessToken) });
+  const userinfo = (accessToken: string) =>
+    app().inject({ method: 'GET', url: '/userinfo', headers: bearer(accessToken) });
 
   it('GET /users/me answers the caller’s own profile and nothing secret', async () => {
     const user = await userWithRoles(ctx(), ['moderator']);
@@ -54,14 +70,26 @@ describe('self-service', () => {
     const hashBefore = (await userRow(ctx().services, user.id)).password_hash;
 
     // A wrong current password: refused as a credential failure, nothing changes.
-    assertError(await changePassword(current, { current_password: 'not-the-password-at-all', new_password: NEW_PASSWORD }), 401, 'invalid_credentials');
+    assertError(
+      await changePassword(current, { current_password: 'not-the-password-at-all', new_password: NEW_PASSWORD }),
+      401,
+      'invalid_credentials',
+    );
     // A weak new password: refused by the policy.
     for (const weak of ['short', 'password1234', user.email]) {
-      assertError(await changePassword(current, { current_password: GOOD_PASSWORD, new_password: weak }), 400, 'weak_password');
+      assertError(
+        await changePassword(current, { current_password: GOOD_PASSWORD, new_password: weak }),
+        400,
+        'weak_password',
+      );
     }
     assert.equal((await userRow(ctx().services, user.id)).password_hash, hashBefore, 'the hash is unchanged');
-    for (const s of others) assert.equal((await sessionRow(ctx().services, sidOf(s.access_token))).ended_at, null, 'no session ended yet');
-    const failures = await ctx().services.db.query(`SELECT 1 FROM security_events WHERE type = 'password_change_failure' AND user_id = $1`, [user.id]);
+    for (const s of others)
+      assert.equal((await sessionRow(ctx().services, sidOf(s.access_token))).ended_at, null, 'no session ended yet');
+    const failures = await ctx().services.db.query(
+      `SELECT 1 FROM security_events WHERE type = 'password_change_failure' AND user_id = $1`,
+      [user.id],
+    );
     assert.equal(failures.length, 1, 'the wrong current password is on record');
 
     const res = await changePassword(current, { current_password: GOOD_PASSWORD, new_password: NEW_PASSWORD });
@@ -91,7 +119,10 @@ describe('self-service', () => {
     assert.equal((await login(user.email, NEW_PASSWORD)).statusCode, 200);
     // Verifiers learn which sessions ended; the user is not listed, one session lives on.
     const watcher = await newClient(ctx().services, { introspect: true });
-    const revoked = (await revokedList(app(), watcher, Math.floor(Date.now() / 1000) - 30)).json() as { sessions: { sid: string }[]; users: { sub: string }[] };
+    const revoked = (await revokedList(app(), watcher, Math.floor(Date.now() / 1000) - 30)).json() as {
+      sessions: { sid: string }[];
+      users: { sub: string }[];
+    };
     for (const s of others) assert.ok(revoked.sessions.some((r) => r.sid === sidOf(s.access_token)));
     assert.ok(!revoked.sessions.some((r) => r.sid === sidOf(current.access_token)));
     assert.ok(!revoked.users.some((u) => u.sub === user.id));
@@ -119,7 +150,16 @@ describe('self-service', () => {
     const byId = new Map(sessions.map((s) => [s.id, s]));
     const laptopView = byId.get(sidOf(laptop.access_token))!;
     const phoneView = byId.get(sidOf(phone.access_token))!;
-    assert.deepEqual(Object.keys(laptopView).sort(), ['client_id', 'created_at', 'current', 'expires_at', 'id', 'ip', 'last_used_at', 'user_agent']);
+    assert.deepEqual(Object.keys(laptopView).sort(), [
+      'client_id',
+      'created_at',
+      'current',
+      'expires_at',
+      'id',
+      'ip',
+      'last_used_at',
+      'user_agent',
+    ]);
     assert.equal(laptopView.current, true);
     assert.equal(phoneView.current, false);
     assert.equal(laptopView.user_agent, 'Laptop/5.0');
@@ -134,15 +174,22 @@ describe('self-service', () => {
       assert.ok(Date.parse(String(s.expires_at)) > Date.now());
     }
     // The same list, seen from the phone, marks the phone.
-    const fromPhone = (await app().inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(phone.access_token) })).json() as { sessions: { id: string; current: boolean }[] };
-    assert.deepEqual(fromPhone.sessions.filter((s) => s.current).map((s) => s.id), [sidOf(phone.access_token)]);
+    const fromPhone = (
+      await app().inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(phone.access_token) })
+    ).json() as { sessions: { id: string; current: boolean }[] };
+    assert.deepEqual(
+      fromPhone.sessions.filter((s) => s.current).map((s) => s.id),
+      [sidOf(phone.access_token)],
+    );
 
     // A refresh moves last_used_at.
     const before = Date.parse(String(phoneView.last_used_at));
     await new Promise((resolve) => setTimeout(resolve, 20));
     const rotated = await refresh(app(), phone.refresh_token);
     assert.equal(rotated.statusCode, 200);
-    const after = (await app().inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(laptop.access_token) })).json() as { sessions: { id: string; last_used_at: string }[] };
+    const after = (
+      await app().inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(laptop.access_token) })
+    ).json() as { sessions: { id: string; last_used_at: string }[] };
     assert.ok(Date.parse(after.sessions.find((s) => s.id === sidOf(phone.access_token))!.last_used_at) > before);
   });
 
@@ -159,13 +206,26 @@ describe('self-service', () => {
     assert.equal(row.end_reason, 'ended_by_user');
     assertError(await refresh(app(), other.refresh_token), 400, 'invalid_grant');
     assertError(await userinfo(other.access_token), 401, 'invalid_token');
-    const list = (await app().inject({ method: 'GET', url: '/users/me/sessions', headers: user.auth })).json() as { sessions: { id: string }[] };
-    assert.deepEqual(list.sessions.map((s) => s.id), [sidOf(user.tokens.access_token)]);
+    const list = (await app().inject({ method: 'GET', url: '/users/me/sessions', headers: user.auth })).json() as {
+      sessions: { id: string }[];
+    };
+    assert.deepEqual(
+      list.sessions.map((s) => s.id),
+      [sidOf(user.tokens.access_token)],
+    );
     // Ended once is ended: the second time it is not found.
-    assertError(await app().inject({ method: 'DELETE', url: `/users/me/sessions/${otherSid}`, headers: user.auth }), 404, 'not_found');
+    assertError(
+      await app().inject({ method: 'DELETE', url: `/users/me/sessions/${otherSid}`, headers: user.auth }),
+      404,
+      'not_found',
+    );
 
     // Ending the current session works like a logout.
-    const own = await app().inject({ method: 'DELETE', url: `/users/me/sessions/${sidOf(user.tokens.access_token)}`, headers: user.auth });
+    const own = await app().inject({
+      method: 'DELETE',
+      url: `/users/me/sessions/${sidOf(user.tokens.access_token)}`,
+      headers: user.auth,
+    });
     assert.equal(own.statusCode, 204);
     assertError(await userinfo(user.tokens.access_token), 401, 'invalid_token');
     assertError(await refresh(app(), user.tokens.refresh_token), 400, 'invalid_grant');

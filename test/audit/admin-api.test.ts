@@ -26,9 +26,21 @@ test('GET /admin/audit', async (t) => {
   const moderator = await userWithRoles(built, ['moderator']);
   const plain = await registerAndLogin(app);
   const email = uniqueEmail('audited');
-  await app.inject({ method: 'POST', url: '/users', payload: { email, password: GOOD_PASSWORD }, headers: { 'user-agent': 'audit-test/1.0' } });
-  for (let i = 0; i < 3; i++) await app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: 'wrong-password-here' }, headers: { 'user-agent': 'audit-test/1.0' } });
-  const get = (query: string, headers: Record<string, string> = admin.auth) => app.inject({ method: 'GET', url: `/admin/audit${query}`, headers });
+  await app.inject({
+    method: 'POST',
+    url: '/users',
+    payload: { email, password: GOOD_PASSWORD },
+    headers: { 'user-agent': 'audit-test/1.0' },
+  });
+  for (let i = 0; i < 3; i++)
+    await app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email, password: 'wrong-password-here' },
+      headers: { 'user-agent': 'audit-test/1.0' },
+    });
+  const get = (query: string, headers: Record<string, string> = admin.auth) =>
+    app.inject({ method: 'GET', url: `/admin/audit${query}`, headers });
 
   await t.test('admins only; anonymous callers learn nothing about the route', async () => {
     assert.equal((await get('', {})).statusCode, 401);
@@ -50,17 +62,29 @@ test('GET /admin/audit', async (t) => {
       assert.equal(e.detail.reason, 'wrong_password');
     }
     const userId = failures.events[0]!.user_id!;
-    assert.equal(((await get(`?target=${userId}&type=user_registered`)).json() as { events: EventView[] }).events.length, 1);
+    assert.equal(
+      ((await get(`?target=${userId}&type=user_registered`)).json() as { events: EventView[] }).events.length,
+      1,
+    );
     assert.equal(((await get(`?user=${userId}`)).json() as { events: EventView[] }).events.length, 4);
     // The admin's own login names them as the actor.
     const own = (await get(`?actor=${admin.id}&type=login_success`)).json() as { events: EventView[] };
     assert.equal(own.events.length, 1);
     assert.equal(own.events[0]!.target, admin.id);
     const several = (await get('?type=login_failure,user_registered')).json() as { events: EventView[] };
-    assert.ok(several.events.some((e) => e.type === 'user_registered') && several.events.some((e) => e.type === 'login_failure'));
+    assert.ok(
+      several.events.some((e) => e.type === 'user_registered') &&
+        several.events.some((e) => e.type === 'login_failure'),
+    );
     const future = Math.floor(Date.now() / 1000) + 3600;
     assert.equal(((await get(`?since=${future}`)).json() as { events: EventView[] }).events.length, 0);
-    assert.ok(((await get(`?until=${new Date(Date.now() + 60_000).toISOString()}&since=2020-01-01T00:00:00Z`)).json() as { events: EventView[] }).events.length > 5);
+    assert.ok(
+      (
+        (await get(`?until=${new Date(Date.now() + 60_000).toISOString()}&since=2020-01-01T00:00:00Z`)).json() as {
+          events: EventView[];
+        }
+      ).events.length > 5,
+    );
     assert.equal((await get('?since=yesterday')).statusCode, 400);
     assert.equal((await get('?outcome=maybe')).statusCode, 400);
     assert.equal((await get('?limit=501')).statusCode, 400);
@@ -72,16 +96,29 @@ test('GET /admin/audit', async (t) => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const page = (await get(`?limit=4${cursor ? `&cursor=${cursor}` : ''}&type=key_created,key_activated,user_registered,login_success,login_failure`)).json() as { events: EventView[]; next_cursor: string | null };
+      const page = (
+        await get(
+          `?limit=4${cursor ? `&cursor=${cursor}` : ''}&type=key_created,key_activated,user_registered,login_success,login_failure`,
+        )
+      ).json() as { events: EventView[]; next_cursor: string | null };
       seen.push(...page.events.map((e) => e.id));
       cursor = page.next_cursor;
       pages++;
     } while (cursor && pages < 50);
     assert.ok(pages >= 3);
-    assert.deepEqual(seen, [...seen].sort((a, b) => b - a), 'newest first');
+    assert.deepEqual(
+      seen,
+      [...seen].sort((a, b) => b - a),
+      'newest first',
+    );
     assert.equal(new Set(seen).size, seen.length, 'no event twice');
-    const all = (await get('?limit=500&type=key_created,key_activated,user_registered,login_success,login_failure')).json() as { events: EventView[] };
-    assert.deepEqual(seen, all.events.map((e) => e.id));
+    const all = (
+      await get('?limit=500&type=key_created,key_activated,user_registered,login_success,login_failure')
+    ).json() as { events: EventView[] };
+    assert.deepEqual(
+      seen,
+      all.events.map((e) => e.id),
+    );
   });
 
   await t.test('every read is itself an audit event, with its filters', async () => {
@@ -101,34 +138,55 @@ test('GET /metrics', async (t) => {
   const { tokens } = await registerAndLogin(app);
   await refresh(app, tokens.refresh_token);
   await refresh(app, tokens.refresh_token); // reuse
-  for (let i = 0; i < 3; i++) await app.inject({ method: 'POST', url: '/auth/login', payload: { email: uniqueEmail('nobody'), password: 'wrong-password-here' } });
+  for (let i = 0; i < 3; i++)
+    await app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email: uniqueEmail('nobody'), password: 'wrong-password-here' },
+    });
 
   await t.test('admins only on the main port', async () => {
     assert.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
     assert.equal((await app.inject({ method: 'GET', url: '/metrics', headers: moderator.auth })).statusCode, 403);
   });
 
-  await t.test('Prometheus text with the request, login, token, reuse, limit, hashing, key and pool metrics', async () => {
-    const answer = await app.inject({ method: 'GET', url: '/metrics', headers: admin.auth });
-    assert.equal(answer.statusCode, 200);
-    assert.equal(answer.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
-    const text = answer.body;
-    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
-    assert.ok(value(/^tessera_http_request_duration_seconds_count\{method="POST",route="\/auth\/login",status="200"\} (\d+)$/m) >= 3);
-    assert.match(text, /^tessera_http_request_duration_seconds_bucket\{le="0\.1",method="POST",route="\/oauth\/token",status="200"\} \d+$/m);
-    assert.ok(value(/^tessera_logins_total\{outcome="success"\} (\d+)$/m) >= 3);
-    assert.ok(value(/^tessera_logins_total\{outcome="failure"\} (\d+)$/m) >= 2);
-    assert.ok(value(/^tessera_logins_total\{outcome="rate_limited"\} (\d+)$/m) >= 1, 'the login limit of 5 a minute was hit');
-    assert.ok(value(/^tessera_rate_limited_total\{route="\/auth\/login"\} (\d+)$/m) >= 1);
-    assert.ok(value(/^tessera_tokens_issued_total\{grant="login"\} (\d+)$/m) >= 3);
-    assert.equal(value(/^tessera_tokens_issued_total\{grant="refresh_token"\} (\d+)$/m), 1);
-    assert.equal(value(/^tessera_refresh_reuse_total (\d+)$/m), 1);
-    assert.equal(value(/^tessera_security_events_total\{type="refresh_reuse",outcome="failure"\} (\d+)$/m), 1);
-    assert.match(text, /^tessera_argon2_queue_depth\{state="queued"\} 0$/m);
-    assert.match(text, /^tessera_signing_key_age_seconds\{purpose="access",state="current",kid="[A-Za-z0-9_-]{43}"\} [\d.e+-]+$/m);
-    assert.match(text, /^tessera_db_pool_connections\{state="total"\} \d+$/m);
-    assert.match(text, /^process_cpu_user_seconds_total /m);
-  });
+  await t.test(
+    'Prometheus text with the request, login, token, reuse, limit, hashing, key and pool metrics',
+    async () => {
+      const answer = await app.inject({ method: 'GET', url: '/metrics', headers: admin.auth });
+      assert.equal(answer.statusCode, 200);
+      assert.equal(answer.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+      const text = answer.body;
+      const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+      assert.ok(
+        value(
+          /^tessera_http_request_duration_seconds_count\{method="POST",route="\/auth\/login",status="200"\} (\d+)$/m,
+        ) >= 3,
+      );
+      assert.match(
+        text,
+        /^tessera_http_request_duration_seconds_bucket\{le="0\.1",method="POST",route="\/oauth\/token",status="200"\} \d+$/m,
+      );
+      assert.ok(value(/^tessera_logins_total\{outcome="success"\} (\d+)$/m) >= 3);
+      assert.ok(value(/^tessera_logins_total\{outcome="failure"\} (\d+)$/m) >= 2);
+      assert.ok(
+        value(/^tessera_logins_total\{outcome="rate_limited"\} (\d+)$/m) >= 1,
+        'the login limit of 5 a minute was hit',
+      );
+      assert.ok(value(/^tessera_rate_limited_total\{route="\/auth\/login"\} (\d+)$/m) >= 1);
+      assert.ok(value(/^tessera_tokens_issued_total\{grant="login"\} (\d+)$/m) >= 3);
+      assert.equal(value(/^tessera_tokens_issued_total\{grant="refresh_token"\} (\d+)$/m), 1);
+      assert.equal(value(/^tessera_refresh_reuse_total (\d+)$/m), 1);
+      assert.equal(value(/^tessera_security_events_total\{type="refresh_reuse",outcome="failure"\} (\d+)$/m), 1);
+      assert.match(text, /^tessera_argon2_queue_depth\{state="queued"\} 0$/m);
+      assert.match(
+        text,
+        /^tessera_signing_key_age_seconds\{purpose="access",state="current",kid="[A-Za-z0-9_-]{43}"\} [\d.e+-]+$/m,
+      );
+      assert.match(text, /^tessera_db_pool_connections\{state="total"\} \d+$/m);
+      assert.match(text, /^process_cpu_user_seconds_total /m);
+    },
+  );
 });
 
 test('METRICS_PORT serves GET /metrics there, without auth, and not on the main port', async (t) => {

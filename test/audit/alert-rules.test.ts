@@ -2,19 +2,50 @@
 // that turns a flood into one alert with a count.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dedupeDecision, groupMatches, matchEvent, summarize, type AlertSettings, type RuleEvent } from '../../src/audit/alert-rules.js';
+import {
+  dedupeDecision,
+  groupMatches,
+  matchEvent,
+  summarize,
+  type AlertSettings,
+  type RuleEvent,
+} from '../../src/audit/alert-rules.js';
 import { retryDelayMs } from '../../src/audit/webhook.js';
 
-const settings: AlertSettings = { failedLoginsPerAccount: 5, failedLoginsPerIp: 20, captchaFailuresPerIp: 3, windowSeconds: 900, dedupWindowSeconds: 3600 };
+const settings: AlertSettings = {
+  failedLoginsPerAccount: 5,
+  failedLoginsPerIp: 20,
+  captchaFailuresPerIp: 3,
+  windowSeconds: 900,
+  dedupWindowSeconds: 3600,
+};
 
 let nextId = 1;
 const at = (seconds: number) => new Date(Date.UTC(2030, 0, 1) + seconds * 1000);
 function event(type: string, fields: Partial<RuleEvent> = {}): RuleEvent {
-  return { id: nextId++, created_at: at(0), type, user_id: null, session_id: null, ip: null, actor: null, target: null, detail: {}, ...fields };
+  return {
+    id: nextId++,
+    created_at: at(0),
+    type,
+    user_id: null,
+    session_id: null,
+    ip: null,
+    actor: null,
+    target: null,
+    detail: {},
+    ...fields,
+  };
 }
 
 test('failed logins feed the per-account and the per-IP rule; captcha failures the per-IP captcha rule', () => {
-  const matches = matchEvent(event('login_failure', { ip: '192.0.2.9', user_id: 'u1', detail: { account: 'acct:abc', reason: 'wrong_password' } }), settings);
+  const matches = matchEvent(
+    event('login_failure', {
+      ip: '192.0.2.9',
+      user_id: 'u1',
+      detail: { account: 'acct:abc', reason: 'wrong_password' },
+    }),
+    settings,
+  );
   assert.deepEqual(
     matches.map((m) => [m.rule, m.subject, m.threshold?.limit]),
     [
@@ -22,24 +53,68 @@ test('failed logins feed the per-account and the per-IP rule; captcha failures t
       ['failed_logins_ip', '192.0.2.9', 20],
     ],
   );
-  assert.deepEqual(matchEvent(event('captcha_failed', { ip: '192.0.2.9' }), settings).map((m) => m.rule), ['captcha_failures_ip']);
+  assert.deepEqual(
+    matchEvent(event('captcha_failed', { ip: '192.0.2.9' }), settings).map((m) => m.rule),
+    ['captcha_failures_ip'],
+  );
   // A threshold of 0 turns a rule off.
-  assert.deepEqual(matchEvent(event('login_failure', { ip: '192.0.2.9', detail: { account: 'acct:abc' } }), { ...settings, failedLoginsPerAccount: 0, failedLoginsPerIp: 0 }), []);
+  assert.deepEqual(
+    matchEvent(event('login_failure', { ip: '192.0.2.9', detail: { account: 'acct:abc' } }), {
+      ...settings,
+      failedLoginsPerAccount: 0,
+      failedLoginsPerIp: 0,
+    }),
+    [],
+  );
 });
 
 test('refresh reuse, key revocation and a new admin alert at once, without a threshold', () => {
-  assert.deepEqual(matchEvent(event('refresh_reuse', { user_id: 'u1', session_id: 's1' }), settings).map((m) => [m.rule, m.subject, m.threshold]), [['refresh_reuse', 'u1', undefined]]);
-  assert.deepEqual(matchEvent(event('key_revoked', { detail: { kid: 'k1', purpose: 'access' } }), settings).map((m) => [m.rule, m.subject]), [['key_revoked', 'k1']]);
-  assert.deepEqual(matchEvent(event('roles_changed', { user_id: 'u2', detail: { from: ['user'], to: ['admin', 'user'] } }), settings).map((m) => [m.rule, m.subject]), [['admin_role_granted', 'u2']]);
-  assert.deepEqual(matchEvent(event('user_registered', { user_id: 'u3', detail: { roles: ['admin'] } }), settings).map((m) => m.rule), ['admin_role_granted']);
+  assert.deepEqual(
+    matchEvent(event('refresh_reuse', { user_id: 'u1', session_id: 's1' }), settings).map((m) => [
+      m.rule,
+      m.subject,
+      m.threshold,
+    ]),
+    [['refresh_reuse', 'u1', undefined]],
+  );
+  assert.deepEqual(
+    matchEvent(event('key_revoked', { detail: { kid: 'k1', purpose: 'access' } }), settings).map((m) => [
+      m.rule,
+      m.subject,
+    ]),
+    [['key_revoked', 'k1']],
+  );
+  assert.deepEqual(
+    matchEvent(
+      event('roles_changed', { user_id: 'u2', detail: { from: ['user'], to: ['admin', 'user'] } }),
+      settings,
+    ).map((m) => [m.rule, m.subject]),
+    [['admin_role_granted', 'u2']],
+  );
+  assert.deepEqual(
+    matchEvent(event('user_registered', { user_id: 'u3', detail: { roles: ['admin'] } }), settings).map((m) => m.rule),
+    ['admin_role_granted'],
+  );
   // Keeping or losing admin is not a grant; neither are ordinary events.
-  assert.deepEqual(matchEvent(event('roles_changed', { user_id: 'u2', detail: { from: ['admin'], to: ['admin', 'moderator'] } }), settings), []);
-  assert.deepEqual(matchEvent(event('roles_changed', { user_id: 'u2', detail: { from: ['admin'], to: ['user'] } }), settings), []);
-  for (const type of ['login_success', 'token_refreshed', 'key_created', 'audit_read', 'user_registered']) assert.deepEqual(matchEvent(event(type), settings), []);
+  assert.deepEqual(
+    matchEvent(
+      event('roles_changed', { user_id: 'u2', detail: { from: ['admin'], to: ['admin', 'moderator'] } }),
+      settings,
+    ),
+    [],
+  );
+  assert.deepEqual(
+    matchEvent(event('roles_changed', { user_id: 'u2', detail: { from: ['admin'], to: ['user'] } }), settings),
+    [],
+  );
+  for (const type of ['login_success', 'token_refreshed', 'key_created', 'audit_read', 'user_registered'])
+    assert.deepEqual(matchEvent(event(type), settings), []);
 });
 
 test('one batch groups by rule and subject', () => {
-  const flood = Array.from({ length: 30 }, (_, i) => event('login_failure', { created_at: at(i), ip: '192.0.2.9', detail: { account: 'acct:abc' } }));
+  const flood = Array.from({ length: 30 }, (_, i) =>
+    event('login_failure', { created_at: at(i), ip: '192.0.2.9', detail: { account: 'acct:abc' } }),
+  );
   const other = event('login_failure', { created_at: at(31), ip: '198.51.100.1', detail: { account: 'acct:xyz' } });
   const groups = groupMatches([...flood, other], settings);
   const byKey = Object.fromEntries(groups.map((g) => [`${g.match.rule}:${g.match.subject}`, g]));
@@ -68,7 +143,12 @@ test('a flood over several batches raises exactly one alert, whose count grows',
       const { match } = group;
       let count = group.eventIds.length;
       if (match.threshold) {
-        count = seen.filter((e) => match.threshold!.types.includes(e.type) && e.detail.account === match.subject && e.created_at > new Date(group.lastAt.getTime() - s.windowSeconds * 1000)).length;
+        count = seen.filter(
+          (e) =>
+            match.threshold!.types.includes(e.type) &&
+            e.detail.account === match.subject &&
+            e.created_at > new Date(group.lastAt.getTime() - s.windowSeconds * 1000),
+        ).length;
         if (count < match.threshold.limit) continue;
       }
       const existing = stored.filter((a) => a.rule === match.rule && a.subject === match.subject).at(-1);
@@ -81,7 +161,10 @@ test('a flood over several batches raises exactly one alert, whose count grows',
     }
   };
   let second = 0;
-  const failures = (n: number) => Array.from({ length: n }, () => event('login_failure', { created_at: at(second++), ip: '192.0.2.9', detail: { account: 'acct:flood' } }));
+  const failures = (n: number) =>
+    Array.from({ length: n }, () =>
+      event('login_failure', { created_at: at(second++), ip: '192.0.2.9', detail: { account: 'acct:flood' } }),
+    );
   runBatch(failures(3)); // under the threshold
   assert.equal(raised.length, 0);
   runBatch(failures(4)); // crosses it: 7 in the window

@@ -3,24 +3,23 @@
 // warn; a receiver that is dead or never answers slows no request and no shutdown.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildApp } from '../../src/app.js';
-import { startServices } from '../../src/services.js';
-import { createLogger } from '../../src/logger.js';
+import { buildServer } from '../../src/server.js';
+import { loggerOptions } from '../../src/logger.js';
 import { listAlerts } from '../../src/db/repositories/alerts.js';
-import { refresh, registerAndLogin, testConfig, uniqueEmail } from '../helpers/build.js';
+import { refresh, registerAndLogin, servicesOf, testConfig, uniqueEmail } from '../helpers/build.js';
 import { captureLogs, startReceiver } from './helpers.js';
 
 async function start(t: Pick<TestContext, 'after'>, env: Record<string, string>) {
   const logs = captureLogs();
   const config = await testConfig({ KEY_SYNC_INTERVAL: '300', ALERT_CHECK_INTERVAL_MS: '100', ...env });
-  const services = await startServices(config, { logger: createLogger('info', { stream: logs.stream }) });
-  const app = await buildApp(services);
+  // The alert engine logs through the app's logger.
+  const app = await buildServer(config, { logger: loggerOptions('info', { stream: logs.stream }) });
   await app.ready();
+  const services = servicesOf(app, config);
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
-    await app.close();
     await services.close();
   };
   t.after(close);
@@ -70,7 +69,11 @@ test('alerts reach a real receiver, deduplicated', async (t) => {
     assert.ok(Number(alert!.body.count) >= 5, 'the count at the time it was raised');
     assert.match(String(alert!.body.summary), /failed password checks for one account name within 900 s/);
     assert.equal(alert!.body.issuer, 'http://localhost:3000');
-    assert.equal(JSON.stringify(alert!.body).includes(email), false, 'the account is named by a keyed hash, not its address');
+    assert.equal(
+      JSON.stringify(alert!.body).includes(email),
+      false,
+      'the account is named by a keyed hash, not its address',
+    );
 
     // Stored once, with the whole flood counted, and marked delivered.
     const stored = (await listAlerts(services.db)).filter((a) => a.rule === 'failed_logins_account');
@@ -83,7 +86,10 @@ test('alerts reach a real receiver, deduplicated', async (t) => {
     const warned = logs.records().filter((r) => r.event === 'security_alert');
     assert.equal(warned.length, 1);
     assert.equal(warned[0]!.level, 40);
-    assert.equal(logs.lines.some((line) => line.includes(secretPath)), false);
+    assert.equal(
+      logs.lines.some((line) => line.includes(secretPath)),
+      false,
+    );
   });
 
   await t.test('a refresh token reuse: exactly one alert', async () => {
@@ -101,8 +107,14 @@ test('alerts reach a real receiver, deduplicated', async (t) => {
     const alerts = ofRule('refresh_reuse');
     assert.equal(alerts.length, 1);
     assert.equal(alerts[0]!.body.severity, 'critical');
-    const [event] = await services.db.query<{ session_id: string; user_id: string }>(`SELECT session_id, user_id FROM security_events WHERE type = 'refresh_reuse'`);
-    assert.deepEqual(alerts[0]!.body.detail, { user_id: event!.user_id, session_id: event!.session_id, ip: '127.0.0.1' });
+    const [event] = await services.db.query<{ session_id: string; user_id: string }>(
+      `SELECT session_id, user_id FROM security_events WHERE type = 'refresh_reuse'`,
+    );
+    assert.deepEqual(alerts[0]!.body.detail, {
+      user_id: event!.user_id,
+      session_id: event!.session_id,
+      ip: '127.0.0.1',
+    });
   });
 
   await t.test('failed logins spread over accounts from one IP feed the per-IP rule', async () => {

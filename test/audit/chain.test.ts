@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { build } from '../helpers/build.js';
-import { recordSecurityEvent, verifyAuditChain, pruneAuditLog, GENESIS_HASH, sanitizeDetail } from '../../src/db/repositories/security-events.js';
+import { verifyAuditChain, GENESIS_HASH } from '../../src/db/repositories/security-events.js';
+import { recordSecurityEvent, pruneAuditLog, sanitizeDetail } from '../../src/audit/audit-log.js';
 import { runWithAuditContext } from '../../src/audit/request-context.js';
 import { tamper } from './helpers.js';
 
@@ -22,28 +23,46 @@ test('the audit log', async (t) => {
     assert.ok(report.events >= 5, 'key creation at start and the login failure');
     const [first] = await db.query<{ prev_hash: string }>('SELECT prev_hash FROM security_events ORDER BY id LIMIT 1');
     assert.equal(first!.prev_hash, GENESIS_HASH);
-    const [head] = await db.query<{ id: number; hash: string }>('SELECT id, hash FROM security_events ORDER BY id DESC LIMIT 1');
+    const [head] = await db.query<{ id: number; hash: string }>(
+      'SELECT id, hash FROM security_events ORDER BY id DESC LIMIT 1',
+    );
     assert.deepEqual(report.head, { id: Number(head!.id), hash: head!.hash });
   });
 
-  await t.test('each event carries time, type, outcome, actor, target, IP, user agent, request id and detail', async () => {
-    await runWithAuditContext({ requestId: 'req-1', ip: '198.51.100.7', userAgent: 'probe/1.0', actor: () => 'admin-id' }, () =>
-      recordSecurityEvent(db, { type: 'key_revoked', detail: { kid: 'kid-1', purpose: 'access' } }),
-    );
-    const [row] = await db.query<Record<string, unknown>>(`SELECT * FROM security_events WHERE type = 'key_revoked' AND request_id = 'req-1'`);
-    assert.ok(row);
-    assert.equal(row.outcome, 'success');
-    assert.equal(row.actor, 'admin-id');
-    assert.equal(row.target, 'kid-1');
-    assert.equal(row.ip, '198.51.100.7');
-    assert.equal(row.user_agent, 'probe/1.0');
-    assert.ok(row.created_at instanceof Date || typeof row.created_at === 'string');
-    assert.match(String(row.hash), /^[0-9a-f]{64}$/);
-    assert.equal((await db.query(`SELECT 1 FROM security_events WHERE type = 'login_failure' AND outcome = 'failure'`)).length > 0, true, 'failure types default to outcome failure');
-  });
+  await t.test(
+    'each event carries time, type, outcome, actor, target, IP, user agent, request id and detail',
+    async () => {
+      await runWithAuditContext(
+        { requestId: 'req-1', ip: '198.51.100.7', userAgent: 'probe/1.0', actor: () => 'admin-id' },
+        () => recordSecurityEvent(db, { type: 'key_revoked', detail: { kid: 'kid-1', purpose: 'access' } }),
+      );
+      const [row] = await db.query<Record<string, unknown>>(
+        `SELECT * FROM security_events WHERE type = 'key_revoked' AND request_id = 'req-1'`,
+      );
+      assert.ok(row);
+      assert.equal(row.outcome, 'success');
+      assert.equal(row.actor, 'admin-id');
+      assert.equal(row.target, 'kid-1');
+      assert.equal(row.ip, '198.51.100.7');
+      assert.equal(row.user_agent, 'probe/1.0');
+      assert.ok(row.created_at instanceof Date || typeof row.created_at === 'string');
+      assert.match(String(row.hash), /^[0-9a-f]{64}$/);
+      assert.equal(
+        (await db.query(`SELECT 1 FROM security_events WHERE type = 'login_failure' AND outcome = 'failure'`)).length >
+          0,
+        true,
+        'failure types default to outcome failure',
+      );
+    },
+  );
 
   await t.test('the detail never keeps a secret, at any depth, and stays small', () => {
-    const clean = sanitizeDetail({ reason: 'x', password: 'hunter2', nested: { client_secret: 's3', deeper: [{ refresh_token: 'r' }] }, note: 'Bearer abcdefghijkl' });
+    const clean = sanitizeDetail({
+      reason: 'x',
+      password: 'hunter2',
+      nested: { client_secret: 's3', deeper: [{ refresh_token: 'r' }] },
+      note: 'Bearer abcdefghijkl',
+    });
     assert.equal(JSON.stringify(clean).includes('hunter2'), false);
     assert.equal(JSON.stringify(clean).includes('s3"'), false);
     assert.equal(JSON.stringify(clean).includes('"r"'), false);
@@ -55,7 +74,9 @@ test('the audit log', async (t) => {
     const before = (await ids(db)).length;
     const started = Date.now();
     await Promise.all([
-      ...Array.from({ length: 150 }, (_, i) => recordSecurityEvent(db, { type: 'login_failure', ip: `203.0.113.${i % 250}`, detail: { i } })),
+      ...Array.from({ length: 150 }, (_, i) =>
+        recordSecurityEvent(db, { type: 'login_failure', ip: `203.0.113.${i % 250}`, detail: { i } }),
+      ),
       ...Array.from({ length: 10 }, (_, i) =>
         db.transaction(async (tx) => {
           await recordSecurityEvent(tx, { type: 'roles_changed', detail: { i, step: 1 } });
@@ -71,7 +92,9 @@ test('the audit log', async (t) => {
     const report = await verifyAuditChain(db);
     assert.equal(report.ok, true, JSON.stringify(report.broken));
     // The two events of one transaction are neighbours: nothing interleaves while it holds the lock.
-    const pairs = await db.query<{ id: number; type: string; i: number }>(`SELECT id, type, (detail->>'i')::int AS i FROM security_events WHERE type IN ('roles_changed', 'sessions_ended') AND detail ? 'step' ORDER BY id`);
+    const pairs = await db.query<{ id: number; type: string; i: number }>(
+      `SELECT id, type, (detail->>'i')::int AS i FROM security_events WHERE type IN ('roles_changed', 'sessions_ended') AND detail ? 'step' ORDER BY id`,
+    );
     for (let k = 0; k < pairs.length; k += 2) {
       assert.equal(Number(pairs[k + 1]!.id), Number(pairs[k]!.id) + 1);
       assert.equal(pairs[k + 1]!.i, pairs[k]!.i);
@@ -93,7 +116,11 @@ test('the audit log', async (t) => {
 
   await t.test('UPDATE, DELETE and TRUNCATE are refused', async () => {
     const code = (e: { code?: string; driverError?: { code?: string } }) => e.code ?? e.driverError?.code;
-    for (const sql of [`UPDATE security_events SET type = 'x'`, 'DELETE FROM security_events', 'TRUNCATE security_events']) {
+    for (const sql of [
+      `UPDATE security_events SET type = 'x'`,
+      'DELETE FROM security_events',
+      'TRUNCATE security_events',
+    ]) {
       await assert.rejects(db.query(sql), (e: { code?: string; driverError?: { code?: string } }) => {
         assert.equal(code(e), '42501', sql);
         return true;
@@ -107,13 +134,18 @@ test('the audit log', async (t) => {
       }),
       /append-only/,
     );
-    await assert.rejects(db.query(`INSERT INTO security_events_anchor (through_id, hash) VALUES (1, 'x')`), /append-only/);
+    await assert.rejects(
+      db.query(`INSERT INTO security_events_anchor (through_id, hash) VALUES (1, 'x')`),
+      /append-only/,
+    );
   });
 
   await t.test('tampering with one event by SQL is found and that event is named', async () => {
     const all = await ids(db);
     const victim = all[Math.floor(all.length / 2)]!;
-    await tamper(db, `UPDATE security_events SET detail = '{"reason":"nothing to see"}'::jsonb WHERE id = $1`, [victim]);
+    await tamper(db, `UPDATE security_events SET detail = '{"reason":"nothing to see"}'::jsonb WHERE id = $1`, [
+      victim,
+    ]);
     let report = await verifyAuditChain(db, { batch: 50 });
     assert.equal(report.ok, false);
     assert.equal(report.broken!.id, victim);
@@ -139,14 +171,19 @@ test('pruning keeps the rest checkable and records its anchor', async (t) => {
   const all = await ids(db);
   const oldest = all.slice(0, 12);
   // Age the oldest events (a tamperer's tool, used here as a clock).
-  await tamper(db, `UPDATE security_events SET created_at = now() - interval '400 days' WHERE id = ANY($1::bigint[])`, [oldest]);
+  await tamper(db, `UPDATE security_events SET created_at = now() - interval '400 days' WHERE id = ANY($1::bigint[])`, [
+    oldest,
+  ]);
   // Ageing changed the content: re-seal the chain from scratch, as if it had been written then.
   await db.transaction(async (tx) => {
     await tx.query('ALTER TABLE security_events DISABLE TRIGGER security_events_append_only');
     let prev = GENESIS_HASH;
     for (const id of all) {
       await tx.query('UPDATE security_events SET prev_hash = $2 WHERE id = $1', [id, prev]);
-      const [row] = await tx.query<{ hash: string }>('UPDATE security_events e SET hash = security_event_hash(e) WHERE id = $1 RETURNING hash', [id]);
+      const [row] = await tx.query<{ hash: string }>(
+        'UPDATE security_events e SET hash = security_event_hash(e) WHERE id = $1 RETURNING hash',
+        [id],
+      );
       prev = row!.hash;
     }
     await tx.query('ALTER TABLE security_events ENABLE TRIGGER security_events_append_only');
@@ -156,10 +193,14 @@ test('pruning keeps the rest checkable and records its anchor', async (t) => {
 
   const result = await pruneAuditLog(db, 365);
   assert.deepEqual(result, { deleted: 12, throughId: oldest.at(-1) });
-  const [anchor] = await db.query<{ through_id: number; hash: string }>('SELECT through_id, hash FROM security_events_anchor');
+  const [anchor] = await db.query<{ through_id: number; hash: string }>(
+    'SELECT through_id, hash FROM security_events_anchor',
+  );
   assert.equal(Number(anchor!.through_id), oldest.at(-1));
   assert.equal(anchor!.hash, lastOld!.hash);
-  const [pruned] = await db.query<{ detail: Record<string, unknown> }>(`SELECT detail FROM security_events WHERE type = 'audit_pruned'`);
+  const [pruned] = await db.query<{ detail: Record<string, unknown> }>(
+    `SELECT detail FROM security_events WHERE type = 'audit_pruned'`,
+  );
   assert.equal(pruned!.detail.through_hash, lastOld!.hash);
 
   const report = await verifyAuditChain(db);

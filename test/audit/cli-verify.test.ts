@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/config.js';
 import { Database } from '../../src/db/database.js';
-import { startServices } from '../../src/services.js';
-import { recordSecurityEvent } from '../../src/db/repositories/security-events.js';
+import { openCore } from '../../src/core.js';
+import { recordSecurityEvent } from '../../src/audit/audit-log.js';
 import { cliEnv, tessera as run, withDb as openDb } from '../helpers/cli.js';
 import { tamper } from './helpers.js';
 
@@ -15,9 +15,10 @@ const withDb = async <T>(fn: (db: Database) => Promise<T>): Promise<T> => openDb
 
 test('tessera audit verify', async (t) => {
   // A log with some history: first keys, a few failures, a transaction's events.
-  const services = await startServices(loadConfig(await env()), { keySync: false });
+  const services = await openCore(loadConfig(await env()));
   try {
-    for (let i = 0; i < 5; i++) await recordSecurityEvent(services.db, { type: 'login_failure', ip: '192.0.2.1', detail: { i } });
+    for (let i = 0; i < 5; i++)
+      await recordSecurityEvent(services.db, { type: 'login_failure', ip: '192.0.2.1', detail: { i } });
     await services.keys.rotate('access');
   } finally {
     await services.close();
@@ -33,7 +34,15 @@ test('tessera audit verify', async (t) => {
     assert.match(summary.head.hash, /^[0-9a-f]{64}$/);
   });
 
-  const victim = await withDb(async (db) => Number((await db.query<{ id: number }>(`SELECT id FROM security_events WHERE type = 'login_failure' ORDER BY id OFFSET 2 LIMIT 1`))[0]!.id));
+  const victim = await withDb(async (db) =>
+    Number(
+      (
+        await db.query<{ id: number }>(
+          `SELECT id FROM security_events WHERE type = 'login_failure' ORDER BY id OFFSET 2 LIMIT 1`,
+        )
+      )[0]!.id,
+    ),
+  );
 
   await t.test('one row changed by SQL: exit 1, one line naming that event', async () => {
     await withDb((db) => tamper(db, `UPDATE security_events SET ip = '203.0.113.66' WHERE id = $1`, [victim]));
@@ -42,14 +51,22 @@ test('tessera audit verify', async (t) => {
     assert.equal(result.stdout, '');
     const lines = result.stderr.split('\n').filter(Boolean);
     assert.equal(lines.length, 1, result.stderr);
-    assert.equal(lines[0], `tessera: audit log broken at event ${victim}: its content does not match its hash (the event was changed)`);
+    assert.equal(
+      lines[0],
+      `tessera: audit log broken at event ${victim}: its content does not match its hash (the event was changed)`,
+    );
   });
 
   await t.test('the hash recomputed too: the next event is named, its link broken', async () => {
-    await withDb((db) => tamper(db, `UPDATE security_events e SET hash = security_event_hash(e) WHERE id = $1`, [victim]));
+    await withDb((db) =>
+      tamper(db, `UPDATE security_events e SET hash = security_event_hash(e) WHERE id = $1`, [victim]),
+    );
     const result = await tessera(['audit', 'verify']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, new RegExp(`^tessera: audit log broken at event ${victim + 1}: its link to event ${victim} is broken`));
+    assert.match(
+      result.stderr,
+      new RegExp(`^tessera: audit log broken at event ${victim + 1}: its link to event ${victim} is broken`),
+    );
   });
 
   await t.test('usage errors exit 2', async () => {

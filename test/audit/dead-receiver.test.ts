@@ -2,22 +2,20 @@
 // stored and their delivery is tried in the background, with a timeout and bounded retries.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildApp } from '../../src/app.js';
-import { startServices } from '../../src/services.js';
+import { buildServer } from '../../src/server.js';
 import { listAlerts } from '../../src/db/repositories/alerts.js';
-import { testConfig, uniqueEmail } from '../helpers/build.js';
+import { servicesOf, testConfig, uniqueEmail } from '../helpers/build.js';
 import { deadPort, startReceiver, waitFor } from './helpers.js';
 
 async function start(t: Pick<TestContext, 'after'>, env: Record<string, string>) {
   const config = await testConfig({ KEY_SYNC_INTERVAL: '300', ALERT_CHECK_INTERVAL_MS: '100', ...env });
-  const services = await startServices(config);
-  const app = await buildApp(services);
+  const app = await buildServer(config);
   await app.ready();
+  const services = servicesOf(app, config);
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
-    await app.close();
     await services.close();
   };
   t.after(close);
@@ -41,7 +39,12 @@ async function medianFailureMs(app: Awaited<ReturnType<typeof start>>['app'], n:
 }
 
 test('a dead receiver slows nothing', async (t) => {
-  const env = { ALERT_FAILED_LOGINS_PER_ACCOUNT: '1', ALERT_FAILED_LOGINS_PER_IP: '0', ALERT_WEBHOOK_TIMEOUT_MS: '5000', ALERT_WEBHOOK_RETRIES: '3' };
+  const env = {
+    ALERT_FAILED_LOGINS_PER_ACCOUNT: '1',
+    ALERT_FAILED_LOGINS_PER_IP: '0',
+    ALERT_WEBHOOK_TIMEOUT_MS: '5000',
+    ALERT_WEBHOOK_RETRIES: '3',
+  };
   const blackhole = await startReceiver('blackhole');
   t.after(() => blackhole.close());
   const closedPort = await deadPort();
@@ -57,7 +60,9 @@ test('a dead receiver slows nothing', async (t) => {
   ] as const) {
     await t.test(name, async (st) => {
       const { app, services, close } = await start(st, { ...env, ALERT_WEBHOOK_URL: url });
-      const [{ last } = { last: 0 }] = await services.db.query<{ last: number }>('SELECT coalesce(max(id), 0)::int AS last FROM alerts');
+      const [{ last } = { last: 0 }] = await services.db.query<{ last: number }>(
+        'SELECT coalesce(max(id), 0)::int AS last FROM alerts',
+      );
       const mine = async () => (await listAlerts(services.db, 1000)).filter((a) => a.id > last);
       await medianFailureMs(app, 3);
       const deadMs = await medianFailureMs(app, 11);
@@ -67,7 +72,9 @@ test('a dead receiver slows nothing', async (t) => {
         const alerts = await mine();
         return alerts.length >= 14 ? alerts : undefined;
       });
-      st.diagnostic(`median failed login: ${baseMs.toFixed(1)} ms without a webhook, ${deadMs.toFixed(1)} ms with ${name}; ${raised.length} alerts raised`);
+      st.diagnostic(
+        `median failed login: ${baseMs.toFixed(1)} ms without a webhook, ${deadMs.toFixed(1)} ms with ${name}; ${raised.length} alerts raised`,
+      );
       assert.ok(deadMs < baseMs * 1.5 + 25, `logins slowed: ${deadMs.toFixed(1)} ms against ${baseMs.toFixed(1)} ms`);
 
       if (name === 'a receiver that never answers') {
@@ -75,7 +82,11 @@ test('a dead receiver slows nothing', async (t) => {
         assert.equal((await mine()).filter((a) => a.delivery === 'delivered').length, 0);
       } else {
         // Refused connections are retried with backoff, then marked failed.
-        await waitFor('deliveries given up', async () => (await mine()).some((a) => a.delivery === 'failed' && a.delivery_attempts === 4), 15_000);
+        await waitFor(
+          'deliveries given up',
+          async () => (await mine()).some((a) => a.delivery === 'failed' && a.delivery_attempts === 4),
+          15_000,
+        );
       }
       // Shutting down does not wait for the receiver: deliveries in flight are aborted.
       const closing = Date.now();

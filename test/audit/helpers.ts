@@ -71,7 +71,11 @@ export function captureLogs() {
 }
 
 /** Runs SQL with the append-only trigger off, in one transaction: what tampering takes. */
-export async function tamper(db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> }, sql: string, params: unknown[] = []): Promise<void> {
+export async function tamper(
+  db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> },
+  sql: string,
+  params: unknown[] = [],
+): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.query('ALTER TABLE security_events DISABLE TRIGGER security_events_append_only');
     await tx.query(sql, params);
@@ -79,7 +83,11 @@ export async function tamper(db: { transaction<T>(fn: (tx: Queryable) => Promise
   });
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();

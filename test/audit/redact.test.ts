@@ -20,7 +20,11 @@ test('secret keys are redacted at any depth; other values stay', () => {
     nothing: null,
   });
   assert.deepEqual(out, {
-    user: { email: 'a@example.com', password: '[redacted]', profile: { settings: [{ refresh_token: '[redacted]', theme: 'dark' }] } },
+    user: {
+      email: 'a@example.com',
+      password: '[redacted]',
+      profile: { settings: [{ refresh_token: '[redacted]', theme: 'dark' }] },
+    },
     headers: { Authorization: '[redacted]', cookie: '[redacted]', 'x-request-id': 'id-1' },
     client_secret: '[redacted]',
     captcha_token: '[redacted]',
@@ -34,13 +38,19 @@ test('secret keys are redacted at any depth; other values stay', () => {
 test('secret-shaped strings are scrubbed wherever they appear', () => {
   assert.equal(scrubString(`token ${JWT} in a message`), 'token [redacted] in a message');
   assert.equal(scrubString('Authorization: Bearer abc.def-ghi'), 'Authorization: Bearer [redacted]');
-  assert.equal(scrubString('GET /x?access_token=abc&page=2&client_secret=s3cr3t'), 'GET /x?access_token=[redacted]&page=2&client_secret=[redacted]');
+  assert.equal(
+    scrubString('GET /x?access_token=abc&page=2&client_secret=s3cr3t'),
+    'GET /x?access_token=[redacted]&page=2&client_secret=[redacted]',
+  );
   assert.equal(
     scrubString(`Unexpected token 'x', "{"password":"hunter22"}x" is not valid JSON`),
     `Unexpected token 'x', "[redacted]" is not valid JSON`,
   );
   // On a serialized line, nothing crosses a string's quotes.
-  assert.equal(scrubLine(`{"msg":"refresh_token=${JWT}","n":"password=p4ss"}`), '{"msg":"refresh_token=[redacted]","n":"password=[redacted]"}');
+  assert.equal(
+    scrubLine(`{"msg":"refresh_token=${JWT}","n":"password=p4ss"}`),
+    '{"msg":"refresh_token=[redacted]","n":"password=[redacted]"}',
+  );
 });
 
 test('the logger: JSON lines with ISO time, redacted; pretty only for a terminal', () => {
@@ -51,7 +61,7 @@ test('the logger: JSON lines with ISO time, redacted; pretty only for a terminal
       done();
     },
   });
-  const log = createLogger('info', { stream: sink as never });
+  const log = createLogger('info', { stream: sink });
   log.info({ deep: { deeper: { password: 'p5' } }, note: `Bearer ${JWT}` }, `refresh_token=${JWT}`);
   log.flush?.();
   const record = JSON.parse(lines.join('')) as Record<string, unknown>;
@@ -60,8 +70,11 @@ test('the logger: JSON lines with ISO time, redacted; pretty only for a terminal
   assert.equal(record.note, 'Bearer [redacted]');
   assert.equal(record.msg, 'refresh_token=[redacted]');
 
-  const options = loggerOptions('info', { stream: sink as never }) as { stream?: unknown };
+  const options = loggerOptions('info', { stream: sink }) as { stream?: unknown };
   assert.equal(options.stream, sink, 'a given stream is used as is');
-  const pretty = prettyLine('{"level":40,"time":"2030-01-01T12:34:56.789Z","pid":1,"hostname":"h","reqId":"0123456789ab","msg":"security alert","rule":"refresh_reuse"}', false);
+  const pretty = prettyLine(
+    '{"level":40,"time":"2030-01-01T12:34:56.789Z","pid":1,"hostname":"h","reqId":"0123456789ab","msg":"security alert","rule":"refresh_reuse"}',
+    false,
+  );
   assert.equal(pretty, '12:34:56.789 WARN  [01234567] security alert {"rule":"refresh_reuse"}\n');
 });

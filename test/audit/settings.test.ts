@@ -21,9 +21,18 @@ test('defaults', () => {
     checkIntervalMs: 1000,
   });
   assert.deepEqual(config.metrics, { port: undefined, host: '127.0.0.1' });
-  assert.deepEqual(loadConfig({ ...base, HOST: '0.0.0.0', METRICS_PORT: '9464' }).metrics, { port: 9464, host: '0.0.0.0' });
-  assert.deepEqual(loadConfig({ ...base, METRICS_PORT: '9464', METRICS_HOST: '10.0.0.5' }).metrics, { port: 9464, host: '10.0.0.5' });
-  assert.equal(loadConfig({ ...base, ALERT_WEBHOOK_URL: 'https://hooks.example.com/T0/B1/secret' }).alerts.webhookUrl, 'https://hooks.example.com/T0/B1/secret');
+  assert.deepEqual(loadConfig({ ...base, HOST: '0.0.0.0', METRICS_PORT: '9464' }).metrics, {
+    port: 9464,
+    host: '0.0.0.0',
+  });
+  assert.deepEqual(loadConfig({ ...base, METRICS_PORT: '9464', METRICS_HOST: '10.0.0.5' }).metrics, {
+    port: 9464,
+    host: '10.0.0.5',
+  });
+  assert.equal(
+    loadConfig({ ...base, ALERT_WEBHOOK_URL: 'https://hooks.example.com/T0/B1/secret' }).alerts.webhookUrl,
+    'https://hooks.example.com/T0/B1/secret',
+  );
 });
 
 test('hostile values stop the start, naming the variable', () => {

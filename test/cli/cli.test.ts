@@ -2,15 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
+import { COMMANDS } from '../../src/cli.js';
 import { Database } from '../../src/db/database.js';
 import { migrations } from '../../migrations/index.js';
 import { build, GOOD_PASSWORD, uniqueEmail } from '../helpers/build.js';
-import { cliEnv as baseEnv, startCli as start, tessera, withDb } from '../helpers/cli.js';
-
+import { cliEnv as baseEnv, emptyDatabaseEnv, startCli as start, tessera, withDb } from '../helpers/cli.js';
 
 function assertOneLine(stderr: string, pattern: RegExp): void {
   const lines = stderr.split('\n').filter(Boolean);
@@ -33,7 +33,9 @@ test('migrate applies what is pending, then has nothing to apply', async () => {
 test('users create makes an admin who can log in, without the password ever leaving stdin', async (t) => {
   const email = uniqueEmail('Admin');
   const password = 'amber-kettle-glacier-93';
-  const result = await tessera(['users', 'create', '--email', `  ${email.toUpperCase()} `, '--role', 'admin'], { stdin: `${password}\n` });
+  const result = await tessera(['users', 'create', '--email', `  ${email.toUpperCase()} `, '--role', 'admin'], {
+    stdin: `${password}\n`,
+  });
   assert.equal(result.code, 0, result.stderr);
   assert.ok(!result.stdout.includes(password) && !result.stderr.includes(password), 'the password is never printed');
   const lines = result.stdout.split('\n').filter(Boolean);
@@ -42,13 +44,22 @@ test('users create makes an admin who can log in, without the password ever leav
   assert.match(printed.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   assert.equal(printed.email, email.toLowerCase(), 'the email is stored trimmed and lower-cased');
   assert.deepEqual(printed.roles, ['admin']);
-  assert.deepEqual(Object.keys(printed).sort(), ['email', 'id', 'roles'], 'nothing else is printed, no hash in particular');
+  assert.deepEqual(
+    Object.keys(printed).sort(),
+    ['email', 'id', 'roles'],
+    'nothing else is printed, no hash in particular',
+  );
 
   const env = await baseEnv();
-  const [row] = await withDb(env, (db) => db.query<{ id: string; password_hash: string; roles: string[] }>('SELECT id, password_hash, roles FROM users WHERE email = $1', [printed.email]));
+  const [row] = await withDb(env, (db) =>
+    db.query<{ id: string; password_hash: string; roles: string[] }>(
+      'SELECT id, password_hash, roles FROM users WHERE email = $1',
+      [printed.email],
+    ),
+  );
   assert.equal(row?.id, printed.id);
-  assert.match(row!.password_hash, /^\$argon2id\$/);
-  assert.ok(!row!.password_hash.includes(password));
+  assert.match(row.password_hash, /^\$argon2id\$/);
+  assert.ok(!row.password_hash.includes(password));
 
   // The trailing newline from stdin is a line end, not part of the password.
   const { app } = await build(t);
@@ -57,7 +68,11 @@ test('users create makes an admin who can log in, without the password ever leav
   const claims = decodeJwt(login.json().access_token);
   assert.equal(claims.sub, printed.id);
   assert.deepEqual(claims.roles, ['admin']);
-  const withNewline = await app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: `${password}\n` } });
+  const withNewline = await app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    payload: { email, password: `${password}\n` },
+  });
   assert.equal(withNewline.statusCode, 401);
 });
 
@@ -88,10 +103,15 @@ test('an existing email is refused and the existing account is left alone', asyn
   const first = await tessera(['users', 'create', '--email', email, '--role', 'user'], { stdin: GOOD_PASSWORD });
   assert.equal(first.code, 0, first.stderr);
   const env = await baseEnv();
-  const select = (db: Database) => db.query<{ password_hash: string; roles: string[] }>('SELECT password_hash, roles FROM users WHERE email = $1', [email]);
+  const select = (db: Database) =>
+    db.query<{ password_hash: string; roles: string[] }>('SELECT password_hash, roles FROM users WHERE email = $1', [
+      email,
+    ]);
   const [before] = await withDb(env, select);
 
-  const second = await tessera(['users', 'create', '--email', email.toUpperCase(), '--role', 'admin'], { stdin: 'other-violet-harbor-58' });
+  const second = await tessera(['users', 'create', '--email', email.toUpperCase(), '--role', 'admin'], {
+    stdin: 'other-violet-harbor-58',
+  });
   assert.equal(second.code, 1);
   assertOneLine(second.stderr, /already exists/);
   assert.equal(second.stdout, '');
@@ -110,6 +130,13 @@ const badUsage: [string, string[]][] = [
   ['migrate with an argument', ['migrate', 'now']],
   ['keys revoke without a KID', ['keys', 'revoke']],
   ['keys rotate with an unknown purpose', ['keys', 'rotate', '--purpose', 'signing']],
+  ['a command group without its command', ['keys']],
+  ['an unknown keys command', ['keys', 'frobnicate']],
+  ['an unknown option', ['keys', 'list', '--verbose']],
+  ['an unknown option in place of a command', ['--frobnicate']],
+  ['help for an unknown command', ['help', 'frobnicate']],
+  ['--version with an argument', ['--version', 'now']],
+  ['audit verify with an argument', ['audit', 'verify', 'now']],
 ];
 // These stop before any database is opened, so they run side by side.
 test('bad usage exits 2 with the usage text', { concurrency: true }, async (t) => {
@@ -178,13 +205,22 @@ test('on the embedded database, a command refuses while the server holds DATA_DI
   assert.equal(readFileSync(lockFile, 'utf8'), String(server.pid));
 
   const email = uniqueEmail('locked');
-  const refused = await tessera(['users', 'create', '--email', email, '--role', 'admin'], { env, stdin: GOOD_PASSWORD });
+  const refused = await tessera(['users', 'create', '--email', email, '--role', 'admin'], {
+    env,
+    stdin: GOOD_PASSWORD,
+  });
   assert.equal(refused.code, 1);
-  assertOneLine(refused.stderr, new RegExp(`in use by another Tessera process \\(pid ${server.pid}\\).*Stop that process`));
+  assertOneLine(
+    refused.stderr,
+    new RegExp(`in use by another Tessera process \\(pid ${server.pid}\\).*Stop that process`),
+  );
   assert.equal(refused.stdout, '');
   const migrate = await tessera(['migrate'], { env });
   assert.equal(migrate.code, 1);
   assertOneLine(migrate.stderr, /in use by another Tessera process/);
+  const list = await tessera(['keys', 'list'], { env });
+  assert.equal(list.code, 1, 'a command that only reads respects the lock too');
+  assertOneLine(list.stderr, /in use by another Tessera process/);
   assert.equal(readFileSync(lockFile, 'utf8'), String(server.pid), 'the server keeps its lock');
 
   server.kill('SIGTERM');
@@ -194,7 +230,10 @@ test('on the embedded database, a command refuses while the server holds DATA_DI
   assert.equal(rows.length, 0, 'the refused command wrote nothing');
 
   // With the server gone, the same command goes through.
-  const retried = await tessera(['users', 'create', '--email', email, '--role', 'admin'], { env, stdin: GOOD_PASSWORD });
+  const retried = await tessera(['users', 'create', '--email', email, '--role', 'admin'], {
+    env,
+    stdin: GOOD_PASSWORD,
+  });
   assert.equal(retried.code, 0, retried.stderr);
   assert.equal(JSON.parse(retried.stdout).email, email);
 });
@@ -210,4 +249,176 @@ test('a lock left by a process that is gone does not block the embedded database
   const result = await tessera(['migrate'], { env });
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /^applied: /);
+});
+
+// --help and --version need no settings and touch no database: these settings would
+// fail every command, and the embedded database they name must never appear.
+async function unusableEnv(): Promise<{ env: Record<string, string>; dataDir: string }> {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'tessera-cli-help-')), 'never-created');
+  const env = await baseEnv({ PORT: 'abc', MASTER_KEY: 'c2hvcnQ=', DATA_DIR: dataDir });
+  delete env.DATABASE_URL;
+  return { env, dataDir };
+}
+
+const groups = [...new Set(COMMANDS.filter((c) => c.path.length > 1).map((c) => c.path[0]!))];
+
+test(
+  'every command answers --help and help with its usage on stdout, without settings or a database',
+  { concurrency: true },
+  async (t) => {
+    const { env, dataDir } = await unusableEnv();
+    const cases: [args: string[], usage: string, mentions: string[]][] = [
+      ...COMMANDS.map((c): [string[], string, string[]] => [
+        [...c.path, '--help'],
+        `usage: tessera ${c.path.join(' ')}`,
+        [c.summary.slice(1)],
+      ]),
+      [['help', 'keys', 'list'], 'usage: tessera keys list', []],
+      [['keys', 'rotate', '-h'], 'usage: tessera keys rotate', []],
+      // --help wins over whatever else is on the line, even what would be bad usage.
+      [['users', 'create', '--no-such-option', '--help'], 'usage: tessera users create', []],
+      ...groups.map((group): [string[], string, string[]] => [
+        [group, '--help'],
+        `usage: tessera ${group} <command>`,
+        COMMANDS.filter((c) => c.path[0] === group).map((c) => c.path.join(' ')),
+      ]),
+      ...[['--help'], ['help']].map((args): [string[], string, string[]] => [
+        args,
+        'usage: tessera <command>',
+        [...COMMANDS.map((c) => c.path.join(' ')), '--version'],
+      ]),
+    ];
+    await Promise.all(
+      cases.map(([args, usage, mentions]) =>
+        t.test(args.join(' '), async () => {
+          const result = await tessera(args, { env });
+          assert.equal(result.code, 0, result.stderr);
+          assert.equal(result.stderr, '');
+          assert.ok(result.stdout.startsWith(`${usage}`), `starts with ${usage}: ${result.stdout}`);
+          for (const text of mentions) assert.ok(result.stdout.includes(text), `mentions ${text}: ${result.stdout}`);
+        }),
+      ),
+    );
+    assert.ok(!existsSync(dataDir), 'no embedded database was created');
+  },
+);
+
+test('the command table: each command says what it does, and help tells the read-only ones', () => {
+  assert.ok(COMMANDS.length >= 10);
+  const seen = new Set<string>();
+  for (const c of COMMANDS) {
+    const name = c.path.join(' ');
+    assert.ok(!seen.has(name), `${name} is listed once`);
+    seen.add(name);
+    assert.ok(c.summary.length > 0 && c.details.length > 0, `${name} has a summary and details`);
+    assert.equal(/It only reads/.test(c.details), c.readOnly === true, `${name}: its help says whether it only reads`);
+  }
+  assert.deepEqual(
+    COMMANDS.filter((c) => c.readOnly).map((c) => c.path.join(' ')),
+    ['keys list', 'audit verify'],
+  );
+});
+
+test('--version prints the version in package.json', async () => {
+  const { env, dataDir } = await unusableEnv();
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  const result = await tessera(['--version'], { env });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, `${version}\n`);
+  assert.equal(result.stderr, '');
+  assert.ok(!existsSync(dataDir));
+});
+
+const readOnly = COMMANDS.filter((c) => c.readOnly).map((c) => [...c.path]);
+
+/** The tables of the public schema, each with its row count. */
+async function tableCounts(db: Database): Promise<Record<string, number>> {
+  const tables = await db.query<{ tablename: string }>(
+    `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`,
+  );
+  const counts: Record<string, number> = {};
+  for (const { tablename } of tables)
+    counts[tablename] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${tablename}"`))[0]!.n;
+  return counts;
+}
+
+test('a read-only command on a database with nothing in it exits 1 with one line and creates nothing', async () => {
+  const env = await emptyDatabaseEnv();
+  if (env.DATA_DIR) {
+    // An empty DATA_DIR, and one that does not exist: neither gets a file.
+    for (const dataDir of [env.DATA_DIR, join(env.DATA_DIR, 'missing')]) {
+      for (const args of readOnly) {
+        const result = await tessera(args, { env: { ...env, DATA_DIR: dataDir } });
+        assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
+        assertOneLine(result.stderr, /^tessera: there is no database in .* \(DATA_DIR\): run tessera migrate first$/);
+        assert.equal(result.stdout, '');
+      }
+    }
+    assert.deepEqual(readdirSync(env.DATA_DIR), [], 'DATA_DIR stays empty');
+    await withDb(env, async () => undefined); // now a database without tables, as on PostgreSQL
+  }
+  for (const args of readOnly) {
+    const result = await tessera(args, { env });
+    assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
+    assertOneLine(result.stderr, /^tessera: the database has no Tessera tables yet: run tessera migrate first$/);
+    assert.equal(result.stdout, '');
+  }
+  assert.deepEqual(await withDb(env, tableCounts), {}, 'no table was created');
+});
+
+test('a read-only command on a database behind this version refuses and leaves it behind', async () => {
+  const env = await emptyDatabaseEnv();
+  assert.equal((await tessera(['migrate'], { env })).code, 0);
+  const last = migrations[migrations.length - 1]!.name;
+  const before = await withDb(env, async (db) => {
+    await db.query('DELETE FROM migrations WHERE name = $1', [last]);
+    return tableCounts(db);
+  });
+  for (const args of readOnly) {
+    const result = await tessera(args, { env });
+    assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`);
+    assertOneLine(
+      result.stderr,
+      /^tessera: the database is 1 migration behind this version of Tessera: run tessera migrate first$/,
+    );
+  }
+  assert.deepEqual(await withDb(env, tableCounts), before, 'nothing was migrated or written');
+  assert.equal(before.signing_keys, 0, 'and no key was made');
+});
+
+test('on a migrated database keys list lists the keys and changes nothing', async () => {
+  const env = await baseEnv();
+  assert.equal((await tessera(['migrate'], { env })).code, 0);
+  const rotated = await tessera(['keys', 'rotate'], { env }); // makes the first keys too
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const state = (db: Database) =>
+    Promise.all([
+      tableCounts(db),
+      db.query('SELECT id, timestamp, name FROM migrations ORDER BY id'),
+      db.query(
+        'SELECT kid, purpose, state, activated_at, retired_at, expires_at, revoked_at, private_key_enc FROM signing_keys ORDER BY kid',
+      ),
+      db.query('SELECT max(id) AS last FROM security_events'),
+    ]);
+  const before = await withDb(env, state);
+  const kids = (before[2] as { kid: string }[]).map((k) => k.kid);
+  assert.ok(kids.length >= 3, 'an access key, a refresh key and the next access key');
+
+  // It opens no secret: a master key it could not use does not matter.
+  const list = await tessera(['keys', 'list'], { env: { ...env, MASTER_KEY: 'c2hvcnQ=' } });
+  assert.equal(list.code, 0, list.stderr);
+  assert.equal(list.stderr, '');
+  const [header, ...rows] = list.stdout.trimEnd().split('\n');
+  assert.match(header!, /^KID +PURPOSE +ALG +STATE +CREATED +ACTIVATES +RETIRED +EXPIRES +REVOKED$/);
+  assert.deepEqual(rows.map((row) => row.split(/ +/)[0]).sort(), [...kids].sort());
+  assert.ok(
+    rows.some((row) => / next /.test(row)),
+    'the rotation shows as a next key',
+  );
+
+  const verify = await tessera(['audit', 'verify'], { env });
+  assert.equal(verify.code, 0, verify.stderr);
+  assert.deepEqual(await withDb(env, state), before, 'no row, table, key or migration changed');
 });

@@ -121,7 +121,11 @@ const hostile: Array<[string, Record<string, string>, string]> = [
   ['REGISTRATION neither open nor closed', { REGISTRATION: 'maybe' }, 'REGISTRATION'],
   ['TRUST_PROXY with shell junk', { TRUST_PROXY: 'garbage;rm' }, 'TRUST_PROXY'],
   ['TRUST_PROXY with one bad entry in a list', { TRUST_PROXY: '10.0.0.0/8,evil host' }, 'TRUST_PROXY'],
-  ['an idle lifetime above the absolute one', { REFRESH_TOKEN_TTL: '3600', REFRESH_IDLE_TTL: '7200' }, 'REFRESH_IDLE_TTL'],
+  [
+    'an idle lifetime above the absolute one',
+    { REFRESH_TOKEN_TTL: '3600', REFRESH_IDLE_TTL: '7200' },
+    'REFRESH_IDLE_TTL',
+  ],
   ['a MySQL DATABASE_URL', { DATABASE_URL: 'mysql://u:p@db/tessera' }, 'DATABASE_URL'],
   ['argon2 memory below 19 MiB', { ARGON2_MEMORY_KIB: '19455' }, 'ARGON2_MEMORY_KIB'],
   ['a single argon2 iteration', { ARGON2_ITERATIONS: '1' }, 'ARGON2_ITERATIONS'],
@@ -134,7 +138,11 @@ const hostile: Array<[string, Record<string, string>, string]> = [
   ['a captcha host with a path', { CAPTCHA_HOSTNAMES: 'id.example.com/login' }, 'CAPTCHA_HOSTNAMES'],
   ['a wildcard captcha host', { CAPTCHA_HOSTNAMES: '*.example.com' }, 'CAPTCHA_HOSTNAMES'],
   ['a captcha host with an empty label', { CAPTCHA_HOSTNAMES: 'id..example.com' }, 'CAPTCHA_HOSTNAMES'],
-  ['a captcha host with a space inside', { CAPTCHA_HOSTNAMES: 'id.example.com, evil example.com' }, 'CAPTCHA_HOSTNAMES'],
+  [
+    'a captcha host with a space inside',
+    { CAPTCHA_HOSTNAMES: 'id.example.com, evil example.com' },
+    'CAPTCHA_HOSTNAMES',
+  ],
   ['a captcha host with credentials', { CAPTCHA_HOSTNAMES: 'user@id.example.com' }, 'CAPTCHA_HOSTNAMES'],
   ['captcha hosts that are only commas', { CAPTCHA_HOSTNAMES: ' , ,' }, 'CAPTCHA_HOSTNAMES'],
   ['a captcha score above 1', { CAPTCHA_MIN_SCORE: '1.5' }, 'CAPTCHA_MIN_SCORE'],
@@ -179,7 +187,11 @@ test('TRUST_PROXY: false, true, a hop count, or a list of addresses and CIDRs', 
   assert.equal(loadConfig({ TRUST_PROXY: 'True' }).trustProxy, true);
   assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
   assert.deepEqual(loadConfig({ TRUST_PROXY: '127.0.0.1' }).trustProxy, ['127.0.0.1']);
-  assert.deepEqual(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8 , 192.168.1.0/24,::1 ' }).trustProxy, ['10.0.0.0/8', '192.168.1.0/24', '::1']);
+  assert.deepEqual(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8 , 192.168.1.0/24,::1 ' }).trustProxy, [
+    '10.0.0.0/8',
+    '192.168.1.0/24',
+    '::1',
+  ]);
   assert.deepEqual(loadConfig({ TRUST_PROXY: 'loopback,uniquelocal' }).trustProxy, ['loopback', 'uniquelocal']);
   assert.deepEqual(loadConfig({ TRUST_PROXY: 'fd00::/8' }).trustProxy, ['fd00::/8']);
 });
@@ -188,12 +200,20 @@ test('production starts with an explicit master key, PostgreSQL and an https iss
   const config = loadConfig(PRODUCTION_OK);
   assert.equal(config.env, 'production');
   assert.deepEqual(config.masterKey, { kind: 'file', path: '/run/secrets/tessera-master.key', explicit: true });
-  assert.equal(loadConfig({ ...PRODUCTION_OK, MASTER_KEY_FILE: '', MASTER_KEY: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' }).masterKey.kind, 'value');
+  assert.equal(
+    loadConfig({ ...PRODUCTION_OK, MASTER_KEY_FILE: '', MASTER_KEY: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' })
+      .masterKey.kind,
+    'value',
+  );
 });
 
 test('production refuses the implicit master key file', () => {
   assertRefused({ ...PRODUCTION_OK, MASTER_KEY_FILE: '' }, 'MASTER_KEY');
-  assert.throws(() => loadConfig({ ...PRODUCTION_OK, MASTER_KEY_FILE: '' }), /MASTER_KEY_FILE/, 'the message also offers MASTER_KEY_FILE');
+  assert.throws(
+    () => loadConfig({ ...PRODUCTION_OK, MASTER_KEY_FILE: '' }),
+    /MASTER_KEY_FILE/,
+    'the message also offers MASTER_KEY_FILE',
+  );
 });
 
 test('production refuses the embedded database', () => {
@@ -211,10 +231,21 @@ test('production refuses an http issuer unless TRUST_PROXY names the TLS proxy',
 test('production refuses TRUST_PROXY=true; a list of proxies or a hop count is taken', () => {
   assertRefused({ ...PRODUCTION_OK, TRUST_PROXY: 'true' }, 'TRUST_PROXY');
   assertRefused({ ...PRODUCTION_OK, TRUST_PROXY: 'TRUE' }, 'TRUST_PROXY');
-  assert.throws(() => loadConfig({ ...PRODUCTION_OK, TRUST_PROXY: 'true' }), /addresses or CIDRs/, 'the message says what to set instead');
-  assert.deepEqual(loadConfig({ ...PRODUCTION_OK, TRUST_PROXY: '10.0.0.5,10.1.0.0/16' }).trustProxy, ['10.0.0.5', '10.1.0.0/16']);
+  assert.throws(
+    () => loadConfig({ ...PRODUCTION_OK, TRUST_PROXY: 'true' }),
+    /addresses or CIDRs/,
+    'the message says what to set instead',
+  );
+  assert.deepEqual(loadConfig({ ...PRODUCTION_OK, TRUST_PROXY: '10.0.0.5,10.1.0.0/16' }).trustProxy, [
+    '10.0.0.5',
+    '10.1.0.0/16',
+  ]);
   assert.equal(loadConfig({ ...PRODUCTION_OK, TRUST_PROXY: '1' }).trustProxy, 1);
-  assert.equal(loadConfig({ NODE_ENV: 'development', TRUST_PROXY: 'true' }).trustProxy, true, 'still allowed outside production');
+  assert.equal(
+    loadConfig({ NODE_ENV: 'development', TRUST_PROXY: 'true' }).trustProxy,
+    true,
+    'still allowed outside production',
+  );
 });
 
 test('production refuses a missing captcha secret while captcha is on', () => {
@@ -233,12 +264,22 @@ test('the same unsafe settings are allowed outside production', () => {
 test('CAPTCHA_HOSTNAMES: by default the hosts of ISSUER and CORS_ORIGINS; else the list given, in lower case', () => {
   assert.deepEqual(loadConfig({}).captcha.hostnames, ['localhost']);
   assert.deepEqual(
-    loadConfig({ ISSUER: 'https://id.example.com:8443/tenant', CORS_ORIGINS: 'https://app.example.com, http://localhost:5173, https://id.example.com' }).captcha.hostnames,
+    loadConfig({
+      ISSUER: 'https://id.example.com:8443/tenant',
+      CORS_ORIGINS: 'https://app.example.com, http://localhost:5173, https://id.example.com',
+    }).captcha.hostnames,
     ['id.example.com', 'app.example.com', 'localhost'],
     'host names only (no scheme or port), each once',
   );
-  assert.deepEqual(loadConfig({ CAPTCHA_HOSTNAMES: ' Login.Example.com ,app.example.com,login.example.com' }).captcha.hostnames, ['login.example.com', 'app.example.com']);
-  assert.deepEqual(loadConfig({ CAPTCHA_HOSTNAMES: 'id.example.com', CORS_ORIGINS: 'https://app.example.com' }).captcha.hostnames, ['id.example.com'], 'an explicit list replaces the default');
+  assert.deepEqual(
+    loadConfig({ CAPTCHA_HOSTNAMES: ' Login.Example.com ,app.example.com,login.example.com' }).captcha.hostnames,
+    ['login.example.com', 'app.example.com'],
+  );
+  assert.deepEqual(
+    loadConfig({ CAPTCHA_HOSTNAMES: 'id.example.com', CORS_ORIGINS: 'https://app.example.com' }).captcha.hostnames,
+    ['id.example.com'],
+    'an explicit list replaces the default',
+  );
   assert.throws(() => loadConfig({ CAPTCHA_HOSTNAMES: 'https://id.example.com' }), /no scheme, port, path or wildcard/);
 });
 

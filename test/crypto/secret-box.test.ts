@@ -138,7 +138,8 @@ test('a key file readable by group or others is refused', (t) => {
     chmodSync(path, mode);
     assert.throws(
       () => loadMasterKey({ env: 'development', masterKey: { kind: 'file', path, explicit: true } }),
-      (error: unknown) => error instanceof ConfigError && error.variable === 'MASTER_KEY_FILE' && /chmod 600/.test(error.message),
+      (error: unknown) =>
+        error instanceof ConfigError && error.variable === 'MASTER_KEY_FILE' && /chmod 600/.test(error.message),
       `mode ${mode.toString(8)}`,
     );
   }
@@ -175,8 +176,14 @@ test('production refuses a missing key file instead of creating one', (t) => {
 
 test('MASTER_KEY takes base64 or base64url of exactly 32 bytes', () => {
   const key = randomBytes(32);
-  assert.deepEqual(loadMasterKey({ env: 'production', masterKey: { kind: 'value', value: key.toString('base64') } }), key);
+  assert.deepEqual(
+    loadMasterKey({ env: 'production', masterKey: { kind: 'value', value: key.toString('base64') } }),
+    key,
+  );
   assert.deepEqual(decodeMasterKey(`${key.toString('base64url')}\n`, 'MASTER_KEY'), key);
-  assert.throws(() => decodeMasterKey(randomBytes(31).toString('base64'), 'MASTER_KEY'), (e: unknown) => e instanceof ConfigError && e.variable === 'MASTER_KEY');
+  assert.throws(
+    () => decodeMasterKey(randomBytes(31).toString('base64'), 'MASTER_KEY'),
+    (e: unknown) => e instanceof ConfigError && e.variable === 'MASTER_KEY',
+  );
   assert.throws(() => decodeMasterKey('not base64!', 'MASTER_KEY'), ConfigError);
 });

@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Database } from '../../src/db/database.js';
-import { PostgresAttemptCounter, RedisAttemptCounter, type AttemptCounter } from '../../src/defences/attempt-counter.js';
+import {
+  PostgresAttemptCounter,
+  RedisAttemptCounter,
+  type AttemptCounter,
+} from '../../src/defences/attempt-counter.js';
 import { testConfig } from '../helpers/build.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -37,7 +41,9 @@ const unique = (label: string) => `${label}:${randomBytes(6).toString('hex')}`;
 test('50 parallel reservations under a limit of 3: exactly 3 are granted, on every store', async (t) => {
   for (const { name, counter } of await stores(t)) {
     const keys = [unique('acct'), unique('ip')];
-    const granted = (await Promise.all(Array.from({ length: 50 }, () => counter.reserve(keys, [3, 1000])))).filter((r) => r !== null);
+    const granted = (await Promise.all(Array.from({ length: 50 }, () => counter.reserve(keys, [3, 1000])))).filter(
+      (r) => r !== null,
+    );
     assert.equal(granted.length, 3, `${name}: granted`);
     assert.deepEqual(granted.map((r) => r.counts[0]).sort(), [1, 2, 3], `${name}: each saw the ones before it`);
     assert.deepEqual(await counter.count(keys), [3, 3], `${name}: refused attempts are not counted`);
@@ -65,16 +71,26 @@ test('release: a success takes its own attempt back and clears the earlier ones,
     const later = (await counter.reserve([account, ip], null))!;
     assert.deepEqual(await counter.count([account, ip]), [4, 4]);
     await counter.release(success, account);
-    assert.deepEqual(await counter.count([account, ip]), [1, 3], `${name}: the account keeps only the attempt after the success; the IP keeps its failures`);
+    assert.deepEqual(
+      await counter.count([account, ip]),
+      [1, 3],
+      `${name}: the account keeps only the attempt after the success; the IP keeps its failures`,
+    );
     await counter.release(later);
-    assert.deepEqual(await counter.count([account, ip]), [0, 2], `${name}: a plain release takes back one attempt under each key`);
+    assert.deepEqual(
+      await counter.count([account, ip]),
+      [0, 2],
+      `${name}: a plain release takes back one attempt under each key`,
+    );
   }
 });
 
 test('parallel reservations on two keys that overlap in reverse order do not deadlock', async (t) => {
   for (const { name, counter } of await stores(t)) {
     const [a, b] = [unique('k'), unique('k')];
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => counter.reserve(i % 2 ? [a, b] : [b, a], [100, 100])));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => counter.reserve(i % 2 ? [a, b] : [b, a], [100, 100])),
+    );
     assert.equal(results.filter(Boolean).length, 40, name);
     assert.deepEqual(await counter.count([a, b]), [40, 40]);
   }

@@ -52,7 +52,12 @@ async function register(built: Built, email = uniqueEmail('burst')): Promise<{ e
 }
 
 const login = (built: Built, email: string, password: string, ip = '127.0.0.1', captcha_token?: string) =>
-  built.app.inject({ method: 'POST', url: '/auth/login', remoteAddress: ip, payload: { email, password, ...(captcha_token ? { captcha_token } : {}) } });
+  built.app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    remoteAddress: ip,
+    payload: { email, password, ...(captcha_token ? { captcha_token } : {}) },
+  });
 
 /** Password checks that ran for one account name, as the audit log has them. */
 async function checksFor(built: Built, email: string): Promise<number> {
@@ -87,16 +92,22 @@ async function loginBurst(t: TestContext, apps: Built[], goodAnswer: string, ips
   const first = apps[0]!;
   const { email } = await register(first);
   const wrong = await Promise.all(
-    Array.from({ length: 30 }, (_, i) => login(apps[i % apps.length]!, email, `wrong-password-${i}`, ips[i % ips.length])),
+    Array.from({ length: 30 }, (_, i) =>
+      login(apps[i % apps.length]!, email, `wrong-password-${i}`, ips[i % ips.length]),
+    ),
   );
-  t.diagnostic(`30 wrong passwords over ${apps.length} instance(s) and ${ips.length} IP(s): ${JSON.stringify(tally(wrong))}`);
+  t.diagnostic(
+    `30 wrong passwords over ${apps.length} instance(s) and ${ips.length} IP(s): ${JSON.stringify(tally(wrong))}`,
+  );
   assert.equal(await checksFor(first, email), AFTER, 'password checks that ran for the account');
   assert.equal(wrong.filter((r) => r.json().error === 'invalid_credentials').length, AFTER);
   assert.equal(wrong.filter((r) => r.json().error === 'captcha_required').length, 30 - AFTER);
 
   // The right password inside a second burst: the threshold is reached, so a captcha first.
   const second = await Promise.all([
-    ...Array.from({ length: 10 }, (_, i) => login(apps[i % apps.length]!, email, `wrong-again-${i}`, ips[i % ips.length])),
+    ...Array.from({ length: 10 }, (_, i) =>
+      login(apps[i % apps.length]!, email, `wrong-again-${i}`, ips[i % ips.length]),
+    ),
     login(apps.at(-1)!, email, GOOD_PASSWORD, ips[0]),
   ]);
   assert.deepEqual(tally(second), { captcha_required: 11 });
@@ -115,14 +126,23 @@ test(`login, one IP: 30 parallel wrong passwords run ${AFTER} checks, the rest g
 
 test('login, one account from six IPs: the account threshold holds across addresses', async (t) => {
   const { apps, goodAnswer } = await setup(t);
-  await loginBurst(t, apps, goodAnswer, ['198.51.100.1', '198.51.100.2', '203.0.113.3', '203.0.113.4', '2001:db8:1::5', '2001:db8:2::6']);
+  await loginBurst(t, apps, goodAnswer, [
+    '198.51.100.1',
+    '198.51.100.2',
+    '203.0.113.3',
+    '203.0.113.4',
+    '2001:db8:1::5',
+    '2001:db8:2::6',
+  ]);
 });
 
 test('login, one IP spraying 50 accounts at once: at most CAPTCHA_AFTER_IP_FAILURES checks', async (t) => {
   const { first, goodAnswer } = await setup(t);
   const ip = '192.0.2.77';
   const { email } = await register(first);
-  const spray = await Promise.all(Array.from({ length: 50 }, () => login(first, uniqueEmail('sprayed'), 'wrong-password-123', ip)));
+  const spray = await Promise.all(
+    Array.from({ length: 50 }, () => login(first, uniqueEmail('sprayed'), 'wrong-password-123', ip)),
+  );
   t.diagnostic(`50 accounts from one IP: ${JSON.stringify(tally(spray))}`);
   assert.equal(await checksFromIp(first, ip), AFTER_IP);
   assert.deepEqual(tally(spray), { invalid_credentials: AFTER_IP, captcha_required: 50 - AFTER_IP });
@@ -135,20 +155,31 @@ test('login on Redis counters: the same burst holds', async (t) => {
   const { apps, goodAnswer } = await setup(t, { redis: true });
   const email = await loginBurst(t, apps, goodAnswer, ['198.51.100.8']);
   const account = apps[0]!.services.credentialGuard.keysFor(email, '0.0.0.0').account;
-  const [row] = await apps[0]!.services.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM login_failures WHERE key = $1`, [account]);
+  const [row] = await apps[0]!.services.db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM login_failures WHERE key = $1`,
+    [account],
+  );
   assert.equal(row!.n, 0, 'Redis holds the counters, not PostgreSQL');
   assert.equal(await checksFor(apps[0]!, email), AFTER + 1, 'three failures and the one success');
 });
 
-test('login, two instances on one PostgreSQL: the burst split between them runs no more checks', { skip: twoInstances }, async (t) => {
-  const { apps, goodAnswer } = await setup(t, { instances: 2 });
-  await loginBurst(t, apps, goodAnswer, ['198.51.100.9', '198.51.100.10']);
-});
+test(
+  'login, two instances on one PostgreSQL: the burst split between them runs no more checks',
+  { skip: twoInstances },
+  async (t) => {
+    const { apps, goodAnswer } = await setup(t, { instances: 2 });
+    await loginBurst(t, apps, goodAnswer, ['198.51.100.9', '198.51.100.10']);
+  },
+);
 
-test('login, two instances on one Redis: the burst split between them runs no more checks', { skip: twoInstances }, async (t) => {
-  const { apps, goodAnswer } = await setup(t, { instances: 2, redis: true });
-  await loginBurst(t, apps, goodAnswer, ['198.51.100.11']);
-});
+test(
+  'login, two instances on one Redis: the burst split between them runs no more checks',
+  { skip: twoInstances },
+  async (t) => {
+    const { apps, goodAnswer } = await setup(t, { instances: 2, redis: true });
+    await loginBurst(t, apps, goodAnswer, ['198.51.100.11']);
+  },
+);
 
 test('password change with a stolen access token: the same guard, the same counters', async (t) => {
   const { first, goodAnswer } = await setup(t);
@@ -160,25 +191,43 @@ test('password change with a stolen access token: the same guard, the same count
       url: '/users/me/password',
       remoteAddress: ip,
       headers: { authorization: `Bearer ${tokens.access_token}` },
-      payload: { current_password: current, new_password: 'a-brand-new-passphrase-9', ...(captcha_token ? { captcha_token } : {}) },
+      payload: {
+        current_password: current,
+        new_password: 'a-brand-new-passphrase-9',
+        ...(captcha_token ? { captcha_token } : {}),
+      },
     });
   const ips = ['198.51.100.20', '198.51.100.21', '203.0.113.22'];
-  const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => change(`wrong-current-${i}`, ips[i % ips.length]!)));
+  const burst = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => change(`wrong-current-${i}`, ips[i % ips.length]!)),
+  );
   t.diagnostic(`30 wrong current passwords from 3 IPs: ${JSON.stringify(tally(burst))}`);
   assert.deepEqual(tally(burst), { invalid_credentials: AFTER, captcha_required: 30 - AFTER });
-  const [failures] = await first.services.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM security_events WHERE type = 'password_change_failure' AND user_id = $1`, [id]);
+  const [failures] = await first.services.db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM security_events WHERE type = 'password_change_failure' AND user_id = $1`,
+    [id],
+  );
   assert.equal(failures!.n, AFTER, 'password checks that ran');
 
   // The counters are the account's: a login now needs a captcha too.
   assert.equal((await login(first, email, GOOD_PASSWORD, '203.0.113.99')).json().error, 'captcha_required');
   // The right current password inside a burst is asked for a captcha; with one it works.
   // (From fresh addresses: the route's own limit of 10 a minute per IP is spent above.)
-  const second = await Promise.all([...Array.from({ length: 5 }, (_, i) => change(`wrong-again-${i}`, '192.0.2.30')), change(GOOD_PASSWORD, '192.0.2.30')]);
+  const second = await Promise.all([
+    ...Array.from({ length: 5 }, (_, i) => change(`wrong-again-${i}`, '192.0.2.30')),
+    change(GOOD_PASSWORD, '192.0.2.30'),
+  ]);
   assert.deepEqual(tally(second), { captcha_required: 6 });
-  const [hash] = await first.services.db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [id]);
+  const [hash] = await first.services.db.query<{ password_hash: string }>(
+    'SELECT password_hash FROM users WHERE id = $1',
+    [id],
+  );
   const ok = await change(GOOD_PASSWORD, '192.0.2.31', goodAnswer);
   assert.equal(ok.statusCode, 204, ok.body);
-  const [after] = await first.services.db.query<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = $1', [id]);
+  const [after] = await first.services.db.query<{ password_hash: string }>(
+    'SELECT password_hash FROM users WHERE id = $1',
+    [id],
+  );
   assert.notEqual(after!.password_hash, hash!.password_hash, 'the password changed');
 });
 
@@ -187,10 +236,12 @@ test('password change failures raise the per-account alert like failed logins', 
   const { createServer } = await import('node:http');
   const receiver = createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => (body += c)).on('end', () => {
-      received.push(JSON.parse(body));
-      res.writeHead(204).end();
-    });
+    req
+      .on('data', (c) => (body += c))
+      .on('end', () => {
+        received.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((resolve) => receiver.close(resolve)));

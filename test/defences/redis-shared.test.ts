@@ -28,7 +28,15 @@ test('a login limit of N is reached after N attempts spread over two instances',
   const statuses: number[] = [];
   for (let i = 0; i < 8; i++) {
     const app = i % 2 ? b.app : a.app;
-    statuses.push((await app.inject({ method: 'POST', url: '/auth/login', payload: { email: uniqueEmail(), password: 'whatever-password' } })).statusCode);
+    statuses.push(
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: { email: uniqueEmail(), password: 'whatever-password' },
+        })
+      ).statusCode,
+    );
   }
   assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 429, 429]);
 });
@@ -36,9 +44,15 @@ test('a login limit of N is reached after N attempts spread over two instances',
 test('failure counters are shared: failures on one instance demand a captcha on the other', { skip }, async (t) => {
   const siteverify = await startSiteverify();
   t.after(() => siteverify.close());
-  const [a, b] = await pair(t, { CAPTCHA_PROVIDER: 'turnstile', CAPTCHA_SECRET: 'test-secret', CAPTCHA_VERIFY_URL: siteverify.url, CAPTCHA_AFTER_FAILURES: '3' });
+  const [a, b] = await pair(t, {
+    CAPTCHA_PROVIDER: 'turnstile',
+    CAPTCHA_SECRET: 'test-secret',
+    CAPTCHA_VERIFY_URL: siteverify.url,
+    CAPTCHA_AFTER_FAILURES: '3',
+  });
   const email = uniqueEmail('shared');
-  const login = (app: typeof a.app) => app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: 'wrong-password-123' } });
+  const login = (app: typeof a.app) =>
+    app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: 'wrong-password-123' } });
   assert.equal((await login(a.app)).json().error, 'invalid_credentials');
   assert.equal((await login(b.app)).json().error, 'invalid_credentials');
   assert.equal((await login(a.app)).json().error, 'invalid_credentials');
@@ -60,7 +74,9 @@ test('50 parallel attempts in Redis: 50 counted without a limit, exactly the lim
     const keys = ['acct:parallel', 'ip:127.0.0.1'];
     await Promise.all(Array.from({ length: 50 }, () => counter.reserve(keys, null)));
     assert.deepEqual(await counter.count(keys), [50, 50]);
-    const limited = await Promise.all(Array.from({ length: 50 }, () => counter.reserve(['acct:limited', 'ip:127.0.0.2'], [3, 100])));
+    const limited = await Promise.all(
+      Array.from({ length: 50 }, () => counter.reserve(['acct:limited', 'ip:127.0.0.2'], [3, 100])),
+    );
     assert.equal(limited.filter(Boolean).length, 3);
     assert.deepEqual(await counter.count(['acct:limited', 'ip:127.0.0.2']), [3, 3]);
   } finally {

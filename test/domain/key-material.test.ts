@@ -20,7 +20,11 @@ for (const alg of ['ES256', 'EdDSA', 'RS256', 'PS256'] as const) {
     const expected = ALLOWED[alg];
 
     assert.equal(key.alg, alg);
-    assert.equal(key.kid, await calculateJwkThumbprint(key.publicJwk as JWK, 'sha256'), 'kid is the RFC 7638 thumbprint');
+    assert.equal(
+      key.kid,
+      await calculateJwkThumbprint(key.publicJwk as JWK, 'sha256'),
+      'kid is the RFC 7638 thumbprint',
+    );
     assert.match(key.kid, /^[A-Za-z0-9_-]{43}$/, 'a base64url SHA-256');
     assert.equal(key.privateJwk.kid, key.kid);
 
@@ -43,7 +47,10 @@ for (const alg of ['ES256', 'EdDSA', 'RS256', 'PS256'] as const) {
     const privateKey = await importJWK(key.privateJwk, alg);
     const publicKey = await importJWK(key.publicJwk as JWK, alg);
     assert.equal((publicKey as { type?: string }).type, 'public');
-    const jwt = await new SignJWT({ sub: 'user-1' }).setProtectedHeader({ alg, kid: key.kid }).setIssuedAt().sign(privateKey);
+    const jwt = await new SignJWT({ sub: 'user-1' })
+      .setProtectedHeader({ alg, kid: key.kid })
+      .setIssuedAt()
+      .sign(privateKey);
     assert.equal(decodeProtectedHeader(jwt).kid, key.kid);
     const { payload } = await jwtVerify(jwt, publicKey, { algorithms: [alg] });
     assert.equal(payload.sub, 'user-1');
@@ -64,8 +71,24 @@ for (const alg of ['ES256', 'EdDSA', 'RS256', 'PS256'] as const) {
 }
 
 test('publicJwkOf copies an allow-list, whatever extra members the input has', () => {
-  const hostile = { kty: 'EC', crv: 'P-256', x: 'x-value', y: 'y-value', d: 'secret', k: 'secret', extra: 'junk' } as JWK;
-  assert.deepEqual(publicJwkOf(hostile, 'kid-1', 'ES256'), { kty: 'EC', kid: 'kid-1', alg: 'ES256', use: 'sig', crv: 'P-256', x: 'x-value', y: 'y-value' });
+  const hostile = {
+    kty: 'EC',
+    crv: 'P-256',
+    x: 'x-value',
+    y: 'y-value',
+    d: 'secret',
+    k: 'secret',
+    extra: 'junk',
+  } as JWK;
+  assert.deepEqual(publicJwkOf(hostile, 'kid-1', 'ES256'), {
+    kty: 'EC',
+    kid: 'kid-1',
+    alg: 'ES256',
+    use: 'sig',
+    crv: 'P-256',
+    x: 'x-value',
+    y: 'y-value',
+  });
 });
 
 test('publicJwkOf refuses symmetric keys and keys missing a public member', () => {

@@ -20,7 +20,11 @@ test('hash is argon2id with m >= 19456, t >= 2, p >= 1, and verifies exactly', a
   assert.equal(await hasher.verify(hash, 'lantern moss quiet harbor'), true);
   assert.equal(await hasher.verify(hash, 'lantern moss quiet harbour'), false);
   assert.equal(await hasher.verify(hash, ''), false);
-  assert.equal(await hasher.verify('not-a-hash', 'lantern moss quiet harbor'), false, 'a broken hash is false, not a throw');
+  assert.equal(
+    await hasher.verify('not-a-hash', 'lantern moss quiet harbor'),
+    false,
+    'a broken hash is false, not a throw',
+  );
 });
 
 test('long passwords are not truncated, and NFKC-equivalent input verifies', async () => {
@@ -40,7 +44,10 @@ test('an oversize password is false without touching the hashing queue', async (
   const running = hasher.hash('occupies the only slot');
   assert.deepEqual(hasher.depth, { running: 1, queued: 0 });
   await assert.rejects(hasher.verify('$argon2id$v=19$m=19456,t=2,p=1$AAAA$AAAA', 'short'), HasherBusyError);
-  assert.equal(await hasher.verify('$argon2id$v=19$m=19456,t=2,p=1$AAAA$AAAA', 'x'.repeat(MAX_PASSWORD_BYTES + 1)), false);
+  assert.equal(
+    await hasher.verify('$argon2id$v=19$m=19456,t=2,p=1$AAAA$AAAA', 'x'.repeat(MAX_PASSWORD_BYTES + 1)),
+    false,
+  );
   await running;
 });
 

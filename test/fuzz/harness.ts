@@ -26,9 +26,40 @@ const LIBRARY_NAMES_ALLOWED = new Set(['GET /metrics']);
 
 /** Fields of success bodies that carry data a caller chose, or random material (tokens, keys, hashes). */
 const OPAQUE_FIELDS = new Set([
-  'email', 'username', 'name', 'scope', 'user_agent', 'ip', 'client_id', 'client_secret', 'access_token', 'refresh_token', 'kid', 'x', 'y', 'n', 'e',
-  'jti', 'sid', 'sub', 'id', 'next_cursor', 'replacement', 'account', 'hash', 'prev_hash', 'target', 'actor', 'request_id', 'user_id', 'session_id',
-  'cursor', 'query', 'resource', 'audience', 'aud',
+  'email',
+  'username',
+  'name',
+  'scope',
+  'user_agent',
+  'ip',
+  'client_id',
+  'client_secret',
+  'access_token',
+  'refresh_token',
+  'kid',
+  'x',
+  'y',
+  'n',
+  'e',
+  'jti',
+  'sid',
+  'sub',
+  'id',
+  'next_cursor',
+  'replacement',
+  'account',
+  'hash',
+  'prev_hash',
+  'target',
+  'actor',
+  'request_id',
+  'user_id',
+  'session_id',
+  'cursor',
+  'query',
+  'resource',
+  'audience',
+  'aud',
 ]);
 
 const ROLES: Record<ActorName, string[]> = { admin: ['admin'], moderator: ['moderator'], user: ['user'] };
@@ -81,15 +112,32 @@ export class Harness {
   static async create(built: Built, operations: Operation[]): Promise<Harness> {
     const actors = {} as Live['actors'];
     for (const name of ['admin', 'moderator', 'user'] as const) actors[name] = await newActor(built, name);
-    const victim = await registerUser(built.services, { email: `victim-${process.pid}-${Date.now()}@example.com`, password: GOOD_PASSWORD, roles: ['user'] });
+    const victim = await registerUser(built.services, {
+      email: `victim-${process.pid}-${Date.now()}@example.com`,
+      password: GOOD_PASSWORD,
+      roles: ['user'],
+    });
     if (!victim.created) throw new Error('victim exists');
-    const introspector = await createClient(built.services.db, { name: 'fuzz-introspector', scopes: ['api:read'], grantTypes: ['client_credentials'], canIntrospect: true });
-    const plain = await createClient(built.services.db, { name: 'fuzz-plain', scopes: ['api:read', 'api:write'], grantTypes: ['client_credentials'], canIntrospect: false });
+    const introspector = await createClient(built.services.db, {
+      name: 'fuzz-introspector',
+      scopes: ['api:read'],
+      grantTypes: ['client_credentials'],
+      canIntrospect: true,
+    });
+    const plain = await createClient(built.services.db, {
+      name: 'fuzz-plain',
+      scopes: ['api:read', 'api:write'],
+      grantTypes: ['client_credentials'],
+      canIntrospect: false,
+    });
     const live: Live = {
       issuer: built.config.issuer,
       actors,
       victim: { id: victim.user.id, email: victim.email },
-      clients: { introspector: { id: introspector.client.id, secret: introspector.secret }, plain: { id: plain.client.id, secret: plain.secret } },
+      clients: {
+        introspector: { id: introspector.client.id, secret: introspector.secret },
+        plain: { id: plain.client.id, secret: plain.secret },
+      },
       kids: [],
       accessJwk: {},
       etag: '',
@@ -104,15 +152,31 @@ export class Harness {
     const { app, services } = this.built;
     for (const name of ['admin', 'moderator', 'user'] as const) {
       const actor = this.live.actors[name];
-      const info = await app.inject({ method: 'GET', url: '/userinfo', headers: { authorization: `Bearer ${actor.access}` } });
+      const info = await app.inject({
+        method: 'GET',
+        url: '/userinfo',
+        headers: { authorization: `Bearer ${actor.access}` },
+      });
       if (info.statusCode === 200 && sameRoles((info.json() as { roles: string[] }).roles, ROLES[name])) continue;
       this.last = undefined;
-      const [row] = await services.db.query<{ roles: string[]; disabled: boolean }>('SELECT roles, disabled FROM users WHERE id = $1', [actor.id]);
+      const [row] = await services.db.query<{ roles: string[]; disabled: boolean }>(
+        'SELECT roles, disabled FROM users WHERE id = $1',
+        [actor.id],
+      );
       if (row && !row.disabled && sameRoles(row.roles, ROLES[name])) {
-        const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { email: actor.email, password: GOOD_PASSWORD } });
+        const login = await app.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: { email: actor.email, password: GOOD_PASSWORD },
+        });
         if (login.statusCode === 200) {
           const tokens = login.json() as { access_token: string; refresh_token: string };
-          this.live.actors[name] = { ...actor, access: tokens.access_token, refresh: tokens.refresh_token, sid: String(decodeClaims(tokens.access_token).sid) };
+          this.live.actors[name] = {
+            ...actor,
+            access: tokens.access_token,
+            refresh: tokens.refresh_token,
+            sid: String(decodeClaims(tokens.access_token).sid),
+          };
           continue;
         }
       }
@@ -142,7 +206,8 @@ export class Harness {
         `SELECT t.id::text AS id, row_to_json(t) AS row FROM sessions t WHERE t.id::text = ANY(string_to_array($1::text, ','))`,
         [key],
       );
-      for (const r of rows) exempt[r.id] = typeof r.row === 'string' ? (JSON.parse(r.row) as Record<string, unknown>) : r.row;
+      for (const r of rows)
+        exempt[r.id] = typeof r.row === 'string' ? (JSON.parse(r.row) as Record<string, unknown>) : r.row;
     }
     return { key, sums, exempt };
   }
@@ -155,12 +220,17 @@ export class Harness {
   private async reuseExemptions(c: RequestCase, sent: Sent): Promise<string[]> {
     if (c.op.path !== '/oauth/token') return [];
     const candidates = new Set([...this.live.pool.refresh, ...Object.values(this.live.actors).map((a) => a.refresh)]);
-    const presented = [...candidates].filter((token) => sent.payloadText.includes(token) || Object.values(sent.headers).some((h) => h.includes(token)));
+    const presented = [...candidates].filter(
+      (token) => sent.payloadText.includes(token) || Object.values(sent.headers).some((h) => h.includes(token)),
+    );
     const out: string[] = [];
     for (const token of presented) {
       const claims = decodeClaims(token);
       if (typeof claims.sid !== 'string' || typeof claims.jti !== 'string') continue;
-      const [row] = await this.built.services.db.query<{ current_jti: string }>('SELECT current_jti::text AS current_jti FROM sessions WHERE id::text = $1', [claims.sid]);
+      const [row] = await this.built.services.db.query<{ current_jti: string }>(
+        'SELECT current_jti::text AS current_jti FROM sessions WHERE id::text = $1',
+        [claims.sid],
+      );
       if (row && row.current_jti !== claims.jti) out.push(claims.sid);
     }
     return [...new Set(out)].sort();
@@ -174,7 +244,11 @@ export class Harness {
       path = path.replace(`{${name}}`, raw ? v : encodeLoose(v));
     }
     const query = c.query
-      .map(([name, value, raw]) => (name === '' && raw ? resolveVal(value, live) : `${encodeLoose(name)}=${raw ? resolveVal(value, live) : encodeLoose(resolveVal(value, live))}`))
+      .map(([name, value, raw]) =>
+        name === '' && raw
+          ? resolveVal(value, live)
+          : `${encodeLoose(name)}=${raw ? resolveVal(value, live) : encodeLoose(resolveVal(value, live))}`,
+      )
       .join('&');
     const url = query ? `${path}?${query}` : path;
     const headers: Record<string, string> = {};
@@ -194,7 +268,10 @@ export class Harness {
       }
       case 'pairs':
         payload = body.pairs
-          .map(([name, value, raw]) => `${encodeLoose(name)}=${raw ? resolveVal(value, live) : encodeLoose(resolveVal(value, live))}`)
+          .map(
+            ([name, value, raw]) =>
+              `${encodeLoose(name)}=${raw ? resolveVal(value, live) : encodeLoose(resolveVal(value, live))}`,
+          )
           .join('&');
         break;
       case 'text':
@@ -204,7 +281,13 @@ export class Harness {
         payload = Buffer.from(body.bytes);
         break;
     }
-    const options: InjectOptions = { method: c.method as InjectOptions['method'], url, headers, remoteAddress: c.remoteAddress, ...(payload !== undefined ? { payload } : {}) };
+    const options: InjectOptions = {
+      method: c.method,
+      url,
+      headers,
+      remoteAddress: c.remoteAddress,
+      ...(payload !== undefined ? { payload } : {}),
+    };
     return { options, url, headers, payloadText: payload === undefined ? '' : payload.toString() };
   }
 
@@ -220,7 +303,9 @@ export class Harness {
     this.last = after;
     this.count(c.op.id, res.statusCode, res.statusCode >= 400 ? errorCodeOf(res) : undefined);
     if (process.env.FUZZ_TRACE === '1') process.stderr.write(`${describeExchange(sent, res)}\n\n`);
-    const changed = JSON.stringify(before.sums) !== JSON.stringify(after.sums) || JSON.stringify(before.exempt) !== JSON.stringify(after.exempt);
+    const changed =
+      JSON.stringify(before.sums) !== JSON.stringify(after.sums) ||
+      JSON.stringify(before.exempt) !== JSON.stringify(after.exempt);
     if (changed) {
       this.dirty = true;
       this.stateChanges += 1;
@@ -231,7 +316,10 @@ export class Harness {
       if (!this.keepGoing) throw error;
       // Long runs collect every kind of failure instead of stopping at the first.
       const message = (error as Error).message;
-      const kind = `${c.op.id} | ${message.split('\n')[0]!.replace(/ session [0-9a-f-]{36}/, ' session …').replace(/ \(\{.*$/, '')} [${res.statusCode}]`;
+      const kind = `${c.op.id} | ${message
+        .split('\n')[0]!
+        .replace(/ session [0-9a-f-]{36}/, ' session …')
+        .replace(/ \(\{.*$/, '')} [${res.statusCode}]`;
       const seen = this.failures.get(kind);
       if (seen) seen.count += 1;
       else this.failures.set(kind, { count: 1, example: message });
@@ -280,12 +368,16 @@ export class Harness {
     const pathname = new URL(sent.url, 'http://localhost').pathname;
     const target = routeOf(this.operations, c.method, pathname);
     const documented = target ? target.statuses : new Set([404, 400, 413, 415]);
-    assert.ok(documented.has(status), `status ${status} is not documented for ${target?.id ?? `${c.method} ${pathname} (no operation)`} (documented: ${[...documented].join(', ')})\n${label}`);
+    assert.ok(
+      documented.has(status),
+      `status ${status} is not documented for ${target?.id ?? `${c.method} ${pathname} (no operation)`} (documented: ${[...documented].join(', ')})\n${label}`,
+    );
 
     // Nothing internal in any answer, success or not.
     const text = scannable(res);
     assert.doesNotMatch(text, INTERNALS, `internals in the answer\n${label}`);
-    if (!(target && LIBRARY_NAMES_ALLOWED.has(target.id) && status === 200)) assert.doesNotMatch(text, LIBRARY_NAMES, `a library name in the answer\n${label}`);
+    if (!(target && LIBRARY_NAMES_ALLOWED.has(target.id) && status === 200))
+      assert.doesNotMatch(text, LIBRARY_NAMES, `a library name in the answer\n${label}`);
 
     if (status >= 400) {
       checkErrorBody(res, sent, label);
@@ -297,26 +389,44 @@ export class Harness {
         // Reuse of a rotated refresh token may end its session, and nothing else.
         const { ended_at: e0, end_reason: r0, last_used_at: l0, ...rest0 } = was;
         const { ended_at: e1, end_reason: r1, last_used_at: l1, ...rest1 } = now ?? {};
-        void r0, void l0, void l1;
+        (void r0, void l0, void l1);
         this.reuseEndings += 1;
-        assert.ok(e0 === null && e1 !== null && r1 === 'refresh_reuse', `a refused refresh changed session ${sid} without ending it (${JSON.stringify(was)} -> ${JSON.stringify(now)})\n${label}`);
+        assert.ok(
+          e0 === null && e1 !== null && r1 === 'refresh_reuse',
+          `a refused refresh changed session ${sid} without ending it (${JSON.stringify(was)} -> ${JSON.stringify(now)})\n${label}`,
+        );
         assert.deepEqual(rest1, rest0, `a refused refresh changed more than the end of session ${sid}\n${label}`);
       }
     }
 
     if (status >= 200 && status < 300) {
-      if (target?.jsonStatuses.has(status)) assert.doesNotThrow(() => res.json(), `a documented JSON answer is JSON\n${label}`);
+      if (target?.jsonStatuses.has(status))
+        assert.doesNotThrow(() => res.json(), `a documented JSON answer is JSON\n${label}`);
       // Token responses and client secrets are never cached (RFC 6749 5.1).
-      if (/"(access_token|client_secret)"/.test(res.body)) assert.match(String(res.headers['cache-control']), /no-store/, `a token answer without Cache-Control: no-store\n${label}`);
+      if (/"(access_token|client_secret)"/.test(res.body))
+        assert.match(
+          String(res.headers['cache-control']),
+          /no-store/,
+          `a token answer without Cache-Control: no-store\n${label}`,
+        );
       const who = target ? mayAccess(target) : undefined;
       if (who === 'introspecting-client') {
         const secret = this.live.clients.introspector.secret;
-        const presented = Object.values(sent.headers).some((h) => decodesTo(h, secret)) || sent.payloadText.includes(encodeURIComponent(secret)) || sent.payloadText.includes(secret);
-        assert.ok(presented, `${target!.id} answered ${status} without the introspecting client's credentials\n${label}`);
+        const presented =
+          Object.values(sent.headers).some((h) => decodesTo(h, secret)) ||
+          sent.payloadText.includes(encodeURIComponent(secret)) ||
+          sent.payloadText.includes(secret);
+        assert.ok(
+          presented,
+          `${target!.id} answered ${status} without the introspecting client's credentials\n${label}`,
+        );
       } else if (who) {
         const presented = this.presentedActor(sent.headers.authorization);
         if (presented !== 'unknown') {
-          assert.ok(presented !== undefined && who.has(presented), `${target!.id} answered ${status} to ${presented ?? 'no valid credentials'}\n${label}`);
+          assert.ok(
+            presented !== undefined && who.has(presented),
+            `${target!.id} answered ${status} to ${presented ?? 'no valid credentials'}\n${label}`,
+          );
         }
       }
     }
@@ -334,10 +444,19 @@ export class Harness {
 }
 
 /** The tables a refused request must leave as they were, each with its primary key. */
-export const STATE_TABLES: ReadonlyArray<readonly [table: string, key: string]> = [['users', 'id'], ['sessions', 'id'], ['clients', 'id'], ['signing_keys', 'kid']];
+export const STATE_TABLES: ReadonlyArray<readonly [table: string, key: string]> = [
+  ['users', 'id'],
+  ['sessions', 'id'],
+  ['clients', 'id'],
+  ['signing_keys', 'kid'],
+];
 
 /** Row count and checksum of each table; sessions whose id is in exemptSessions (comma-separated) are left out. */
-export async function tableSums(db: Queryable, tables = STATE_TABLES, exemptSessions = ''): Promise<Record<string, string | number>> {
+export async function tableSums(
+  db: Queryable,
+  tables = STATE_TABLES,
+  exemptSessions = '',
+): Promise<Record<string, string | number>> {
   const sum = ([table, key]: readonly [string, string]) => {
     const where = table === 'sessions' ? `NOT (t.id::text = ANY(string_to_array($1::text, ',')))` : 'true';
     return `(SELECT count(*)::int FROM ${table} t WHERE ${where}) AS "${table}_rows", (SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t.${key})), '') FROM ${table} t WHERE ${where}) AS "${table}_sum"`;
@@ -349,7 +468,13 @@ export async function tableSums(db: Queryable, tables = STATE_TABLES, exemptSess
 
 async function newActor(built: Built, name: ActorName): Promise<Live['actors'][ActorName]> {
   const u = await userWithRoles(built, ROLES[name] as ('admin' | 'moderator' | 'user')[]);
-  return { id: u.id, email: u.email, access: u.tokens.access_token, refresh: u.tokens.refresh_token, sid: String(decodeClaims(u.tokens.access_token).sid) };
+  return {
+    id: u.id,
+    email: u.email,
+    access: u.tokens.access_token,
+    refresh: u.tokens.refresh_token,
+    sid: String(decodeClaims(u.tokens.access_token).sid),
+  };
 }
 
 const errorCodeOf = (res: LightMyRequestResponse) => {
@@ -396,7 +521,13 @@ function checkErrorBody(res: LightMyRequestResponse, sent: Sent, label: string):
     assert.fail(`a refusal has a JSON body\n${label}`);
   }
   if (body.error === 'captcha_required') {
-    assert.deepEqual(Object.keys(body).filter((k) => !['error', 'error_description', 'captcha_provider', 'captcha_sitekey'].includes(k)), [], `captcha body\n${label}`);
+    assert.deepEqual(
+      Object.keys(body).filter(
+        (k) => !['error', 'error_description', 'captcha_provider', 'captcha_sitekey'].includes(k),
+      ),
+      [],
+      `captcha body\n${label}`,
+    );
   } else {
     try {
       assertSafeErrorShape(res);
@@ -414,7 +545,8 @@ function checkErrorBody(res: LightMyRequestResponse, sent: Sent, label: string):
   const description = String(body.error_description);
   assert.ok(description.length > 0 && description.length <= 200, `a short description\n${label}`);
   // Nothing the caller sent comes back: no reflected input in a refusal.
-  for (const piece of inputPieces(sent)) assert.ok(!description.includes(piece), `the refusal echoes input ${JSON.stringify(piece.slice(0, 60))}\n${label}`);
+  for (const piece of inputPieces(sent))
+    assert.ok(!description.includes(piece), `the refusal echoes input ${JSON.stringify(piece.slice(0, 60))}\n${label}`);
 }
 
 /** Distinctive pieces of what was sent (decoded), for the no-echo check. */

@@ -43,7 +43,10 @@ const FUZZ_ENV = {
 };
 
 function describeCase(c: RequestCase): string {
-  const path = Object.entries(c.path).reduce((p, [name, v]) => p.replace(`{${name}}`, `${v.raw ? '' : 'enc:'}${JSON.stringify(String(v.value)).slice(0, 80)}`), c.op.path);
+  const path = Object.entries(c.path).reduce(
+    (p, [name, v]) => p.replace(`{${name}}`, `${v.raw ? '' : 'enc:'}${JSON.stringify(String(v.value)).slice(0, 80)}`),
+    c.op.path,
+  );
   const query = c.query.map(([n, v, raw]) => `${n}=${raw ? '' : 'enc:'}${String(v).slice(0, 60)}`).join('&');
   const body =
     c.body.kind === 'tree'
@@ -55,13 +58,16 @@ function describeCase(c: RequestCase): string {
           : c.body.kind === 'bytes'
             ? `bytes[${c.body.bytes.length}]`
             : 'none';
-  const cred = c.credential.kind === 'none' ? 'none' : `${c.credential.kind}:${String(c.credential.header).slice(0, 120)}`;
+  const cred =
+    c.credential.kind === 'none' ? 'none' : `${c.credential.kind}:${String(c.credential.header).slice(0, 120)}`;
   return `${c.method} ${path}${query ? `?${query}` : ''} | auth ${cred} | content-type ${JSON.stringify(c.body.contentType)} | body ${body} | headers ${Object.keys(c.headers).join(',')}`;
 }
 
 test('fuzzing every documented operation', { timeout: 6 * 60 * 60 * 1000 }, async (t) => {
   const started = Date.now();
-  const operations = process.env.FUZZ_OPENAPI ? loadOperations(pathToFileURL(process.env.FUZZ_OPENAPI)) : loadOperations();
+  const operations = process.env.FUZZ_OPENAPI
+    ? loadOperations(pathToFileURL(process.env.FUZZ_OPENAPI))
+    : loadOperations();
   const selected = operations.filter((op) => !ONLY || op.id.includes(ONLY));
   const perOperation = Math.max(1, Math.round(RUNS / selected.length));
   const built = await build(t, FUZZ_ENV);
@@ -81,15 +87,29 @@ test('fuzzing every documented operation', { timeout: 6 * 60 * 60 * 1000 }, asyn
     }
   } finally {
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    const statuses = [...harness.statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}:${n}`).join(' ');
-    t.diagnostic(`fuzz: ${harness.requests} requests over ${selected.length} operations (${perOperation} each), seed ${SEED}, ${seconds}s`);
-    t.diagnostic(`fuzz statuses: ${statuses}; ${harness.stateChanges} requests changed the stored state (${harness.reuseEndings} of them refused refresh-token reuses ending a session)`);
+    const statuses = [...harness.statuses.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}:${n}`)
+      .join(' ');
+    t.diagnostic(
+      `fuzz: ${harness.requests} requests over ${selected.length} operations (${perOperation} each), seed ${SEED}, ${seconds}s`,
+    );
+    t.diagnostic(
+      `fuzz statuses: ${statuses}; ${harness.stateChanges} requests changed the stored state (${harness.reuseEndings} of them refused refresh-token reuses ending a session)`,
+    );
     for (const [kind, { count, example }] of harness.failures) t.diagnostic(`FAILURE x${count}: ${kind}\n${example}`);
     if (process.env.FUZZ_VERBOSE === '1') {
-      for (const [op, per] of harness.perOperation) t.diagnostic(`  ${op}: ${[...per.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}:${n}`).join(' ')}`);
+      for (const [op, per] of harness.perOperation)
+        t.diagnostic(
+          `  ${op}: ${[...per.entries()]
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([s, n]) => `${s}:${n}`)
+            .join(' ')}`,
+        );
     }
   }
-  if (harness.failures.size > 0) throw new Error(`${harness.failures.size} kinds of failure (see the diagnostics above)`);
+  if (harness.failures.size > 0)
+    throw new Error(`${harness.failures.size} kinds of failure (see the diagnostics above)`);
 });
 
 /** Synthetic answers each property must reject, and one it must accept. */
@@ -109,29 +129,74 @@ function oracleSelfTest(harness: Harness, operations: Operation[]): void {
     ({
       statusCode: status,
       body,
-      headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'", ...headers },
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "default-src 'none'",
+        ...headers,
+      },
       json: () => JSON.parse(body) as unknown,
     }) as unknown as LightMyRequestResponse;
   const same: Snapshot = { key: '', sums: { users_rows: 1, users_sum: 'a' }, exempt: {} };
   const changed: Snapshot = { key: '', sums: { users_rows: 2, users_sum: 'b' }, exempt: {} };
   const refusal = '{"error":"invalid_token","error_description":"The access token is invalid"}';
-  const verdict = (c: RequestCase, res: LightMyRequestResponse, after = same) => () => harness.check(c, harness.build(c), res, same, after);
+  const verdict =
+    (c: RequestCase, res: LightMyRequestResponse, after = same) =>
+    () =>
+      harness.check(c, harness.build(c), res, same, after);
   const me = request('GET /users/me');
   assert.doesNotThrow(verdict(me, answer(401, refusal)));
-  assert.throws(verdict(me, answer(500, '{"error":"server_error","error_description":"Internal server error"}')), /never a 5xx/);
+  assert.throws(
+    verdict(me, answer(500, '{"error":"server_error","error_description":"Internal server error"}')),
+    /never a 5xx/,
+  );
   assert.throws(verdict(me, answer(418, refusal)), /not documented/);
-  assert.throws(verdict(me, answer(401, '{"error":"invalid_token","error_description":"x","stack":"at f (/work/main/src/a.ts:1:2)"}')), /internals/);
-  assert.throws(verdict(me, answer(401, '{"error":"invalid_token","error_description":"The access token is invalid","detail":"x"}')), /body /);
-  assert.throws(verdict(me, answer(401, '{"error":"invalid_token","error_description":"relation \\"users\\" does not exist"}')), /internals/);
-  assert.throws(verdict(me, answer(401, '{"error":"invalid_token","error_description":"bad echo-marker-1234567"}')), /echoes input/);
+  assert.throws(
+    verdict(
+      me,
+      answer(401, '{"error":"invalid_token","error_description":"x","stack":"at f (/work/main/src/a.ts:1:2)"}'),
+    ),
+    /internals/,
+  );
+  assert.throws(
+    verdict(
+      me,
+      answer(401, '{"error":"invalid_token","error_description":"The access token is invalid","detail":"x"}'),
+    ),
+    /body /,
+  );
+  assert.throws(
+    verdict(me, answer(401, '{"error":"invalid_token","error_description":"relation \\"users\\" does not exist"}')),
+    /internals/,
+  );
+  assert.throws(
+    verdict(me, answer(401, '{"error":"invalid_token","error_description":"bad echo-marker-1234567"}')),
+    /echoes input/,
+  );
   assert.throws(verdict(me, answer(401, '{"error":"no_such_code","error_description":"Not allowed"}')), /one of ours/);
   assert.throws(verdict(me, answer(401, refusal, { 'cache-control': 'public' })), /no-store|cache/i);
   assert.throws(verdict(me, answer(401, refusal), changed), /changed the stored state/);
   assert.throws(verdict(me, answer(200, '{"status":"node_modules/x/lib/x.js:12"}')), /internals/);
   assert.throws(verdict(me, answer(200, '{"status":"TypeError: Cannot read properties of undefined"}')), /internals/);
-  assert.throws(verdict(me, answer(401, '{"error":"invalid_token","error_description":"fastify says no"}')), /internals|library/);
+  assert.throws(
+    verdict(me, answer(401, '{"error":"invalid_token","error_description":"fastify says no"}')),
+    /internals|library/,
+  );
   assert.throws(verdict(me, answer(200, '{"status":"argon2 is busy"}')), /library name/);
-  assert.throws(verdict(request('GET /admin/keys', { kind: 'invalid', header: 'Bearer forged' }), answer(200, '{"keys":[]}')), /answered 200/);
-  assert.throws(verdict(request('GET /admin/keys', { kind: 'actor', actor: 'user', header: `Bearer ${harness.live.actors.user.access}` }), answer(200, '{"keys":[]}')), /answered 200 to user/);
-  assert.throws(verdict(request('GET /oauth/revoked', { kind: 'invalid', header: 'Basic eDp5' }), answer(200, '{}')), /introspecting client/);
+  assert.throws(
+    verdict(request('GET /admin/keys', { kind: 'invalid', header: 'Bearer forged' }), answer(200, '{"keys":[]}')),
+    /answered 200/,
+  );
+  assert.throws(
+    verdict(
+      request('GET /admin/keys', { kind: 'actor', actor: 'user', header: `Bearer ${harness.live.actors.user.access}` }),
+      answer(200, '{"keys":[]}'),
+    ),
+    /answered 200 to user/,
+  );
+  assert.throws(
+    verdict(request('GET /oauth/revoked', { kind: 'invalid', header: 'Basic eDp5' }), answer(200, '{}')),
+    /introspecting client/,
+  );
 }

@@ -67,13 +67,20 @@ function templateMatcher(path: string): RegExp {
 }
 
 export function loadOperations(file = new URL('../../openapi.yaml', import.meta.url)): Operation[] {
-  const doc = parse(readFileSync(file, 'utf8')) as { paths: Record<string, Partial<Record<(typeof METHODS)[number], RawOperation>>> };
+  const doc = parse(readFileSync(file, 'utf8')) as {
+    paths: Record<string, Partial<Record<(typeof METHODS)[number], RawOperation>>>;
+  };
   const out: Operation[] = [];
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const method of METHODS) {
       const raw = item[method];
       if (!raw) continue;
-      const params: Parameter[] = (raw.parameters ?? []).map((p) => ({ name: p.name, in: p.in, required: p.required === true, schema: p.schema ?? {} }));
+      const params: Parameter[] = (raw.parameters ?? []).map((p) => ({
+        name: p.name,
+        in: p.in,
+        required: p.required === true,
+        schema: p.schema ?? {},
+      }));
       const content = raw.requestBody?.content ?? {};
       const [contentType, media] = Object.entries(content)[0] ?? [];
       const responses = raw.responses ?? {};
@@ -83,9 +90,15 @@ export function loadOperations(file = new URL('../../openapi.yaml', import.meta.
         path,
         pathParams: params.filter((p) => p.in === 'path'),
         queryParams: params.filter((p) => p.in === 'query'),
-        body: contentType ? { contentType, schema: media?.schema ?? {}, required: raw.requestBody?.required === true } : undefined,
+        body: contentType
+          ? { contentType, schema: media?.schema ?? {}, required: raw.requestBody?.required === true }
+          : undefined,
         statuses: new Set(Object.keys(responses).map(Number)),
-        jsonStatuses: new Set(Object.entries(responses).filter(([, r]) => r.content?.['application/json']).map(([s]) => Number(s))),
+        jsonStatuses: new Set(
+          Object.entries(responses)
+            .filter(([, r]) => r.content?.['application/json'])
+            .map(([s]) => Number(s)),
+        ),
         bearer: (raw.security ?? []).some((s) => 'bearer' in s),
         matcher: templateMatcher(path),
       });
@@ -101,6 +114,10 @@ export function loadOperations(file = new URL('../../openapi.yaml', import.meta.
  */
 export function routeOf(operations: readonly Operation[], method: string, pathname: string): Operation | undefined {
   const candidates = operations.filter((op) => op.method === method && op.matcher.test(pathname));
-  candidates.sort((a, b) => b.path.split('/').filter((s) => !s.startsWith('{')).length - a.path.split('/').filter((s) => !s.startsWith('{')).length);
+  candidates.sort(
+    (a, b) =>
+      b.path.split('/').filter((s) => !s.startsWith('{')).length -
+      a.path.split('/').filter((s) => !s.startsWith('{')).length,
+  );
   return candidates[0];
 }

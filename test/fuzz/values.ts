@@ -39,7 +39,8 @@ export type Val = string | Ref;
 export type Tree = null | boolean | number | string | Ref | Tree[] | { [key: string]: Tree };
 
 export const ref = (label: string, resolve: (live: Live) => string) => new Ref(label, resolve);
-const pick = <T>(list: readonly T[], i: number): T | undefined => (list.length === 0 ? undefined : list[i % list.length]);
+const pick = <T>(list: readonly T[], i: number): T | undefined =>
+  list.length === 0 ? undefined : list[i % list.length];
 
 export const resolveVal = (v: Val, live: Live): string => (typeof v === 'string' ? v : v.resolve(live));
 
@@ -49,25 +50,38 @@ export function resolveTree(t: Tree, live: Live): unknown {
   if (t !== null && typeof t === 'object') {
     // defineProperty keeps a generated "__proto__" key an own key, as JSON.parse would make it.
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(t)) Object.defineProperty(out, k, { value: resolveTree(v, live), enumerable: true, writable: true, configurable: true });
+    for (const [k, v] of Object.entries(t))
+      Object.defineProperty(out, k, {
+        value: resolveTree(v, live),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     return out;
   }
   return t;
 }
 
 export const concat = (...parts: Val[]): Val =>
-  parts.every((p) => typeof p === 'string') ? parts.join('') : ref(parts.map(String).join(''), (live) => parts.map((p) => resolveVal(p, live)).join(''));
+  parts.every((p) => typeof p === 'string')
+    ? parts.join('')
+    : ref(parts.map(String).join(''), (live) => parts.map((p) => resolveVal(p, live)).join(''));
 
 export const base64 = (v: Val): Val =>
-  typeof v === 'string' ? Buffer.from(v, 'utf8').toString('base64') : ref(`base64(${v.label})`, (live) => Buffer.from(resolveVal(v, live), 'utf8').toString('base64'));
+  typeof v === 'string'
+    ? Buffer.from(v, 'utf8').toString('base64')
+    : ref(`base64(${v.label})`, (live) => Buffer.from(resolveVal(v, live), 'utf8').toString('base64'));
 
 // ---- references to the live state ----
 
-export const actorRef = (actor: ActorName, field: 'id' | 'email' | 'access' | 'refresh' | 'sid') => ref(`${actor}.${field}`, (live) => live.actors[actor][field]);
+export const actorRef = (actor: ActorName, field: 'id' | 'email' | 'access' | 'refresh' | 'sid') =>
+  ref(`${actor}.${field}`, (live) => live.actors[actor][field]);
 export const victimRef = (field: 'id' | 'email') => ref(`victim.${field}`, (live) => live.victim[field]);
-export const clientRef = (client: 'introspector' | 'plain', field: 'id' | 'secret') => ref(`${client}.${field}`, (live) => live.clients[client][field]);
+export const clientRef = (client: 'introspector' | 'plain', field: 'id' | 'secret') =>
+  ref(`${client}.${field}`, (live) => live.clients[client][field]);
 export const kidRef = (i: number) => ref(`kid#${i}`, (live) => pick(live.kids, i) ?? 'no-kid');
-export const poolRef = (kind: 'access' | 'refresh', i: number) => ref(`pool.${kind}#${i}`, (live) => pick(live.pool[kind], i) ?? live.actors.user[kind]);
+export const poolRef = (kind: 'access' | 'refresh', i: number) =>
+  ref(`pool.${kind}#${i}`, (live) => pick(live.pool[kind], i) ?? live.actors.user[kind]);
 export const etagRef = ref('jwks.etag', (live) => live.etag);
 export const issuerRef = ref('issuer', (live) => live.issuer);
 
@@ -93,7 +107,8 @@ export interface Forgery {
   subject: ActorName | 'victim' | 'random';
 }
 
-const b64url = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8').toString('base64url');
+const b64url = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8').toString('base64url');
 const decodeSegment = (segment: string | undefined): Record<string, unknown> => {
   try {
     return JSON.parse(Buffer.from(segment ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
@@ -128,8 +143,12 @@ function kidFor(f: Forgery, live: Live): string | undefined {
 
 export function forge(f: Forgery, live: Live): string {
   const now = Math.floor(Date.now() / 1000);
-  const subject = f.subject === 'random' ? randomUUID() : f.subject === 'victim' ? live.victim.id : live.actors[f.subject].id;
-  const sid = f.subject === 'admin' || f.subject === 'moderator' || f.subject === 'user' ? live.actors[f.subject].sid : randomUUID();
+  const subject =
+    f.subject === 'random' ? randomUUID() : f.subject === 'victim' ? live.victim.id : live.actors[f.subject].id;
+  const sid =
+    f.subject === 'admin' || f.subject === 'moderator' || f.subject === 'user'
+      ? live.actors[f.subject].sid
+      : randomUUID();
   const payload = {
     iss: live.issuer,
     sub: subject,
@@ -168,7 +187,10 @@ export function forge(f: Forgery, live: Live): string {
     case 'embedded-jwk': {
       const h = b64url({ ...header, alg: 'ES256', jwk: ATTACKER_JWK, jku: 'https://evil.example/jwks.json' });
       const p = b64url(payload);
-      const signature = sign('sha256', Buffer.from(`${h}.${p}`), { key: ATTACKER.privateKey, dsaEncoding: 'ieee-p1363' });
+      const signature = sign('sha256', Buffer.from(`${h}.${p}`), {
+        key: ATTACKER.privateKey,
+        dsaEncoding: 'ieee-p1363',
+      });
       return `${h}.${p}.${signature.toString('base64url')}`;
     }
     case 'garbage-signature':
@@ -187,5 +209,5 @@ export function forge(f: Forgery, live: Live): string {
   }
 }
 
-export const forgedRef = (f: Forgery) => ref(`forged(${f.method},${f.alg},${f.kid},${f.subject})`, (live) => forge(f, live));
-
+export const forgedRef = (f: Forgery) =>
+  ref(`forged(${f.method},${f.alg},${f.kid},${f.subject})`, (live) => forge(f, live));

@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { startServices, type Services } from '../../src/services.js';
-import { buildApp } from '../../src/app.js';
+import { buildServer } from '../../src/server.js';
+import { loadSecrets } from '../../src/crypto/secrets.js';
+import type { SecretBox } from '../../src/crypto/secret-box.js';
 import { testDatabaseEnv } from './database.js';
 
 /** A fixed master key for tests only; never used outside them. */
@@ -29,21 +30,83 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
   });
 }
 
+/**
+ * The app's service decorators under one name, as tests reach them (built.services.db,
+ * .syncKeys(), ...), plus the sealing box made from the test's own master key: the app
+ * itself never exposes it.
+ */
+export interface TestServices {
+  config: Config;
+  db: FastifyInstance['db'];
+  box: SecretBox;
+  keys: FastifyInstance['keys'];
+  keystore: FastifyInstance['keystore'];
+  tokens: FastifyInstance['tokens'];
+  hasher: FastifyInstance['hasher'];
+  redis: FastifyInstance['redis'];
+  attempts: FastifyInstance['attempts'];
+  credentialGuard: FastifyInstance['credentialGuard'];
+  alerts: FastifyInstance['alerts'];
+  syncKeys(): Promise<void>;
+  housekeeping(): Promise<void>;
+  /** Closes the app (every plugin closes what it opened); safe to call again. */
+  close(): Promise<void>;
+}
+
+export function servicesOf(app: FastifyInstance, config: Config): TestServices {
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    get db() {
+      return app.db;
+    },
+    box: loadSecrets(config).box,
+    get keys() {
+      return app.keys;
+    },
+    get keystore() {
+      return app.keystore;
+    },
+    get tokens() {
+      return app.tokens;
+    },
+    get hasher() {
+      return app.hasher;
+    },
+    get redis() {
+      return app.redis;
+    },
+    get attempts() {
+      return app.attempts;
+    },
+    get credentialGuard() {
+      return app.credentialGuard;
+    },
+    get alerts() {
+      return app.alerts;
+    },
+    syncKeys: () => app.syncKeys(),
+    housekeeping: () => app.housekeeping(),
+    close: () => (closing ??= app.close()),
+  };
+}
+
 export interface Built {
   app: FastifyInstance;
-  services: Services;
+  services: TestServices;
   config: Config;
 }
 
-export async function build(t: Pick<TestContext, 'after'>, env: Record<string, string> = {}, options: { logger?: unknown } = {}): Promise<Built> {
+export async function build(
+  t: Pick<TestContext, 'after'>,
+  env: Record<string, string> = {},
+  options: { logger?: unknown } = {},
+): Promise<Built> {
   const config = await testConfig(env);
-  const services = await startServices(config);
-  const app = await buildApp(services, options.logger ? { logger: options.logger as never } : {});
+  const app = await buildServer(config, options.logger ? { logger: options.logger as never } : {});
   await app.ready();
-  t.after(async () => {
-    await app.close();
-    await services.close();
-  });
+  const services = servicesOf(app, config);
+  t.after(() => services.close());
   return { app, services, config };
 }
 
@@ -61,7 +124,11 @@ export async function registerAndLogin(app: FastifyInstance, email = uniqueEmail
   if (reg.statusCode !== 201) throw new Error(`registration failed: ${reg.statusCode} ${reg.body}`);
   const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
   if (login.statusCode !== 200) throw new Error(`login failed: ${login.statusCode} ${login.body}`);
-  return { email, password, tokens: login.json() as { access_token: string; refresh_token: string; scope: string; expires_in: number } };
+  return {
+    email,
+    password,
+    tokens: login.json() as { access_token: string; refresh_token: string; scope: string; expires_in: number },
+  };
 }
 
 export function refresh(app: FastifyInstance, refreshToken: string, extra: Record<string, string> = {}) {
@@ -79,7 +146,11 @@ export async function userWithRoles(built: Pick<Built, 'app' | 'services'>, role
   const email = uniqueEmail(roles.join('-') || 'none');
   const result = await registerUser(built.services, { email, password: GOOD_PASSWORD, roles });
   if (!result.created) throw new Error('user exists');
-  const login = await built.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: GOOD_PASSWORD } });
+  const login = await built.app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    payload: { email, password: GOOD_PASSWORD },
+  });
   if (login.statusCode !== 200) throw new Error(`login failed: ${login.body}`);
   const tokens = login.json() as { access_token: string; refresh_token: string };
   return { id: result.user.id, email, tokens, auth: { authorization: `Bearer ${tokens.access_token}` } };

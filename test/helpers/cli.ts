@@ -1,13 +1,17 @@
 // Runs the real `tessera` command as a child process, on the TypeScript sources, against
 // this test file's own database; and opens that database the way the CLI does.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { loadConfig } from '../../src/config/config.js';
 import { Database } from '../../src/db/database.js';
 import { acquireEmbeddedLock } from '../../src/db/embedded-lock.js';
 import { TEST_MASTER_KEY } from './build.js';
-import { testDatabaseEnv } from './database.js';
+import { testDatabaseEnv, withDatabase } from './database.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // Same exit handling as bin/tessera.js, but on the TypeScript sources instead of dist/.
@@ -37,11 +41,39 @@ export async function cliEnv(extra: Record<string, string> = {}): Promise<Record
   };
 }
 
-export function startCli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', '-e', ENTRY, '--', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+/**
+ * Settings for a database of its own with nothing in it: a new empty PostgreSQL database
+ * (named like the per-file ones, so it is dropped with them), or an empty DATA_DIR.
+ */
+export async function emptyDatabaseEnv(): Promise<Record<string, string>> {
+  const env = await cliEnv();
+  delete env.DATABASE_URL;
+  delete env.DATA_DIR;
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) return { ...env, DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-cli-empty-')) };
+  const name = `tessera_t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return { ...env, DATABASE_URL: withDatabase(url, name) };
 }
 
-export async function tessera(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<CliResult> {
+export function startCli(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', '-e', ENTRY, '--', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+export async function tessera(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string } = {},
+): Promise<CliResult> {
   const child = startCli(args, options.env ?? (await cliEnv()));
   let stdout = '';
   let stderr = '';

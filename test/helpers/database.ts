@@ -41,7 +41,9 @@ async function create(): Promise<Record<string, string>> {
 
 /** Drops the databases of earlier test processes that are gone. */
 async function dropStale(admin: pg.Client): Promise<void> {
-  const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'tessera\\_t\\_%'`);
+  const { rows } = await admin.query<{ datname: string }>(
+    `SELECT datname FROM pg_database WHERE datname LIKE 'tessera\\_t\\_%'`,
+  );
   for (const { datname } of rows) {
     const pid = Number(datname.split('_')[2]);
     let alive = false;

@@ -33,14 +33,26 @@ export async function startSiteverify(options: { goodAnswer?: string | RegExp; s
   };
   const server = createServer(async (req, res) => {
     const form = await read(req);
-    received.push({ secret: form.get('secret'), response: form.get('response'), remoteip: form.get('remoteip'), sitekey: form.get('sitekey'), contentType: req.headers['content-type'] });
+    received.push({
+      secret: form.get('secret'),
+      response: form.get('response'),
+      remoteip: form.get('remoteip'),
+      sitekey: form.get('sitekey'),
+      contentType: req.headers['content-type'],
+    });
     if (mode === 'slow') await new Promise((r) => setTimeout(r, options.slowMs ?? 2000));
     if (mode === 'error') return void res.writeHead(500).end('oops');
-    if (mode === 'garbage') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"success": "yes"');
-    if (mode === 'oversized') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ success: true, ...verdict, padding: 'x'.repeat(70_000) }));
+    if (mode === 'garbage')
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"success": "yes"');
+    if (mode === 'oversized')
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ success: true, ...verdict, padding: 'x'.repeat(70_000) }));
     const answer = form.get('response') ?? '';
     const success = typeof good === 'string' ? answer === good : good.test(answer);
-    const body = success ? { success, challenge_ts: new Date().toISOString(), ...verdict } : { success, 'error-codes': ['invalid-input-response'] };
+    const body = success
+      ? { success, challenge_ts: new Date().toISOString(), ...verdict }
+      : { success, 'error-codes': ['invalid-input-response'] };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

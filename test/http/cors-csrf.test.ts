@@ -14,7 +14,13 @@ test('CORS: allowed origin, other origin, null, credentials and preflights', asy
   assert.equal(allowed.headers['access-control-allow-credentials'], 'true');
   assert.match(String(allowed.headers.vary), /origin/i);
 
-  for (const origin of ['https://evil.example.com', 'null', 'https://app.example.com.evil.com', 'http://app.example.com', 'https://APP.example.com']) {
+  for (const origin of [
+    'https://evil.example.com',
+    'null',
+    'https://app.example.com.evil.com',
+    'http://app.example.com',
+    'https://APP.example.com',
+  ]) {
     const res = await app.inject({ method: 'GET', url: '/.well-known/jwks.json', headers: { origin } });
     assert.equal(res.headers['access-control-allow-origin'], undefined, origin);
     assert.equal(res.headers['access-control-allow-credentials'], undefined, origin);
@@ -23,17 +29,33 @@ test('CORS: allowed origin, other origin, null, credentials and preflights', asy
   const preflight = await app.inject({
     method: 'OPTIONS',
     url: '/oauth/token',
-    headers: { origin: APP_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-tessera-csrf' },
+    headers: {
+      origin: APP_ORIGIN,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type,x-tessera-csrf',
+    },
   });
   assert.equal(preflight.statusCode, 204);
   assert.equal(preflight.headers['access-control-allow-origin'], APP_ORIGIN);
   assert.match(String(preflight.headers['access-control-allow-headers']), /x-tessera-csrf/i);
 
-  const noRoute = await app.inject({ method: 'OPTIONS', url: '/no/such/route', headers: { origin: APP_ORIGIN, 'access-control-request-method': 'POST' } });
+  const noRoute = await app.inject({
+    method: 'OPTIONS',
+    url: '/no/such/route',
+    headers: { origin: APP_ORIGIN, 'access-control-request-method': 'POST' },
+  });
   assert.equal(noRoute.statusCode, 404, 'no preflight for a route that does not exist');
-  const wrongMethod = await app.inject({ method: 'OPTIONS', url: '/oauth/token', headers: { origin: APP_ORIGIN, 'access-control-request-method': 'DELETE' } });
+  const wrongMethod = await app.inject({
+    method: 'OPTIONS',
+    url: '/oauth/token',
+    headers: { origin: APP_ORIGIN, 'access-control-request-method': 'DELETE' },
+  });
   assert.equal(wrongMethod.statusCode, 404, 'nor for a method the route does not have');
-  const evil = await app.inject({ method: 'OPTIONS', url: '/oauth/token', headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' } });
+  const evil = await app.inject({
+    method: 'OPTIONS',
+    url: '/oauth/token',
+    headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' },
+  });
   assert.equal(evil.headers['access-control-allow-origin'], undefined);
 });
 
@@ -46,7 +68,11 @@ test('CORS: with no CORS_ORIGINS nothing cross-origin is allowed', async (t) => 
 async function cookieLogin(built: Built) {
   const email = uniqueEmail('browser');
   await built.app.inject({ method: 'POST', url: '/users', payload: { email, password: GOOD_PASSWORD } });
-  const login = await built.app.inject({ method: 'POST', url: '/auth/login', payload: { email, password: GOOD_PASSWORD, refresh_token_mode: 'cookie' } });
+  const login = await built.app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    payload: { email, password: GOOD_PASSWORD, refresh_token_mode: 'cookie' },
+  });
   assert.equal(login.statusCode, 200, login.body);
   const cookie = login.cookies.find((c) => c.name === REFRESH_COOKIE)!;
   return { login, cookie };
@@ -54,7 +80,10 @@ async function cookieLogin(built: Built) {
 
 const currentJti = async (built: Built, token: string) => {
   const sid = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string;
-  const [row] = await built.services.db.query<{ current_jti: string; ended_at: Date | null }>('SELECT current_jti, ended_at FROM sessions WHERE id = $1', [sid]);
+  const [row] = await built.services.db.query<{ current_jti: string; ended_at: Date | null }>(
+    'SELECT current_jti, ended_at FROM sessions WHERE id = $1',
+    [sid],
+  );
   return row!;
 };
 
@@ -87,14 +116,40 @@ test('CSRF: cross-site Origin, missing header and a text/plain body are refused 
   const { cookie } = await cookieLogin(built);
   const before = await currentJti(built, cookie.value);
   const attempts = [
-    { name: 'cross-site origin', headers: { ...FORM, origin: 'https://evil.example.com', 'x-tessera-csrf': '1' }, payload: 'grant_type=refresh_token', status: 403 },
-    { name: 'missing header', headers: { ...FORM, origin: APP_ORIGIN }, payload: 'grant_type=refresh_token', status: 403 },
-    { name: 'cross-site fetch without origin', headers: { ...FORM, 'sec-fetch-site': 'cross-site', 'x-tessera-csrf': '1' }, payload: 'grant_type=refresh_token', status: 403 },
-    { name: 'text/plain body', headers: { 'content-type': 'text/plain', origin: APP_ORIGIN, 'x-tessera-csrf': '1' }, payload: 'grant_type=refresh_token', status: 415 },
+    {
+      name: 'cross-site origin',
+      headers: { ...FORM, origin: 'https://evil.example.com', 'x-tessera-csrf': '1' },
+      payload: 'grant_type=refresh_token',
+      status: 403,
+    },
+    {
+      name: 'missing header',
+      headers: { ...FORM, origin: APP_ORIGIN },
+      payload: 'grant_type=refresh_token',
+      status: 403,
+    },
+    {
+      name: 'cross-site fetch without origin',
+      headers: { ...FORM, 'sec-fetch-site': 'cross-site', 'x-tessera-csrf': '1' },
+      payload: 'grant_type=refresh_token',
+      status: 403,
+    },
+    {
+      name: 'text/plain body',
+      headers: { 'content-type': 'text/plain', origin: APP_ORIGIN, 'x-tessera-csrf': '1' },
+      payload: 'grant_type=refresh_token',
+      status: 415,
+    },
   ];
   for (const attempt of attempts) {
     for (const url of ['/oauth/token', '/oauth/revoke']) {
-      const res = await built.app.inject({ method: 'POST', url, headers: attempt.headers, cookies: { [REFRESH_COOKIE]: cookie.value }, payload: attempt.payload });
+      const res = await built.app.inject({
+        method: 'POST',
+        url,
+        headers: attempt.headers,
+        cookies: { [REFRESH_COOKIE]: cookie.value },
+        payload: attempt.payload,
+      });
       assert.equal(res.statusCode, attempt.status, `${attempt.name} at ${url}: ${res.body}`);
       assert.equal(res.cookies.length, 0, 'no cookie set or cleared');
     }

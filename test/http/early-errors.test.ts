@@ -23,9 +23,20 @@ interface RawResponse {
 }
 
 /** Per-response bookkeeping, not security: everything else must match the 404's. */
-const NOT_SECURITY = new Set(['date', 'connection', 'keep-alive', 'content-length', 'content-type', 'vary', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']);
+const NOT_SECURITY = new Set([
+  'date',
+  'connection',
+  'keep-alive',
+  'content-length',
+  'content-type',
+  'vary',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+]);
 
-const securityOf = (res: RawResponse) => Object.fromEntries(Object.entries(res.headers).filter(([name]) => !NOT_SECURITY.has(name)));
+const securityOf = (res: RawResponse) =>
+  Object.fromEntries(Object.entries(res.headers).filter(([name]) => !NOT_SECURITY.has(name)));
 
 /** Every response in the bytes a server sent, framed by content-length. */
 function parseResponses(raw: string): RawResponse[] {
@@ -126,7 +137,13 @@ async function notFound(dial: Dial): Promise<RawResponse> {
   return res;
 }
 
-function assertContractAnswer(res: RawResponse | undefined, reference: RawResponse, status: number, error: string, description: string) {
+function assertContractAnswer(
+  res: RawResponse | undefined,
+  reference: RawResponse,
+  status: number,
+  error: string,
+  description: string,
+) {
   assert.ok(res, 'an answer');
   assert.equal(res.status, status);
   assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
@@ -161,7 +178,9 @@ test('headers over 16 KiB: 431 in the contract shape, the 404 security headers, 
   assert.deepEqual(securityOf(reference), securityHeaders(false));
 
   const secret = 'Bearer raw-packet-secret-7f3a91';
-  const [res, ...more] = await exchange(plain(port), [`GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${secret}\r\nX-Filler: ${'a'.repeat(17 * 1024)}\r\n\r\n`]);
+  const [res, ...more] = await exchange(plain(port), [
+    `GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${secret}\r\nX-Filler: ${'a'.repeat(17 * 1024)}\r\n\r\n`,
+  ]);
   assertContractAnswer(res, reference, 431, 'headers_too_large', TOO_LARGE);
   assert.equal(more.length, 0);
   const line = logs.records().find((r) => r.msg === 'client error');
@@ -177,12 +196,25 @@ test('malformed requests, long chunk extensions, undecodable URLs: the contract 
   const { app } = await built;
   const port = await listen(app);
   const reference = await notFound(plain(port));
-  for (const raw of ['NOT A REQUEST LINE\r\n\r\n', 'GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer raw-packet-secret-b41c\r\nBad Header: x\r\n\r\n']) {
+  for (const raw of [
+    'NOT A REQUEST LINE\r\n\r\n',
+    'GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer raw-packet-secret-b41c\r\nBad Header: x\r\n\r\n',
+  ]) {
     const [res, ...more] = await exchange(plain(port), [raw]);
     assertContractAnswer(res, reference, 400, 'invalid_request', MALFORMED);
     assert.equal(more.length, 0);
   }
-  assert.ok(logs.records().some((r) => r.msg === 'client error' && r.code === 'invalid_request' && typeof r.reason === 'string' && r.reason.startsWith('HPE_')));
+  assert.ok(
+    logs
+      .records()
+      .some(
+        (r) =>
+          r.msg === 'client error' &&
+          r.code === 'invalid_request' &&
+          typeof r.reason === 'string' &&
+          r.reason.startsWith('HPE_'),
+      ),
+  );
   assertNotLogged(logs.lines, 'raw-packet-secret-b41c');
 
   // A chunk extension over Node's 16 KiB limit, in a body a route is waiting for.
@@ -192,12 +224,18 @@ test('malformed requests, long chunk extensions, undecodable URLs: the contract 
   assertContractAnswer(tooLong, reference, 413, 'payload_too_large', 'The request body is too large');
 
   // After a finished keep-alive response the connection is free again, so it is answered.
-  const [first, second] = await exchange(plain(port), ['GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 'NOT A REQUEST LINE\r\n\r\n'], { awaitEachAnswer: true });
+  const [first, second] = await exchange(
+    plain(port),
+    ['GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 'NOT A REQUEST LINE\r\n\r\n'],
+    { awaitEachAnswer: true },
+  );
   assert.equal(first?.status, 404);
   assertContractAnswer(second, reference, 400, 'invalid_request', MALFORMED);
 
   // Fastify's frameworkErrors path (no hooks run there).
-  const [badUrl] = await exchange(plain(port), ['GET /admin/users/%E0%A4%A HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n']);
+  const [badUrl] = await exchange(plain(port), [
+    'GET /admin/users/%E0%A4%A HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+  ]);
   assertContractAnswer(badUrl, reference, 400, 'invalid_request', MALFORMED);
 });
 
@@ -205,18 +243,44 @@ function selfSigned(): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-tls-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
 async function assertHstsOnEarlyAnswers(dial: Dial) {
   const reference = await notFound(dial);
   assert.equal(reference.headers['strict-transport-security'], HSTS);
-  const [tooLarge] = await exchange(dial, [`GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: ${'a'.repeat(17 * 1024)}\r\n\r\n`]);
+  const [tooLarge] = await exchange(dial, [
+    `GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: ${'a'.repeat(17 * 1024)}\r\n\r\n`,
+  ]);
   assertContractAnswer(tooLarge, reference, 431, 'headers_too_large', TOO_LARGE);
   const [malformed] = await exchange(dial, ['NOT A REQUEST LINE\r\n\r\n']);
   assertContractAnswer(malformed, reference, 400, 'invalid_request', MALFORMED);
-  const [badUrl] = await exchange(dial, ['GET /admin/users/%E0%A4%A HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n']);
+  const [badUrl] = await exchange(dial, [
+    'GET /admin/users/%E0%A4%A HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+  ]);
   assertContractAnswer(badUrl, reference, 400, 'invalid_request', MALFORMED);
 }
 
@@ -241,7 +305,11 @@ test('a request timeout: 408 in the contract shape', async (t) => {
   const answer = exchange(plain(port), ['GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n']);
   const serverSide = await accepted;
   await new Promise((resolve) => setTimeout(resolve, 50));
-  app.server.emit('clientError', Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), serverSide);
+  app.server.emit(
+    'clientError',
+    Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }),
+    serverSide,
+  );
   const [res] = await answer;
   assertContractAnswer(res, reference, 408, 'request_timeout', 'The request took too long to arrive');
 });

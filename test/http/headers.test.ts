@@ -6,14 +6,24 @@ import { parse } from 'yaml';
 import type { LightMyRequestResponse } from 'fastify';
 import { build, userWithRoles } from '../helpers/build.js';
 
-const doc = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
+const doc = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as {
+  paths: Record<string, Record<string, unknown>>;
+};
 const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
   Object.keys(ops)
     .filter((m) => ['get', 'post', 'patch', 'delete'].includes(m))
-    .map((method) => ({ method: method.toUpperCase() as 'GET' | 'POST' | 'PATCH' | 'DELETE', path, url: path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000') })),
+    .map((method) => ({
+      method: method.toUpperCase() as 'GET' | 'POST' | 'PATCH' | 'DELETE',
+      path,
+      url: path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000'),
+    })),
 );
 /** Public discovery documents may be cached; everything else must not be. */
-const CACHEABLE = new Set(['/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']);
+const CACHEABLE = new Set([
+  '/.well-known/jwks.json',
+  '/.well-known/oauth-authorization-server',
+  '/.well-known/openid-configuration',
+]);
 
 function assertHeaders(res: LightMyRequestResponse, path: string, label: string) {
   const h = res.headers;
@@ -23,9 +33,13 @@ function assertHeaders(res: LightMyRequestResponse, path: string, label: string)
   assert.equal(h['x-content-type-options'], 'nosniff', `${label}: nosniff`);
   assert.equal(h['referrer-policy'], 'no-referrer', `${label}: referrer policy`);
   assert.equal(h['x-powered-by'], undefined, `${label}: no x-powered-by`);
-  if (!(CACHEABLE.has(path) && res.statusCode < 400)) assert.equal(h['cache-control'], 'no-store', `${label}: no-store`);
+  if (!(CACHEABLE.has(path) && res.statusCode < 400))
+    assert.equal(h['cache-control'], 'no-store', `${label}: no-store`);
   // GET /metrics answers Prometheus text, its exposition format; everything else JSON.
-  const type = path === '/metrics' && res.statusCode === 200 ? /^text\/plain; version=0\.0\.4; charset=utf-8$/ : /^application\/json; charset=utf-8$/;
+  const type =
+    path === '/metrics' && res.statusCode === 200
+      ? /^text\/plain; version=0\.0\.4; charset=utf-8$/
+      : /^application\/json; charset=utf-8$/;
   if (res.body.length > 0) assert.match(String(h['content-type']), type, `${label}: JSON with charset`);
 }
 
@@ -34,8 +48,16 @@ test(`headers on every documented route (${operations.length} operations), 2xx a
   const admin = await userWithRoles(built, ['admin']);
   const seen = new Set<number>();
   for (const op of operations) {
-    for (const [who, headers] of [['anonymous', {}], ['admin', admin.auth]] as const) {
-      const res = await built.app.inject({ method: op.method, url: op.url, headers, ...(op.method === 'POST' || op.method === 'PATCH' ? { payload: {} } : {}) });
+    for (const [who, headers] of [
+      ['anonymous', {}],
+      ['admin', admin.auth],
+    ] as const) {
+      const res = await built.app.inject({
+        method: op.method,
+        url: op.url,
+        headers,
+        ...(op.method === 'POST' || op.method === 'PATCH' ? { payload: {} } : {}),
+      });
       assert.ok(res.statusCode < 500, `${op.method} ${op.path} as ${who}: ${res.statusCode}`);
       seen.add(Math.floor(res.statusCode / 100));
       assertHeaders(res, op.path, `${op.method} ${op.path} as ${who} (${res.statusCode})`);

@@ -13,7 +13,29 @@ function selfSigned(): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-tls-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -23,21 +45,25 @@ test('TLS_CERT_FILE/TLS_KEY_FILE serve HTTPS with HSTS; TLS 1.1 is refused', asy
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;
   const ca = readFileSync(cert);
-  const res = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path: '/.well-known/jwks.json', ca }, (r) => {
-      let body = '';
-      r.on('data', (c) => (body += c));
-      r.on('end', () => resolve({ status: r.statusCode!, headers: r.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const res = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+    (resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path: '/.well-known/jwks.json', ca }, (r) => {
+        let body = '';
+        r.on('data', (c) => (body += c));
+        r.on('end', () => resolve({ status: r.statusCode!, headers: r.headers, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    },
+  );
   assert.equal(res.status, 200);
   assert.match(String(res.headers['strict-transport-security']), /max-age=\d{8,}; includeSubDomains/);
   assert.ok(JSON.parse(res.body).keys.length >= 1);
 
   const oldTls = await new Promise<string>((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, ca, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }, () => resolve('connected'));
+    const socket = connect({ host: '127.0.0.1', port, ca, maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }, () =>
+      resolve('connected'),
+    );
     socket.on('error', (e) => resolve(`refused: ${(e as NodeJS.ErrnoException).code}`));
   });
   assert.match(oldTls, /^refused/);
@@ -49,14 +75,35 @@ test('no HSTS over plain HTTP with an http issuer', async (t) => {
   assert.equal(res.headers['strict-transport-security'], undefined);
 });
 
-test('production refuses API calls over plain HTTP instead of redirecting', { skip: !process.env.TEST_DATABASE_URL && 'production needs PostgreSQL' }, async (t) => {
-  const { app } = await build(t, { NODE_ENV: 'production', ISSUER: 'https://id.example.com', TRUST_PROXY: '127.0.0.1', CAPTCHA_SECRET: 'test-secret' });
-  const plain = await app.inject({ method: 'POST', url: '/auth/login', payload: { email: 'a@example.com', password: 'whatever-password' } });
-  assert.equal(plain.statusCode, 403);
-  assert.deepEqual(plain.json(), { error: 'invalid_request', error_description: 'HTTPS is required' });
-  assert.equal(plain.headers.location, undefined);
-  const proxied = await app.inject({ method: 'GET', url: '/.well-known/jwks.json', headers: { 'x-forwarded-proto': 'https' } });
-  assert.equal(proxied.statusCode, 200, 'HTTPS terminated at a trusted proxy is fine');
-  assert.match(String(proxied.headers['strict-transport-security']), /includeSubDomains/);
-  assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'health probes may use plain HTTP');
-});
+test(
+  'production refuses API calls over plain HTTP instead of redirecting',
+  { skip: !process.env.TEST_DATABASE_URL && 'production needs PostgreSQL' },
+  async (t) => {
+    const { app } = await build(t, {
+      NODE_ENV: 'production',
+      ISSUER: 'https://id.example.com',
+      TRUST_PROXY: '127.0.0.1',
+      CAPTCHA_SECRET: 'test-secret',
+    });
+    const plain = await app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email: 'a@example.com', password: 'whatever-password' },
+    });
+    assert.equal(plain.statusCode, 403);
+    assert.deepEqual(plain.json(), { error: 'invalid_request', error_description: 'HTTPS is required' });
+    assert.equal(plain.headers.location, undefined);
+    const proxied = await app.inject({
+      method: 'GET',
+      url: '/.well-known/jwks.json',
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    assert.equal(proxied.statusCode, 200, 'HTTPS terminated at a trusted proxy is fine');
+    assert.match(String(proxied.headers['strict-transport-security']), /includeSubDomains/);
+    assert.equal(
+      (await app.inject({ method: 'GET', url: '/healthz' })).statusCode,
+      200,
+      'health probes may use plain HTTP',
+    );
+  },
+);

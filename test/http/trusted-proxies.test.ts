@@ -20,7 +20,13 @@ test('a listed proxy: the client is the right-most address that is not a proxy; 
   const login = (remoteAddress: string, xff: string) => {
     const email = uniqueEmail('proxied');
     return built.app
-      .inject({ method: 'POST', url: '/auth/login', remoteAddress, headers: { 'x-forwarded-for': xff }, payload: { email, password: 'wrong-password-123' } })
+      .inject({
+        method: 'POST',
+        url: '/auth/login',
+        remoteAddress,
+        headers: { 'x-forwarded-for': xff },
+        payload: { email, password: 'wrong-password-123' },
+      })
       .then(() => email);
   };
   // Through nginx on loopback behind the balancer: "forged, client, balancer-seen" chain.
@@ -46,12 +52,33 @@ test('without TRUST_PROXY, rotating X-Forwarded-For does not move the per-IP lim
   assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
 });
 
-test('production: X-Forwarded-Proto from anyone but a listed proxy does not pass the HTTPS check', { skip: !process.env.TEST_DATABASE_URL && 'production needs PostgreSQL' }, async (t) => {
-  const built = await build(t, { NODE_ENV: 'production', ISSUER: 'https://id.example.com', TRUST_PROXY: PROXY, CAPTCHA_SECRET: 'test-secret' });
-  const payload = { email: 'a@example.com', password: 'whatever-password' };
-  const forged = await built.app.inject({ method: 'POST', url: '/auth/login', remoteAddress: '192.0.2.30', headers: { 'x-forwarded-proto': 'https' }, payload });
-  assert.equal(forged.statusCode, 403);
-  assert.deepEqual(forged.json(), { error: 'invalid_request', error_description: 'HTTPS is required' });
-  const viaProxy = await built.app.inject({ method: 'POST', url: '/auth/login', remoteAddress: PROXY, headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.30' }, payload });
-  assert.equal(viaProxy.statusCode, 401, 'through the proxy the request reaches the login');
-});
+test(
+  'production: X-Forwarded-Proto from anyone but a listed proxy does not pass the HTTPS check',
+  { skip: !process.env.TEST_DATABASE_URL && 'production needs PostgreSQL' },
+  async (t) => {
+    const built = await build(t, {
+      NODE_ENV: 'production',
+      ISSUER: 'https://id.example.com',
+      TRUST_PROXY: PROXY,
+      CAPTCHA_SECRET: 'test-secret',
+    });
+    const payload = { email: 'a@example.com', password: 'whatever-password' };
+    const forged = await built.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      remoteAddress: '192.0.2.30',
+      headers: { 'x-forwarded-proto': 'https' },
+      payload,
+    });
+    assert.equal(forged.statusCode, 403);
+    assert.deepEqual(forged.json(), { error: 'invalid_request', error_description: 'HTTPS is required' });
+    const viaProxy = await built.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      remoteAddress: PROXY,
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.30' },
+      payload,
+    });
+    assert.equal(viaProxy.statusCode, 401, 'through the proxy the request reaches the login');
+  },
+);

@@ -7,7 +7,9 @@ import { build, refresh, userWithRoles, registerAndLogin, GOOD_PASSWORD } from '
 import { loadConfig, ConfigError } from '../../src/config/config.js';
 
 const jwksKids = async (app: Awaited<ReturnType<typeof build>>['app']) =>
-  (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json().keys.map((k: { kid: string }) => k.kid) as string[];
+  (await app.inject({ method: 'GET', url: '/.well-known/jwks.json' }))
+    .json()
+    .keys.map((k: { kid: string }) => k.kid) as string[];
 
 const kidOf = (token: string) => decodeProtectedHeader(token).kid as string;
 
@@ -39,11 +41,18 @@ test('a rotation publishes the next key first, then signs with it after KEY_PUBL
   assert.equal(kidOf(late.tokens.access_token), next.kid, 'the promoted key signs');
   const kids = await jwksKids(app);
   assert.ok(kids.includes(oldKid), 'the retired key stays published');
-  const [retired] = await services.db.query<{ state: string; expires_at: Date }>('SELECT state, expires_at FROM signing_keys WHERE kid = $1', [oldKid]);
+  const [retired] = await services.db.query<{ state: string; expires_at: Date }>(
+    'SELECT state, expires_at FROM signing_keys WHERE kid = $1',
+    [oldKid],
+  );
   assert.equal(retired?.state, 'retired');
-  assert.ok(new Date(retired!.expires_at).getTime() > Date.now() + 600_000, 'kept at least one access-token lifetime');
+  assert.ok(new Date(retired.expires_at).getTime() > Date.now() + 600_000, 'kept at least one access-token lifetime');
   // Tokens signed by the retired key still work at our own endpoints.
-  const me = await app.inject({ method: 'GET', url: '/userinfo', headers: { authorization: `Bearer ${early.tokens.access_token}` } });
+  const me = await app.inject({
+    method: 'GET',
+    url: '/userinfo',
+    headers: { authorization: `Bearer ${early.tokens.access_token}` },
+  });
   assert.equal(me.statusCode, 200);
 });
 
@@ -63,7 +72,11 @@ test('revoking the current key removes it at once and promotes a fresh key', asy
   const kids = await jwksKids(app);
   assert.ok(!kids.includes(oldKid), 'gone from the JWKS');
   assert.ok(kids.includes(replacement));
-  const me = await app.inject({ method: 'GET', url: '/userinfo', headers: { authorization: `Bearer ${victim.tokens.access_token}` } });
+  const me = await app.inject({
+    method: 'GET',
+    url: '/userinfo',
+    headers: { authorization: `Bearer ${victim.tokens.access_token}` },
+  });
   assert.equal(me.statusCode, 401, 'tokens of the revoked key are refused');
   const fresh = await registerAndLogin(app);
   assert.equal(kidOf(fresh.tokens.access_token), replacement);
@@ -73,7 +86,11 @@ test('revoking the current key removes it at once and promotes a fresh key', asy
   // The admin's own token was signed by the revoked key too: it must log in again.
   const adminMe = await app.inject({ method: 'GET', url: '/admin/keys', headers: admin.auth });
   assert.equal(adminMe.statusCode, 401);
-  const relogin = await app.inject({ method: 'POST', url: '/auth/login', payload: { email: admin.email, password: GOOD_PASSWORD } });
+  const relogin = await app.inject({
+    method: 'POST',
+    url: '/auth/login',
+    payload: { email: admin.email, password: GOOD_PASSWORD },
+  });
   const adminAuth = { authorization: `Bearer ${relogin.json().access_token}` };
   const unknown = await app.inject({ method: 'POST', url: `/admin/keys/${'A'.repeat(43)}/revoke`, headers: adminAuth });
   assert.equal(unknown.statusCode, 404);
@@ -93,7 +110,9 @@ test('revoking the refresh key ends refresh with its tokens', async (t) => {
   const r = await refresh(app, user.tokens.refresh_token);
   assert.equal(r.statusCode, 400);
   assert.equal(r.json().error, 'invalid_grant');
-  const [row] = await services.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM signing_keys WHERE purpose = 'refresh' AND state = 'current'`);
+  const [row] = await services.db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM signing_keys WHERE purpose = 'refresh' AND state = 'current'`,
+  );
   assert.equal(row?.n, 1);
 });
 
@@ -103,7 +122,10 @@ test('key administration needs the admin role', async (t) => {
   const moderator = await userWithRoles(built, ['moderator']);
   const user = await userWithRoles(built, ['user']);
   for (const who of [moderator, user]) {
-    for (const [method, url] of [['GET', '/admin/keys'], ['POST', '/admin/keys/rotate']] as const) {
+    for (const [method, url] of [
+      ['GET', '/admin/keys'],
+      ['POST', '/admin/keys/rotate'],
+    ] as const) {
       const res = await app.inject({ method, url, headers: who.auth, ...(method === 'POST' ? { payload: {} } : {}) });
       assert.equal(res.statusCode, 403, `${method} ${url}`);
       assert.equal(res.json().error, 'forbidden');
@@ -114,7 +136,13 @@ test('key administration needs the admin role', async (t) => {
 });
 
 test('automatic rotation every KEY_ROTATION_INTERVAL, with a changed SIGNING_ALG taking effect then', async (t) => {
-  const built = await build(t, { JWKS_MAX_AGE: '0', KEY_PUBLISH_AHEAD: '0', KEY_SYNC_INTERVAL: '1', KEY_ROTATION_INTERVAL: '1', SIGNING_ALG: 'EdDSA' });
+  const built = await build(t, {
+    JWKS_MAX_AGE: '0',
+    KEY_PUBLISH_AHEAD: '0',
+    KEY_SYNC_INTERVAL: '1',
+    KEY_ROTATION_INTERVAL: '1',
+    SIGNING_ALG: 'EdDSA',
+  });
   const { app, services } = built;
   const before = await registerAndLogin(app);
   const firstKid = kidOf(before.tokens.access_token);
@@ -130,6 +158,12 @@ test('automatic rotation every KEY_ROTATION_INTERVAL, with a changed SIGNING_ALG
 });
 
 test('a publish-ahead shorter than the JWKS max-age is refused', () => {
-  assert.throws(() => loadConfig({ JWKS_MAX_AGE: '300', KEY_PUBLISH_AHEAD: '60' }), (e: unknown) => e instanceof ConfigError && /KEY_PUBLISH_AHEAD/.test(e.message));
-  assert.throws(() => loadConfig({ KEY_ROTATION_INTERVAL: '100' }), (e: unknown) => e instanceof ConfigError && /KEY_ROTATION_INTERVAL/.test(e.message));
+  assert.throws(
+    () => loadConfig({ JWKS_MAX_AGE: '300', KEY_PUBLISH_AHEAD: '60' }),
+    (e: unknown) => e instanceof ConfigError && /KEY_PUBLISH_AHEAD/.test(e.message),
+  );
+  assert.throws(
+    () => loadConfig({ KEY_ROTATION_INTERVAL: '100' }),
+    (e: unknown) => e instanceof ConfigError && /KEY_ROTATION_INTERVAL/.test(e.message),
+  );
 });

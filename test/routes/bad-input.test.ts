@@ -15,7 +15,8 @@ type Endpoint = { url: string; valid: Record<string, string> };
 describe('hostile input', () => {
   const ctx = suiteApp();
   const send = (options: InjectOptions) => ctx().app.inject(options);
-  const userCount = async () => (await ctx().services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users'))[0]!.n;
+  const userCount = async () =>
+    (await ctx().services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users'))[0]!.n;
   /** Refused with a safe 4xx; the generic description of its code when the code is a generic one. */
   const refused = async (options: InjectOptions, status?: number) => {
     const res = await send(options);
@@ -23,7 +24,8 @@ describe('hostile input', () => {
     assert.ok(res.statusCode < 500, `${label}: never a 5xx, got ${res.statusCode} ${res.body}`);
     assertSafeErrorShape(res);
     const body = res.json() as { error: string; error_description: string };
-    if (DESCRIPTIONS[body.error] && body.error !== 'invalid_request') assert.equal(body.error_description, DESCRIPTIONS[body.error], label);
+    if (DESCRIPTIONS[body.error] && body.error !== 'invalid_request')
+      assert.equal(body.error_description, DESCRIPTIONS[body.error], label);
     if (status !== undefined) assert.equal(res.statusCode, status, `${label}: ${res.body}`);
     return res;
   };
@@ -65,10 +67,19 @@ describe('hostile input', () => {
       method: 'POST',
       url: '/oauth/token',
       headers: FORM,
-      payload: form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, admin: 'true', nonce: 'n', audience: 'x' }),
+      payload: form({
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token,
+        admin: 'true',
+        nonce: 'n',
+        audience: 'x',
+      }),
     });
     assert.equal(res.statusCode, 200, res.body);
-    const unknownGrant = await refused({ method: 'POST', url: '/oauth/token', headers: FORM, payload: form({ grant_type: 'password', whatever: '1' }) }, 400);
+    const unknownGrant = await refused(
+      { method: 'POST', url: '/oauth/token', headers: FORM, payload: form({ grant_type: 'password', whatever: '1' }) },
+      400,
+    );
     assert.equal(unknownGrant.json().error, 'unsupported_grant_type');
   });
 
@@ -77,7 +88,12 @@ describe('hostile input', () => {
     const cases: InjectOptions[] = [
       { method: 'POST', url: '/auth/login', payload: { email: 'a@example.com', password: big } },
       { method: 'POST', url: '/users', payload: { email: 'a@example.com', password: big } },
-      { method: 'POST', url: '/oauth/token', headers: FORM, payload: form({ grant_type: 'refresh_token', refresh_token: big }) },
+      {
+        method: 'POST',
+        url: '/oauth/token',
+        headers: FORM,
+        payload: form({ grant_type: 'refresh_token', refresh_token: big }),
+      },
       { method: 'POST', url: '/auth/login', headers: JSON_TYPE, payload: `{"email":"${big}` },
       { method: 'POST', url: '/auth/login', headers: { 'content-type': 'text/plain' }, payload: big },
     ];
@@ -92,10 +108,27 @@ describe('hostile input', () => {
 
   it('refuses malformed JSON with invalid_request', async () => {
     for (const { url } of jsonEndpoints) {
-      for (const body of ['{', '{"email":', '{"email":"a@example.com",}', "{'email':'a'}", '{"email":"a\\x"}', '\u0000', '{"a":1}{"b":2}', `${'['.repeat(3000)}${']'.repeat(3000)}`]) {
+      for (const body of [
+        '{',
+        '{"email":',
+        '{"email":"a@example.com",}',
+        "{'email':'a'}",
+        '{"email":"a\\x"}',
+        '\u0000',
+        '{"a":1}{"b":2}',
+        `${'['.repeat(3000)}${']'.repeat(3000)}`,
+      ]) {
         await refused({ method: 'POST', url, headers: JSON_TYPE, payload: body }, 400);
       }
-      await refused({ method: 'POST', url, headers: JSON_TYPE, payload: Buffer.from([0x7b, 0x22, 0x65, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]) }, 400);
+      await refused(
+        {
+          method: 'POST',
+          url,
+          headers: JSON_TYPE,
+          payload: Buffer.from([0x7b, 0x22, 0x65, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
+        },
+        400,
+      );
     }
   });
 
@@ -109,7 +142,11 @@ describe('hostile input', () => {
     for (const { url } of jsonEndpoints) {
       for (const payload of payloads) await refused({ method: 'POST', url, headers: JSON_TYPE, payload }, 400);
     }
-    for (const payload of ['__proto__[polluted]=true&grant_type=password', 'constructor[prototype][polluted]=true', '__proto__=x&grant_type=refresh_token&refresh_token=x']) {
+    for (const payload of [
+      '__proto__[polluted]=true&grant_type=password',
+      'constructor[prototype][polluted]=true',
+      '__proto__=x&grant_type=refresh_token&refresh_token=x',
+    ]) {
       await refused({ method: 'POST', url: '/oauth/token', headers: FORM, payload });
     }
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
@@ -119,37 +156,79 @@ describe('hostile input', () => {
 
   it('answers 415 to a content type the endpoint does not take', async () => {
     const body = JSON.stringify({ email: 'a@example.com', password: GOOD_PASSWORD });
-    const jsonTypes = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/jsonx', 'application/json-patch+json', 'text/json'];
+    const jsonTypes = [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      'application/jsonx',
+      'application/json-patch+json',
+      'text/json',
+    ];
     for (const { url } of jsonEndpoints) {
       for (const type of jsonTypes) {
-        assertErrorResponse(await send({ method: 'POST', url, headers: { 'content-type': type }, payload: body }), { status: 415, error: 'unsupported_media_type' });
+        assertErrorResponse(await send({ method: 'POST', url, headers: { 'content-type': type }, payload: body }), {
+          status: 415,
+          error: 'unsupported_media_type',
+        });
       }
       // A body without any content type.
-      assertErrorResponse(await send({ method: 'POST', url, payload: body }), { status: 415, error: 'unsupported_media_type' });
+      assertErrorResponse(await send({ method: 'POST', url, payload: body }), {
+        status: 415,
+        error: 'unsupported_media_type',
+      });
     }
     const formBody = form({ grant_type: 'refresh_token', refresh_token: 'x' });
-    for (const type of ['application/json', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencodedx']) {
-      assertErrorResponse(await send({ method: 'POST', url: '/oauth/token', headers: { 'content-type': type }, payload: formBody }), { status: 415, error: 'unsupported_media_type' });
+    for (const type of [
+      'application/json',
+      'text/plain',
+      'multipart/form-data; boundary=x',
+      'application/x-www-form-urlencodedx',
+    ]) {
+      assertErrorResponse(
+        await send({ method: 'POST', url: '/oauth/token', headers: { 'content-type': type }, payload: formBody }),
+        { status: 415, error: 'unsupported_media_type' },
+      );
     }
-    assertErrorResponse(await send({ method: 'POST', url: '/oauth/token', payload: formBody }), { status: 415, error: 'unsupported_media_type' });
+    assertErrorResponse(await send({ method: 'POST', url: '/oauth/token', payload: formBody }), {
+      status: 415,
+      error: 'unsupported_media_type',
+    });
   });
 
   it('refuses empty bodies with invalid_request', async () => {
     for (const { url } of jsonEndpoints) {
-      assertErrorResponse(await send({ method: 'POST', url, headers: JSON_TYPE, payload: '' }), { status: 400, error: 'invalid_request' });
+      assertErrorResponse(await send({ method: 'POST', url, headers: JSON_TYPE, payload: '' }), {
+        status: 400,
+        error: 'invalid_request',
+      });
       assertErrorResponse(await send({ method: 'POST', url }), { status: 400, error: 'invalid_request' });
       assertErrorResponse(await send({ method: 'POST', url, payload: {} }), { status: 400, error: 'invalid_request' });
     }
-    assertErrorResponse(await send({ method: 'POST', url: '/oauth/token', headers: FORM, payload: '' }), { status: 400, error: 'invalid_request' });
+    assertErrorResponse(await send({ method: 'POST', url: '/oauth/token', headers: FORM, payload: '' }), {
+      status: 400,
+      error: 'invalid_request',
+    });
     assertErrorResponse(await send({ method: 'POST', url: '/oauth/token' }), { status: 400, error: 'invalid_request' });
   });
 
   it('never answers a NUL byte or odd characters with a server error', async () => {
     // PostgreSQL cannot take a NUL: refused by the schema at login too, before any lookup or hash.
     const nul = 'a\u0000b@example.com';
-    assertErrorResponse(await send({ method: 'POST', url: '/auth/login', payload: { email: nul, password: GOOD_PASSWORD } }), { status: 400, error: 'invalid_request' });
+    assertErrorResponse(
+      await send({ method: 'POST', url: '/auth/login', payload: { email: nul, password: GOOD_PASSWORD } }),
+      { status: 400, error: 'invalid_request' },
+    );
     await refused({ method: 'POST', url: '/users', payload: { email: nul, password: GOOD_PASSWORD } }, 400);
-    await refused({ method: 'POST', url: '/oauth/token', headers: FORM, payload: 'grant_type=refresh_token&refresh_token=x&client_id=%00' }, 400);
+    await refused(
+      {
+        method: 'POST',
+        url: '/oauth/token',
+        headers: FORM,
+        payload: 'grant_type=refresh_token&refresh_token=x&client_id=%00',
+      },
+      400,
+    );
     await refused({ method: 'POST', url: '/oauth/token', headers: FORM, payload: 'grant_type=%00' }, 400);
     for (const email of ['\ud800@example.com', '\u202e@example.com', `${'é'.repeat(300)}@example.com`]) {
       const res = await send({ method: 'POST', url: '/auth/login', payload: { email, password: GOOD_PASSWORD } });
@@ -158,7 +237,10 @@ describe('hostile input', () => {
     }
     // Longer than any password may be: refused without hashing, same answer as a wrong one.
     const email = uniqueEmail('long');
-    assertErrorResponse(await send({ method: 'POST', url: '/auth/login', payload: { email, password: '€'.repeat(1000) } }), { status: 401, error: 'invalid_credentials' });
+    assertErrorResponse(
+      await send({ method: 'POST', url: '/auth/login', payload: { email, password: '€'.repeat(1000) } }),
+      { status: 401, error: 'invalid_credentials' },
+    );
     await refused({ method: 'POST', url: '/users', payload: { email, password: '€'.repeat(1000) } }, 400);
   });
 
@@ -213,8 +295,17 @@ describe('hostile input', () => {
     const origin = { origin: 'https://evil.example' };
     const answers = [
       await send({ method: 'GET', url: '/.well-known/jwks.json', headers: origin }),
-      await send({ method: 'POST', url: '/auth/login', headers: origin, payload: { email: uniqueEmail(), password: 'wrong-password-2' } }),
-      await send({ method: 'OPTIONS', url: '/auth/login', headers: { ...origin, 'access-control-request-method': 'POST' } }),
+      await send({
+        method: 'POST',
+        url: '/auth/login',
+        headers: origin,
+        payload: { email: uniqueEmail(), password: 'wrong-password-2' },
+      }),
+      await send({
+        method: 'OPTIONS',
+        url: '/auth/login',
+        headers: { ...origin, 'access-control-request-method': 'POST' },
+      }),
     ];
     for (const res of answers) {
       assert.ok(res.statusCode < 500);

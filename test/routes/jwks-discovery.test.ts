@@ -2,14 +2,20 @@
 // client see them; then end to end over a real socket with jose's remote key set.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { calculateJwkThumbprint, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  jwtVerify,
+  type JWK,
+} from 'jose';
 import { GOOD_PASSWORD, build, registerAndLogin, uniqueEmail, freePort } from '../helpers/build.js';
 import { WITHOUT_LIMITS, assertErrorResponse, suiteApp } from './suite-app.js';
 
 const ISSUER = 'http://localhost:3000';
 const PUBLIC_MEMBERS = new Set(['kty', 'kid', 'alg', 'use', 'crv', 'x', 'y', 'n', 'e']);
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
-
 
 describe('discovery, JWKS and userinfo', () => {
   const ctx = suiteApp();
@@ -26,14 +32,17 @@ describe('discovery, JWKS and userinfo', () => {
     assert.ok(keys.length >= 1);
     for (const key of keys) {
       for (const member of Object.keys(key)) assert.ok(PUBLIC_MEMBERS.has(member), `unexpected member ${member}`);
-      for (const member of PRIVATE_MEMBERS) assert.equal((key as Record<string, unknown>)[member], undefined, `private member ${member}`);
+      for (const member of PRIVATE_MEMBERS)
+        assert.equal((key as Record<string, unknown>)[member], undefined, `private member ${member}`);
       assert.equal(key.use, 'sig');
       assert.equal(key.kid, await calculateJwkThumbprint(key, 'sha256'), 'kid is the RFC 7638 thumbprint');
     }
     const kids = keys.map((k) => k.kid);
     assert.ok(kids.includes(decodeProtectedHeader(tokens.access_token).kid), 'the access key is published');
     assert.ok(!kids.includes(decodeProtectedHeader(tokens.refresh_token).kid), 'the refresh key is not');
-    const refreshKids = await ctx().services.db.query<{ kid: string }>(`SELECT kid FROM signing_keys WHERE purpose = 'refresh'`);
+    const refreshKids = await ctx().services.db.query<{ kid: string }>(
+      `SELECT kid FROM signing_keys WHERE purpose = 'refresh'`,
+    );
     assert.ok(refreshKids.length >= 1);
     for (const { kid } of refreshKids) assert.ok(!kids.includes(kid), `refresh key ${kid} is not published`);
   });
@@ -68,7 +77,9 @@ describe('discovery, JWKS and userinfo', () => {
       assert.equal(m.userinfo_endpoint, `${ISSUER}/userinfo`);
       assert.ok(Array.isArray(m.grant_types_supported) && m.grant_types_supported.includes('refresh_token'));
       assert.ok(!m.grant_types_supported.includes('password'), 'the password grant is not advertised');
-      assert.ok(Array.isArray(m.token_endpoint_auth_methods_supported) && m.token_endpoint_auth_methods_supported.length > 0);
+      assert.ok(
+        Array.isArray(m.token_endpoint_auth_methods_supported) && m.token_endpoint_auth_methods_supported.length > 0,
+      );
       assert.ok(Array.isArray(m.response_types_supported));
     }
     assert.deepEqual(a.json(), b.json());
@@ -131,47 +142,67 @@ describe('end to end over a real socket', () => {
     const { app } = await build(t, { ...WITHOUT_LIMITS, ISSUER: issuer, JWKS_MAX_AGE: '120' });
     await app.listen({ port, host: '127.0.0.1' });
 
-    const metadata = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+    const metadata = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      string
+    >;
     assert.equal(metadata.issuer, issuer);
     assert.equal(metadata.token_endpoint, `${issuer}/oauth/token`);
     assert.equal(metadata.userinfo_endpoint, `${issuer}/userinfo`);
     assert.equal(metadata.jwks_uri, `${issuer}/.well-known/jwks.json`);
-    const jwksResponse = await fetch(metadata.jwks_uri!);
+    const jwksResponse = await fetch(metadata.jwks_uri);
     assert.equal(jwksResponse.status, 200);
     assert.equal(jwksResponse.headers.get('cache-control'), 'public, max-age=120');
     const etag = jwksResponse.headers.get('etag');
     assert.ok(etag);
-    const conditional = await fetch(metadata.jwks_uri!, { headers: { 'if-none-match': etag } });
+    const conditional = await fetch(metadata.jwks_uri, { headers: { 'if-none-match': etag } });
     assert.equal(conditional.status, 304);
     assert.equal(await conditional.text(), '');
 
     const email = uniqueEmail('socket');
-    const reg = await fetch(`${issuer}/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: GOOD_PASSWORD }) });
+    const reg = await fetch(`${issuer}/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: GOOD_PASSWORD }),
+    });
     assert.equal(reg.status, 201);
-    const login = await fetch(`${issuer}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: GOOD_PASSWORD }) });
+    const login = await fetch(`${issuer}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: GOOD_PASSWORD }),
+    });
     assert.equal(login.status, 200);
     assert.equal(login.headers.get('cache-control'), 'no-store');
     const tokens = (await login.json()) as { access_token: string; refresh_token: string };
 
     // What a resource service does: keys from jwks_uri, then check iss, aud and typ.
-    const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri!));
-    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, { issuer, audience: issuer, typ: 'at+jwt' });
+    const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri));
+    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, {
+      issuer,
+      audience: issuer,
+      typ: 'at+jwt',
+    });
     assert.equal(protectedHeader.typ, 'at+jwt');
     assert.equal(payload.iss, issuer);
     assert.equal(payload.client_id, 'tessera');
-    await assert.rejects(jwtVerify(tokens.refresh_token, jwks, { issuer }), (error: { code?: string }) => error.code === 'ERR_JWKS_NO_MATCHING_KEY');
+    await assert.rejects(
+      jwtVerify(tokens.refresh_token, jwks, { issuer }),
+      (error: { code?: string }) => error.code === 'ERR_JWKS_NO_MATCHING_KEY',
+    );
     await assert.rejects(jwtVerify(tokens.refresh_token, jwks, { issuer, audience: issuer, typ: 'at+jwt' }));
 
-    const userinfo = await fetch(metadata.userinfo_endpoint!, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    const userinfo = await fetch(metadata.userinfo_endpoint, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
     assert.equal(userinfo.status, 200);
     const info = (await userinfo.json()) as { sub: string; email: string; roles: string[] };
     assert.deepEqual(info, { sub: payload.sub, email, roles: ['user'] });
 
-    const anonymous = await fetch(metadata.userinfo_endpoint!);
+    const anonymous = await fetch(metadata.userinfo_endpoint);
     assert.equal(anonymous.status, 401);
     assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Bearer /);
 
-    const refreshed = await fetch(metadata.token_endpoint!, {
+    const refreshed = await fetch(metadata.token_endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),

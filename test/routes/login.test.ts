@@ -21,9 +21,15 @@ describe('POST /auth/login', () => {
   const login = (payload: Record<string, unknown>, headers: Record<string, string> = {}) =>
     ctx().app.inject({ method: 'POST', url: '/auth/login', payload, headers });
   const failures = async () =>
-    (await ctx().services.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM security_events WHERE type = 'login_failure'`))[0]!.n;
+    (
+      await ctx().services.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM security_events WHERE type = 'login_failure'`,
+      )
+    )[0]!.n;
   const sessionsOf = async (id: string) =>
-    (await ctx().services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [id]))[0]!.n;
+    (
+      await ctx().services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [id])
+    )[0]!.n;
 
   before(async () => {
     const reg = await ctx().app.inject({ method: 'POST', url: '/users', payload: { email, password: GOOD_PASSWORD } });
@@ -47,9 +53,16 @@ describe('POST /auth/login', () => {
     const header = decodeProtectedHeader(body.access_token);
     assert.equal(header.typ, 'at+jwt');
     assert.equal(header.alg, 'ES256');
-    assert.ok(jwks.keys.some((k) => k.kid === header.kid), 'the access token kid is published');
+    assert.ok(
+      jwks.keys.some((k) => k.kid === header.kid),
+      'the access token kid is published',
+    );
     // A verifier holding only the published keys accepts it.
-    const { payload } = await jwtVerify(body.access_token, createLocalJWKSet(jwks), { issuer: ISSUER, audience: ISSUER, typ: 'at+jwt' });
+    const { payload } = await jwtVerify(body.access_token, createLocalJWKSet(jwks), {
+      issuer: ISSUER,
+      audience: ISSUER,
+      typ: 'at+jwt',
+    });
     assert.equal(payload.iss, ISSUER);
     assert.equal(payload.sub, userId, 'sub is the immutable user id, not the email');
     assert.notEqual(payload.sub, email);
@@ -66,10 +79,17 @@ describe('POST /auth/login', () => {
     assert.ok((payload.auth_time as number) <= payload.iat!);
     assert.match(String(payload.sid), UUID);
 
-    const [session] = await ctx().services.db.query<{ user_id: string; client_id: string; scope: string; audience: string; current_jti: string; ended_at: Date | null; user_agent: string }>(
-      'SELECT user_id, client_id, scope, audience, current_jti, ended_at, user_agent FROM sessions WHERE id = $1',
-      [payload.sid],
-    );
+    const [session] = await ctx().services.db.query<{
+      user_id: string;
+      client_id: string;
+      scope: string;
+      audience: string;
+      current_jti: string;
+      ended_at: Date | null;
+      user_agent: string;
+    }>('SELECT user_id, client_id, scope, audience, current_jti, ended_at, user_agent FROM sessions WHERE id = $1', [
+      payload.sid,
+    ]);
     assert.ok(session, 'sid names a stored session');
     assert.equal(session.user_id, userId);
     assert.equal(session.client_id, 'tessera');
@@ -91,13 +111,19 @@ describe('POST /auth/login', () => {
 
   it('answers wrong password, unknown email and disabled account alike', async () => {
     const disabledEmail = uniqueEmail('disabled');
-    const reg = await ctx().app.inject({ method: 'POST', url: '/users', payload: { email: disabledEmail, password: GOOD_PASSWORD } });
+    const reg = await ctx().app.inject({
+      method: 'POST',
+      url: '/users',
+      payload: { email: disabledEmail, password: GOOD_PASSWORD },
+    });
     assert.equal(reg.statusCode, 201);
     // A token obtained before the account is disabled stops working too.
     const earlier = await login({ email: disabledEmail, password: GOOD_PASSWORD });
     assert.equal(earlier.statusCode, 200);
     await ctx().services.db.query('UPDATE users SET disabled = true WHERE email = $1', [disabledEmail]);
-    const [disabled] = await ctx().services.db.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [disabledEmail]);
+    const [disabled] = await ctx().services.db.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [
+      disabledEmail,
+    ]);
     const sessionsBefore = await sessionsOf(userId);
     const disabledSessionsBefore = await sessionsOf(disabled!.id);
     const failuresBefore = await failures();
@@ -112,7 +138,11 @@ describe('POST /auth/login', () => {
     for (const [name, res] of Object.entries(attempts)) {
       assertErrorResponse(res, { status: 401, error: 'invalid_credentials' });
       assert.equal(res.body, '{"error":"invalid_credentials","error_description":"Invalid credentials"}', name);
-      assert.deepEqual(comparableHeaders(res.headers), comparableHeaders(reference.headers), `${name}: same headers as a wrong password`);
+      assert.deepEqual(
+        comparableHeaders(res.headers),
+        comparableHeaders(reference.headers),
+        `${name}: same headers as a wrong password`,
+      );
     }
 
     assert.equal(await sessionsOf(userId), sessionsBefore, 'no session for a failed login');
@@ -131,7 +161,10 @@ describe('POST /auth/login', () => {
       ],
     );
 
-    const userinfo = await ctx().app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${earlier.json().access_token}` } });
+    const userinfo = await ctx().app.inject({
+      url: '/userinfo',
+      headers: { authorization: `Bearer ${earlier.json().access_token}` },
+    });
     assertErrorResponse(userinfo, { status: 401, error: 'invalid_token' });
   });
 
@@ -139,11 +172,15 @@ describe('POST /auth/login', () => {
     const forged = { 'x-forwarded-for': '203.0.113.9', 'x-real-ip': '203.0.113.9' };
     const failed = await login({ email, password: 'not-the-right-one-7' }, forged);
     assert.equal(failed.statusCode, 401);
-    const [event] = await ctx().services.db.query<{ ip: string }>(`SELECT ip FROM security_events WHERE type = 'login_failure' ORDER BY id DESC LIMIT 1`);
+    const [event] = await ctx().services.db.query<{ ip: string }>(
+      `SELECT ip FROM security_events WHERE type = 'login_failure' ORDER BY id DESC LIMIT 1`,
+    );
     assert.equal(event?.ip, '127.0.0.1');
     const ok = await login({ email, password: GOOD_PASSWORD }, forged);
     assert.equal(ok.statusCode, 200);
-    const [session] = await ctx().services.db.query<{ ip: string }>('SELECT ip FROM sessions WHERE id = $1', [decodeJwt(ok.json().access_token).sid]);
+    const [session] = await ctx().services.db.query<{ ip: string }>('SELECT ip FROM sessions WHERE id = $1', [
+      decodeJwt(ok.json().access_token).sid,
+    ]);
     assert.equal(session?.ip, '127.0.0.1');
   });
 
@@ -182,14 +219,20 @@ describe('POST /auth/login', () => {
     assert.equal(res.statusCode, 200, res.body);
     const claims = decodeJwt(res.json().access_token);
     assert.equal(claims.aud, API);
-    const [session] = await ctx().services.db.query<{ audience: string }>('SELECT audience FROM sessions WHERE id = $1', [claims.sid]);
+    const [session] = await ctx().services.db.query<{ audience: string }>(
+      'SELECT audience FROM sessions WHERE id = $1',
+      [claims.sid],
+    );
     assert.equal(session?.audience, API);
     // The refresh token stays addressed to the issuer whatever the resource.
     assert.equal(decodeJwt(res.json().refresh_token).aud, ISSUER);
 
     const sessionsBefore = await sessionsOf(userId);
     for (const resource of ['https://evil.example.com', `${API}/`, API.toUpperCase(), 'not a uri']) {
-      assertErrorResponse(await login({ email, password: GOOD_PASSWORD, resource }), { status: 400, error: 'invalid_target' });
+      assertErrorResponse(await login({ email, password: GOOD_PASSWORD, resource }), {
+        status: 400,
+        error: 'invalid_target',
+      });
     }
     assert.equal(await sessionsOf(userId), sessionsBefore, 'a refused resource opens no session');
   });
@@ -202,7 +245,10 @@ describe('POST /auth/login', () => {
 
     const sessionsBefore = await sessionsOf(userId);
     for (const scope of ['openid admin', 'admin', 'openid  email', ' openid', 'OPENID']) {
-      assertErrorResponse(await login({ email, password: GOOD_PASSWORD, scope }), { status: 400, error: 'invalid_scope' });
+      assertErrorResponse(await login({ email, password: GOOD_PASSWORD, scope }), {
+        status: 400,
+        error: 'invalid_scope',
+      });
     }
     assert.equal(await sessionsOf(userId), sessionsBefore, 'a refused scope opens no session');
   });

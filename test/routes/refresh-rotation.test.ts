@@ -25,13 +25,19 @@ for (const grace of [0, 10]) {
     const sid = decodeJwt(tokens.refresh_token).sid as string;
     const results = await Promise.all(Array.from({ length: 50 }, () => refresh(app, tokens.refresh_token)));
     const ok = results.filter((r) => r.statusCode === 200);
-    const [session] = await services.db.query<{ ended_at: Date | null; end_reason: string | null }>('SELECT ended_at, end_reason FROM sessions WHERE id = $1', [sid]);
+    const [session] = await services.db.query<{ ended_at: Date | null; end_reason: string | null }>(
+      'SELECT ended_at, end_reason FROM sessions WHERE id = $1',
+      [sid],
+    );
     if (grace === 0) {
       assert.equal(ok.length, 1, 'exactly one refresh succeeds');
       for (const r of results.filter((r) => r.statusCode !== 200)) assert.equal(r.json().error, 'invalid_grant');
       assert.ok(session?.ended_at, 'the session is ended');
       assert.equal(session?.end_reason, 'refresh_reuse');
-      const events = await services.db.query('SELECT * FROM security_events WHERE session_id = $1 AND type = $2', [sid, 'refresh_reuse']);
+      const events = await services.db.query('SELECT * FROM security_events WHERE session_id = $1 AND type = $2', [
+        sid,
+        'refresh_reuse',
+      ]);
       assert.ok(events.length >= 1);
     } else {
       assert.equal(ok.length, 50, 'every refresh within grace succeeds');

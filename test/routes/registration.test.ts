@@ -15,11 +15,16 @@ interface UserState {
 
 describe('POST /users (REGISTRATION=open)', () => {
   const ctx = suiteApp();
-  const register = (payload: unknown) => ctx().app.inject({ method: 'POST', url: '/users', payload: payload as Record<string, unknown> });
-  const login = (email: string, password: string) => ctx().app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
+  const register = (payload: unknown) =>
+    ctx().app.inject({ method: 'POST', url: '/users', payload: payload as Record<string, unknown> });
+  const login = (email: string, password: string) =>
+    ctx().app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
   const usersNamed = (email: string) =>
-    ctx().services.db.query<UserState>('SELECT id, email, password_hash, roles, disabled FROM users WHERE email = $1', [email]);
-  const userCount = async () => (await ctx().services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users'))[0]!.n;
+    ctx().services.db.query<UserState>('SELECT id, email, password_hash, roles, disabled FROM users WHERE email = $1', [
+      email,
+    ]);
+  const userCount = async () =>
+    (await ctx().services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users'))[0]!.n;
 
   it('creates an account: 201 {email}, stored trimmed and lower-case, role user, hashed password', async () => {
     const email = uniqueEmail('Fresh');
@@ -46,11 +51,21 @@ describe('POST /users (REGISTRATION=open)', () => {
     const fresh = await register({ email: uniqueEmail('other'), password: 'another-long-passphrase-9' });
 
     const attackerPassword = 'attacker-chosen-passphrase-1';
-    for (const variant of [email, email.toUpperCase(), `  ${email}`, `${email}\n`, `\t${email.replace(/^./, (c) => c.toUpperCase())} `]) {
+    for (const variant of [
+      email,
+      email.toUpperCase(),
+      `  ${email}`,
+      `${email}\n`,
+      `\t${email.replace(/^./, (c) => c.toUpperCase())} `,
+    ]) {
       const again = await register({ email: variant, password: attackerPassword });
       assert.equal(again.statusCode, fresh.statusCode, `status for ${JSON.stringify(variant)}`);
       assert.deepEqual(again.json(), { email });
-      assert.deepEqual(comparableHeaders(again.headers), comparableHeaders(first.headers), 'same headers as the first registration');
+      assert.deepEqual(
+        comparableHeaders(again.headers),
+        comparableHeaders(first.headers),
+        'same headers as the first registration',
+      );
     }
 
     const rows = await usersNamed(email);
@@ -69,8 +84,13 @@ describe('POST /users (REGISTRATION=open)', () => {
     const again = await register({ email: decomposed, password: 'attacker-chosen-passphrase-2' });
     assert.equal(again.statusCode, 201);
     assert.deepEqual(again.json(), { email: composed });
-    const rows = await ctx().services.db.query<{ email: string }>('SELECT email FROM users WHERE email LIKE $1', [`%-${local}@example.com`]);
-    assert.deepEqual(rows.map((r) => r.email), [composed]);
+    const rows = await ctx().services.db.query<{ email: string }>('SELECT email FROM users WHERE email LIKE $1', [
+      `%-${local}@example.com`,
+    ]);
+    assert.deepEqual(
+      rows.map((r) => r.email),
+      [composed],
+    );
     assert.equal((await login(decomposed, GOOD_PASSWORD)).statusCode, 200);
   });
 
@@ -104,9 +124,17 @@ describe('POST /users (REGISTRATION=open)', () => {
 
   it('never lets a registration choose its roles or state', async () => {
     const before = await userCount();
-    for (const extra of [{ roles: ['admin'] }, { role: 'admin' }, { disabled: false }, { id: '00000000-0000-4000-8000-000000000000' }]) {
+    for (const extra of [
+      { roles: ['admin'] },
+      { role: 'admin' },
+      { disabled: false },
+      { id: '00000000-0000-4000-8000-000000000000' },
+    ]) {
       const email = uniqueEmail('escalate');
-      assertErrorResponse(await register({ email, password: GOOD_PASSWORD, ...extra }), { status: 400, error: 'invalid_request' });
+      assertErrorResponse(await register({ email, password: GOOD_PASSWORD, ...extra }), {
+        status: 400,
+        error: 'invalid_request',
+      });
     }
     const polluted = await ctx().app.inject({
       method: 'POST',
@@ -116,16 +144,31 @@ describe('POST /users (REGISTRATION=open)', () => {
     });
     assertErrorResponse(polluted, { status: 400, error: 'invalid_request' });
     assert.equal(await userCount(), before);
-    const created = await ctx().services.db.query(`SELECT 1 FROM users WHERE email LIKE 'escalate-%' OR email LIKE 'proto-%'`);
+    const created = await ctx().services.db.query(
+      `SELECT 1 FROM users WHERE email LIKE 'escalate-%' OR email LIKE 'proto-%'`,
+    );
     assert.equal(created.length, 0);
   });
 
   it('refuses malformed emails with invalid_request', async () => {
     const before = await userCount();
-    for (const email of ['not-an-email', 'a@b', '@example.com', 'two@@example.com', 'sp ace@example.com', `${'x'.repeat(65)}@example.com`, 'nul\u0000@example.com', 'tab\u0007@example.com', '']) {
+    for (const email of [
+      'not-an-email',
+      'a@b',
+      '@example.com',
+      'two@@example.com',
+      'sp ace@example.com',
+      `${'x'.repeat(65)}@example.com`,
+      'nul\u0000@example.com',
+      'tab\u0007@example.com',
+      '',
+    ]) {
       const res = await register({ email, password: GOOD_PASSWORD });
       assertErrorResponse(res, { status: 400, error: 'invalid_request', description: res.json().error_description });
-      assert.match(res.json().error_description, /^(The email address is invalid|The request is missing a parameter or is malformed)$/);
+      assert.match(
+        res.json().error_description,
+        /^(The email address is invalid|The request is missing a parameter or is malformed)$/,
+      );
     }
     assert.equal(await userCount(), before);
   });

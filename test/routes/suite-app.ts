@@ -55,7 +55,8 @@ export const DESCRIPTIONS: Record<string, string> = {
 };
 
 /** Words that would betray internals: stacks, paths, SQL, library names. */
-const LEAK = /\bat \S+ \(|\/work\/|\/home\/|node_modules|\.[cm]?[jt]s\b|fastify|ajv|typebox|typeorm|pglite|postgres|\bpg\b|argon|jose|\bselect\b|\binsert\b|\bupdate\b|\bFST_|\bERR_|SyntaxError|TypeError|Unexpected token|stack|undefined|null/i;
+const LEAK =
+  /\bat \S+ \(|\/work\/|\/home\/|node_modules|\.[cm]?[jt]s\b|fastify|ajv|typebox|typeorm|pglite|postgres|\bpg\b|argon|jose|\bselect\b|\binsert\b|\bupdate\b|\bFST_|\bERR_|SyntaxError|TypeError|Unexpected token|stack|undefined|null/i;
 
 export interface ErrorExpectation {
   status: number;
@@ -101,5 +102,9 @@ export function form(pairs: Record<string, string> | Array<[string, string]>): s
 
 /** Headers that differ between any two answers (date, rate-limit counters): left out when comparing. */
 export function comparableHeaders(headers: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'date' && !name.startsWith('ratelimit-') && !name.startsWith('x-ratelimit-')));
+  return Object.fromEntries(
+    Object.entries(headers).filter(
+      ([name]) => name !== 'date' && !name.startsWith('ratelimit-') && !name.startsWith('x-ratelimit-'),
+    ),
+  );
 }

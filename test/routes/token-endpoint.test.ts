@@ -35,7 +35,10 @@ describe('POST /oauth/token', () => {
   const token = (payload: string, headers: Record<string, string> = { ...FORM }) =>
     ctx().app.inject({ method: 'POST', url: '/oauth/token', headers, payload });
   const session = async (sid: unknown) => {
-    const [row] = await ctx().services.db.query<SessionState>('SELECT current_jti, ended_at, end_reason FROM sessions WHERE id = $1', [sid]);
+    const [row] = await ctx().services.db.query<SessionState>(
+      'SELECT current_jti, ended_at, end_reason FROM sessions WHERE id = $1',
+      [sid],
+    );
     assert.ok(row, 'session exists');
     return row;
   };
@@ -46,11 +49,21 @@ describe('POST /oauth/token', () => {
     assert.equal(row.ended_at, null, 'the session is still live');
     assert.equal(row.current_jti, claims.jti, 'the presented token was not retired');
   };
-  const invalidGrant = (res: LightMyRequestResponse) => assertErrorResponse(res, { status: 400, error: 'invalid_grant' });
+  const invalidGrant = (res: LightMyRequestResponse) =>
+    assertErrorResponse(res, { status: 400, error: 'invalid_grant' });
 
   it('refuses the password grant (RFC 9700) and unknown grants with unsupported_grant_type', async () => {
     const { email, password } = await registerAndLogin(ctx().app);
-    for (const grantType of ['password', 'authorization_code', 'client_credentials_x', 'urn:ietf:params:oauth:grant-type:jwt-bearer', 'constructor', '__proto__', 'toString', 'REFRESH_TOKEN']) {
+    for (const grantType of [
+      'password',
+      'authorization_code',
+      'client_credentials_x',
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      'constructor',
+      '__proto__',
+      'toString',
+      'REFRESH_TOKEN',
+    ]) {
       const res = await token(form({ grant_type: grantType, username: email, password, scope: 'openid' }));
       assertErrorResponse(res, { status: 400, error: 'unsupported_grant_type' });
       assert.equal(res.headers.pragma, 'no-cache');
@@ -78,9 +91,22 @@ describe('POST /oauth/token', () => {
   it('refuses a repeated parameter (RFC 6749 3.2) without touching the token', async () => {
     const { tokens } = await registerAndLogin(ctx().app);
     const cases: Array<Array<[string, string]>> = [
-      [['grant_type', 'refresh_token'], ['grant_type', 'refresh_token'], ['refresh_token', tokens.refresh_token]],
-      [['grant_type', 'refresh_token'], ['refresh_token', tokens.refresh_token], ['refresh_token', tokens.refresh_token]],
-      [['grant_type', 'refresh_token'], ['refresh_token', tokens.refresh_token], ['scope', 'openid'], ['scope', 'email']],
+      [
+        ['grant_type', 'refresh_token'],
+        ['grant_type', 'refresh_token'],
+        ['refresh_token', tokens.refresh_token],
+      ],
+      [
+        ['grant_type', 'refresh_token'],
+        ['refresh_token', tokens.refresh_token],
+        ['refresh_token', tokens.refresh_token],
+      ],
+      [
+        ['grant_type', 'refresh_token'],
+        ['refresh_token', tokens.refresh_token],
+        ['scope', 'openid'],
+        ['scope', 'email'],
+      ],
     ];
     for (const pairs of cases) assertErrorResponse(await token(form(pairs)), { status: 400, error: 'invalid_request' });
     await assertUntouched(tokens);
@@ -88,10 +114,24 @@ describe('POST /oauth/token', () => {
 
   it('ignores unknown parameters (RFC 6749 3.2)', async () => {
     const { tokens } = await registerAndLogin(ctx().app);
-    const res = await token(form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, state: 'xyz', foo: 'bar', client_secret_hint: '' }));
+    const res = await token(
+      form({
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token,
+        state: 'xyz',
+        foo: 'bar',
+        client_secret_hint: '',
+      }),
+    );
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers['cache-control'], 'no-store');
-    assert.deepEqual(Object.keys(res.json()).sort(), ['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type']);
+    assert.deepEqual(Object.keys(res.json()).sort(), [
+      'access_token',
+      'expires_in',
+      'refresh_token',
+      'scope',
+      'token_type',
+    ]);
   });
 
   it('answers invalid_grant to malformed refresh tokens', async () => {
@@ -118,7 +158,13 @@ describe('POST /oauth/token', () => {
     const other = (await registerAndLogin(ctx().app)).tokens;
     const [h, p, s] = tokens.refresh_token.split('.');
     const [, otherPayload] = other.refresh_token.split('.');
-    for (const forged of [tamper(tokens.refresh_token, 0), tamper(tokens.refresh_token, 1), tamper(tokens.refresh_token, 2), `${h}.${otherPayload}.${s}`, `${h}.${p}.${other.refresh_token.split('.')[2]}`]) {
+    for (const forged of [
+      tamper(tokens.refresh_token, 0),
+      tamper(tokens.refresh_token, 1),
+      tamper(tokens.refresh_token, 2),
+      `${h}.${otherPayload}.${s}`,
+      `${h}.${p}.${other.refresh_token.split('.')[2]}`,
+    ]) {
       invalidGrant(await refresh(ctx().app, forged));
     }
     await assertUntouched(tokens);
@@ -143,11 +189,15 @@ describe('POST /oauth/token', () => {
 
   it('answers invalid_grant once the session sat idle too long or reached its absolute end', async () => {
     const idle = (await registerAndLogin(ctx().app)).tokens;
-    await ctx().services.db.query(`UPDATE sessions SET last_used_at = now() - interval '8 days' WHERE id = $1`, [decodeJwt(idle.refresh_token).sid]);
+    await ctx().services.db.query(`UPDATE sessions SET last_used_at = now() - interval '8 days' WHERE id = $1`, [
+      decodeJwt(idle.refresh_token).sid,
+    ]);
     invalidGrant(await refresh(ctx().app, idle.refresh_token));
 
     const old = (await registerAndLogin(ctx().app)).tokens;
-    await ctx().services.db.query(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = $1`, [decodeJwt(old.refresh_token).sid]);
+    await ctx().services.db.query(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+      decodeJwt(old.refresh_token).sid,
+    ]);
     invalidGrant(await refresh(ctx().app, old.refresh_token));
   });
 
@@ -156,7 +206,10 @@ describe('POST /oauth/token', () => {
     const sid = decodeJwt(tokens.refresh_token).sid;
     await ctx().services.db.query(`UPDATE sessions SET ended_at = now(), end_reason = 'logout' WHERE id = $1`, [sid]);
     invalidGrant(await refresh(ctx().app, tokens.refresh_token));
-    const userinfo = await ctx().app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${tokens.access_token}` } });
+    const userinfo = await ctx().app.inject({
+      url: '/userinfo',
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
     assertErrorResponse(userinfo, { status: 401, error: 'invalid_token' });
     const row = await session(sid);
     assert.equal(row.end_reason, 'logout', 'the end reason is kept');
@@ -188,7 +241,10 @@ describe('POST /oauth/token', () => {
     await assertUntouched(tokens);
 
     // A refresh token is never a bearer access token...
-    const asBearer = await ctx().app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${tokens.refresh_token}` } });
+    const asBearer = await ctx().app.inject({
+      url: '/userinfo',
+      headers: { authorization: `Bearer ${tokens.refresh_token}` },
+    });
     assertErrorResponse(asBearer, { status: 401, error: 'invalid_token' });
     assert.match(String(asBearer.headers['www-authenticate']), /^Bearer /);
     // ...not even one signed with the refresh key that claims to be one.
@@ -230,9 +286,18 @@ describe('POST /oauth/token', () => {
 
   it('refuses a wider scope or another resource with the request error, leaving the token usable', async () => {
     const { tokens } = await registerAndLogin(ctx().app);
-    assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { scope: 'openid admin' }), { status: 400, error: 'invalid_scope' });
-    assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { scope: 'admin' }), { status: 400, error: 'invalid_scope' });
-    assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { resource: API }), { status: 400, error: 'invalid_target' });
+    assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { scope: 'openid admin' }), {
+      status: 400,
+      error: 'invalid_scope',
+    });
+    assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { scope: 'admin' }), {
+      status: 400,
+      error: 'invalid_scope',
+    });
+    assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { resource: API }), {
+      status: 400,
+      error: 'invalid_target',
+    });
     await assertUntouched(tokens);
     const ok = await refresh(ctx().app, tokens.refresh_token);
     assert.equal(ok.statusCode, 200, ok.body);
@@ -240,9 +305,16 @@ describe('POST /oauth/token', () => {
 
   it('refuses a NUL in a parameter with invalid_request, never a server error', async () => {
     const { tokens } = await registerAndLogin(ctx().app);
-    const extras: Array<Record<string, string>> = [{ client_id: 'tessera\u0000' }, { scope: 'openid\u0000' }, { resource: `${API}\u0000` }];
+    const extras: Array<Record<string, string>> = [
+      { client_id: 'tessera\u0000' },
+      { scope: 'openid\u0000' },
+      { resource: `${API}\u0000` },
+    ];
     for (const extra of extras) {
-      assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, extra), { status: 400, error: 'invalid_request' });
+      assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, extra), {
+        status: 400,
+        error: 'invalid_request',
+      });
     }
     await assertUntouched(tokens);
   });
@@ -263,7 +335,10 @@ describe('POST /oauth/token with REFRESH_REUSE_GRACE=0', () => {
     const replay = await refresh(ctx().app, tokens.refresh_token);
     assertErrorResponse(replay, { status: 400, error: 'invalid_grant' });
 
-    const [row] = await ctx().services.db.query<SessionState>('SELECT current_jti, ended_at, end_reason FROM sessions WHERE id = $1', [sid]);
+    const [row] = await ctx().services.db.query<SessionState>(
+      'SELECT current_jti, ended_at, end_reason FROM sessions WHERE id = $1',
+      [sid],
+    );
     assert.ok(row?.ended_at, 'the session is ended');
     assert.equal(row.end_reason, 'refresh_reuse');
     const events = await ctx().services.db.query<{ user_id: string; detail: { jti: string } }>(
@@ -275,7 +350,10 @@ describe('POST /oauth/token with REFRESH_REUSE_GRACE=0', () => {
     assert.equal(events[0]!.detail.jti, decodeJwt(tokens.refresh_token).jti, 'the event names the replayed token');
 
     assertErrorResponse(await refresh(ctx().app, successor.refresh_token), { status: 400, error: 'invalid_grant' });
-    const userinfo = await ctx().app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${successor.access_token}` } });
+    const userinfo = await ctx().app.inject({
+      url: '/userinfo',
+      headers: { authorization: `Bearer ${successor.access_token}` },
+    });
     assertErrorResponse(userinfo, { status: 401, error: 'invalid_token' });
     // The user's other session (another device) is not affected.
     const other = await refresh(ctx().app, otherSession.refresh_token);
@@ -284,18 +362,30 @@ describe('POST /oauth/token with REFRESH_REUSE_GRACE=0', () => {
 
   it('leaves the token usable after a refused wider scope, even without a grace window', async () => {
     const { tokens } = await registerAndLogin(ctx().app);
-    assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { scope: 'openid profile email admin' }), { status: 400, error: 'invalid_scope' });
+    assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { scope: 'openid profile email admin' }), {
+      status: 400,
+      error: 'invalid_scope',
+    });
     const ok = await refresh(ctx().app, tokens.refresh_token);
     assert.equal(ok.statusCode, 200, ok.body);
-    const [row] = await ctx().services.db.query<SessionState>('SELECT current_jti, ended_at, end_reason FROM sessions WHERE id = $1', [decodeJwt(tokens.refresh_token).sid]);
+    const [row] = await ctx().services.db.query<SessionState>(
+      'SELECT current_jti, ended_at, end_reason FROM sessions WHERE id = $1',
+      [decodeJwt(tokens.refresh_token).sid],
+    );
     assert.equal(row?.ended_at, null);
   });
 
   it('still ends the session when a retired token comes back asking for a wider scope', async () => {
     const { tokens } = await registerAndLogin(ctx().app);
     const successor = (await refresh(ctx().app, tokens.refresh_token)).json() as Tokens;
-    assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { scope: 'openid admin' }), { status: 400, error: 'invalid_grant' });
-    const [row] = await ctx().services.db.query<SessionState>('SELECT current_jti, ended_at, end_reason FROM sessions WHERE id = $1', [decodeJwt(tokens.refresh_token).sid]);
+    assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { scope: 'openid admin' }), {
+      status: 400,
+      error: 'invalid_grant',
+    });
+    const [row] = await ctx().services.db.query<SessionState>(
+      'SELECT current_jti, ended_at, end_reason FROM sessions WHERE id = $1',
+      [decodeJwt(tokens.refresh_token).sid],
+    );
     assert.equal(row?.end_reason, 'refresh_reuse');
     assertErrorResponse(await refresh(ctx().app, successor.refresh_token), { status: 400, error: 'invalid_grant' });
   });

@@ -1,9 +1,19 @@
 // Forged and otherwise invalid access tokens for the key-rotation soak test: each kind
 // names the verifier error code it must be refused with, so a forgery that is refused
 // for some unrelated reason (a bug in the forgery itself) does not pass unnoticed.
-import { createHmac, createPublicKey, randomBytes, randomUUID, type JsonWebKeyInput } from 'node:crypto';
-import { SignJWT, base64url, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, type CryptoKey, type JWK, type KeyObject } from 'jose';
-import type { Services } from '../../src/services.js';
+import { createHmac, createPublicKey, randomBytes, randomUUID } from 'node:crypto';
+import {
+  SignJWT,
+  base64url,
+  decodeJwt,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  type CryptoKey,
+  type JWK,
+  type KeyObject,
+} from 'jose';
+import type { TestServices as Services } from '../helpers/build.js';
 import { TokenService } from '../../src/tokens/token-service.js';
 import type { VerifierErrorCode } from '@tessera/verifier';
 
@@ -65,8 +75,14 @@ function claimsFor(issuer: string, sub: string, sid: string | undefined): Record
   };
 }
 
-async function signWith(key: HeldKey, claims: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...header }).sign(key.privateKey);
+async function signWith(
+  key: HeldKey,
+  claims: Record<string, unknown>,
+  header: Record<string, unknown> = {},
+): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...header })
+    .sign(key.privateKey);
 }
 
 /** One of every kind, built around the freshest real token. */
@@ -86,30 +102,67 @@ export async function forgeRound(input: ForgeryInput): Promise<Forgery[]> {
   // A real token whose header points at another published key.
   if (input.otherKid) add('kid-swapped', `${encode({ ...header, kid: input.otherKid })}.${p}.${s}`, 'ERR_SIGNATURE');
   // alg "none" and an empty signature.
-  add('alg-none', `${encode({ alg: 'none', typ: 'at+jwt', kid })}.${encode(claimsFor(issuer, sub, sid))}.`, 'ERR_ALG_NOT_ALLOWED');
+  add(
+    'alg-none',
+    `${encode({ alg: 'none', typ: 'at+jwt', kid })}.${encode(claimsFor(issuer, sub, sid))}.`,
+    'ERR_ALG_NOT_ALLOWED',
+  );
   // HS256 keyed with the published public key (the classic key-confusion attack).
-  const pem = createPublicKey({ key: base.jwk, format: 'jwk' } as JsonWebKeyInput).export({ type: 'spki', format: 'pem' }).toString();
+  const pem = createPublicKey({ key: base.jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
   const hsInput = `${encode({ alg: 'HS256', typ: 'at+jwt', kid })}.${encode(claimsFor(issuer, sub, sid))}`;
-  add('hs256-with-public-key', `${hsInput}.${createHmac('sha256', pem).update(hsInput).digest('base64url')}`, 'ERR_ALG_NOT_ALLOWED');
+  add(
+    'hs256-with-public-key',
+    `${hsInput}.${createHmac('sha256', pem).update(hsInput).digest('base64url')}`,
+    'ERR_ALG_NOT_ALLOWED',
+  );
   // The real ES256 signature relabelled as another allowed algorithm.
   add('alg-relabelled-ps256', `${encode({ ...header, alg: 'PS256' })}.${p}.${s}`, 'ERR_KEY_ALG_MISMATCH');
   // The attacker's own key: under a kid copied from the JWKS, under a made-up kid, and
   // shipped inside the header.
   const own: HeldKey = { kid, alg: 'ES256', privateKey: attacker.privateKey };
   add('attacker-key-copied-kid', await signWith(own, claimsFor(issuer, sub, sid)), 'ERR_SIGNATURE');
-  add('attacker-key-unknown-kid', await signWith({ ...own, kid: randomBytes(32).toString('base64url') }, claimsFor(issuer, sub, sid)), 'ERR_UNKNOWN_KID');
-  add('attacker-key-embedded-jwk', await signWith(own, claimsFor(issuer, sub, sid), { jwk: attacker.publicJwk }), 'ERR_KEY_REFERENCE_HEADER');
+  add(
+    'attacker-key-unknown-kid',
+    await signWith({ ...own, kid: randomBytes(32).toString('base64url') }, claimsFor(issuer, sub, sid)),
+    'ERR_UNKNOWN_KID',
+  );
+  add(
+    'attacker-key-embedded-jwk',
+    await signWith(own, claimsFor(issuer, sub, sid), { jwk: attacker.publicJwk }),
+    'ERR_KEY_REFERENCE_HEADER',
+  );
   // Signed by Tessera's own current key, but not valid for this resource service.
-  const input_ = { sub, aud: issuer, clientId: 'tessera', scope: 'openid profile', ...(sid ? { sid } : {}), roles: ['user'] };
+  const input_ = {
+    sub,
+    aud: issuer,
+    clientId: 'tessera',
+    scope: 'openid profile',
+    ...(sid ? { sid } : {}),
+    roles: ['user'],
+  };
   add('expired', (await services.tokens.issueAccessToken(input_, Date.now() - 3_600_000)).token, 'ERR_EXPIRED');
-  add('not-yet-valid', (await services.tokens.issueAccessToken(input_, Date.now() + 3_600_000)).token, 'ERR_NOT_YET_VALID', 'ERR_ISSUED_IN_FUTURE');
-  add('wrong-audience', (await services.tokens.issueAccessToken({ ...input_, aud: 'https://another-service.example' })).token, 'ERR_CLAIM_INVALID');
+  add(
+    'not-yet-valid',
+    (await services.tokens.issueAccessToken(input_, Date.now() + 3_600_000)).token,
+    'ERR_NOT_YET_VALID',
+    'ERR_ISSUED_IN_FUTURE',
+  );
+  add(
+    'wrong-audience',
+    (await services.tokens.issueAccessToken({ ...input_, aud: 'https://another-service.example' })).token,
+    'ERR_CLAIM_INVALID',
+  );
   const impostor = new TokenService(services.keystore, { issuer: 'https://impostor.example', accessTokenTtl: 600 });
   add('wrong-issuer', (await impostor.issueAccessToken(input_)).token, 'ERR_CLAIM_INVALID');
   // A real refresh token, and an access token signed with the (never published) refresh key.
   if (input.refreshToken) add('refresh-token', input.refreshToken, 'ERR_TYP');
-  add('signed-with-refresh-key', await signWith(services.keystore.signingKey('refresh'), claimsFor(issuer, sub, sid)), 'ERR_UNKNOWN_KID');
+  add(
+    'signed-with-refresh-key',
+    await signWith(services.keystore.signingKey('refresh'), claimsFor(issuer, sub, sid)),
+    'ERR_UNKNOWN_KID',
+  );
   // A fresh token signed with the stolen key after its revocation.
-  if (input.stolen) add('stolen-revoked-key', await signWith(input.stolen, claimsFor(issuer, sub, sid)), 'ERR_UNKNOWN_KID');
+  if (input.stolen)
+    add('stolen-revoked-key', await signWith(input.stolen, claimsFor(issuer, sub, sid)), 'ERR_UNKNOWN_KID');
   return forged;
 }

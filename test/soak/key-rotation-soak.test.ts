@@ -88,7 +88,10 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
   await app.listen({ port, host: '127.0.0.1' });
   const admin = await userWithRoles(built, ['admin']);
 
-  const http = async (path: string, init: { json?: unknown; form?: Record<string, string>; token?: string; method?: string } = {}) => {
+  const http = async (
+    path: string,
+    init: { json?: unknown; form?: Record<string, string>; token?: string; method?: string } = {},
+  ) => {
     const headers: Record<string, string> = {};
     let body: string | undefined;
     if (init.json !== undefined) {
@@ -99,7 +102,11 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
       body = new URLSearchParams(init.form).toString();
     }
     if (init.token) headers.authorization = `Bearer ${init.token}`;
-    const res = await fetch(`${issuer}${path}`, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, ...(body === undefined ? {} : { body }) });
+    const res = await fetch(`${issuer}${path}`, {
+      method: init.method ?? (body === undefined ? 'GET' : 'POST'),
+      headers,
+      ...(body === undefined ? {} : { body }),
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
   };
@@ -115,7 +122,12 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
 
   // --- The resource service: the verifier kit behind its Fastify plugin. ---------------
   const codes = new Map<string, VerifierErrorCode>();
-  const kit = createVerifier({ issuer, audience: issuer, cooldown: COOLDOWN, onError: (error) => problems.push(`verifier background error: ${error.message}`) });
+  const kit = createVerifier({
+    issuer,
+    audience: issuer,
+    cooldown: COOLDOWN,
+    onError: (error) => problems.push(`verifier background error: ${error.message}`),
+  });
   const verifierCreatedAt = Date.now();
   // The same verifier, remembering why each token was refused (the plugin answers 401 only).
   const verifier: Verifier = {
@@ -147,14 +159,21 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
     const end = Date.now();
     const code = codes.get(token);
     codes.delete(token);
-    return { status: res.statusCode, code, sub: res.statusCode === 200 ? (res.json() as { sub: string }).sub : undefined, start, end };
+    return {
+      status: res.statusCode,
+      code,
+      sub: res.statusCode === 200 ? (res.json() as { sub: string }).sub : undefined,
+      start,
+      end,
+    };
   };
 
   // --- Shared state of the run. ---------------------------------------------------------
   let stopped = false;
   const revocation: { kid?: string; startedAt?: number; doneAt?: number } = {};
   /** The moment from which a verification of the revoked key's tokens must fail. */
-  const revocationCutoff = () => (revocation.doneAt === undefined ? Number.POSITIVE_INFINITY : revocation.doneAt + maxAgeMs + REVOCATION_SLACK_MS);
+  const revocationCutoff = () =>
+    revocation.doneAt === undefined ? Number.POSITIVE_INFINITY : revocation.doneAt + maxAgeMs + REVOCATION_SLACK_MS;
   const stats = {
     minted: { login: 0, refresh: 0 },
     valid: { checks: 0, accepted: 0 },
@@ -162,7 +181,13 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
     acceptedByKid: new Map<string, number>(),
     revokedKey: { acceptedInWindow: 0, refusedInWindow: 0, refusedAfter: 0, acceptedAfter: [] as string[] },
     stolen: { acceptedInWindow: 0, refusedInWindow: 0, refusedAfter: 0 },
-    forged: { checks: 0, refused: 0, accepted: [] as string[], wrongCode: [] as string[], byKind: new Map<string, number>() },
+    forged: {
+      checks: 0,
+      refused: 0,
+      accepted: [] as string[],
+      wrongCode: [] as string[],
+      byKind: new Map<string, number>(),
+    },
     rounds: 0,
   };
 
@@ -234,7 +259,8 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
     stats.valid.checks += 1;
     const accepted = out.status === 200;
     if (accepted && out.sub !== valid.sub) problems.push(`accepted token of ${valid.sub} answered for ${out.sub}`);
-    if (out.status !== 200 && out.status !== 401) problems.push(`resource answered ${out.status} (${out.code}) for a valid token of ${valid.kid}`);
+    if (out.status !== 200 && out.status !== 401)
+      problems.push(`resource answered ${out.status} (${out.code}) for a valid token of ${valid.kid}`);
     if (valid.kid === revocation.kid && revocation.startedAt !== undefined && out.end >= revocation.startedAt) {
       // The revoked key: either answer while the revocation propagates, refused after.
       if (out.start >= revocationCutoff()) {
@@ -277,8 +303,10 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
     stats.forged.refused += 1;
     if (forgery.kind === 'stolen-revoked-key') stats.stolen.refusedAfter += 1;
     // A forgery built on a key being revoked this moment may find that key already gone.
-    const allowed = kid !== undefined && kid === revocation.kid ? [...forgery.expect, 'ERR_UNKNOWN_KID'] : forgery.expect;
-    if (out.code === undefined || !allowed.includes(out.code)) stats.forged.wrongCode.push(`${forgery.kind}: ${out.code} (expected ${allowed.join('|')})`);
+    const allowed =
+      kid !== undefined && kid === revocation.kid ? [...forgery.expect, 'ERR_UNKNOWN_KID'] : forgery.expect;
+    if (out.code === undefined || !allowed.includes(out.code))
+      stats.forged.wrongCode.push(`${forgery.kind}: ${out.code} (expected ${allowed.join('|')})`);
   };
 
   const attacker = await newAttacker();
@@ -289,7 +317,9 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
     if (!base || !jwk) return [];
     // Another key the verifier surely holds: published for a while and not being revoked.
     const now = Date.now();
-    const otherKid = [...publishedNow].find((kid) => kid !== base.kid && kid !== revocation.kid && now - (firstSeen.get(kid) ?? now) > 2 * maxAgeMs + 500);
+    const otherKid = [...publishedNow].find(
+      (kid) => kid !== base.kid && kid !== revocation.kid && now - (firstSeen.get(kid) ?? now) > 2 * maxAgeMs + 500,
+    );
     return forgeRound({
       issuer,
       services,
@@ -331,7 +361,10 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
     const kid = String(res.body.kid);
     // "A next key is published now": in the JWKS by the time the call answers.
     const jwks = await http('/.well-known/jwks.json');
-    assert.ok((jwks.body.keys as JWK[]).some((k) => k.kid === kid), 'the next key is published when rotate answers');
+    assert.ok(
+      (jwks.body.keys as JWK[]).some((k) => k.kid === kid),
+      'the next key is published when rotate answers',
+    );
     publishedCheckAt.set(kid, Date.now());
     return { kid, activatesAt: Date.parse(String(res.body.activates_at)) };
   };
@@ -399,7 +432,8 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
 
   // --- Publication lead: how long each new key was in the JWKS before it could sign. ------
   const keyRows = await listAllKeys(services.db);
-  const leads: { kid: string; lead: number; lag: number; early: boolean; activatedAt: number; activatesAt: number }[] = [];
+  const leads: { kid: string; lead: number; lag: number; early: boolean; activatedAt: number; activatesAt: number }[] =
+    [];
   for (const kid of rotated) {
     const row = keyRows.find((k) => k.kid === kid);
     assert.ok(row?.activatedAt, `key ${kid} was activated`);
@@ -430,34 +464,50 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
   // more is allowed for clock granularity.
   const fetchBound = 2 + Math.floor(verifierMs / (Math.min(jwksMaxAge, COOLDOWN) * 1000));
   const kinds = [...stats.forged.byKind].map(([kind, n]) => `${kind} ${n}`).join(', ');
-  t.diagnostic(`settings: JWKS_MAX_AGE=${jwksMaxAge} KEY_PUBLISH_AHEAD=${publishAhead} KEY_SYNC_INTERVAL=1, verifier cooldown ${COOLDOWN} s; ${services.config.database.kind}`);
-  t.diagnostic(`run ${runMs} ms, ${stats.rounds} rounds; rotations ${scenario.rotations}${scenario.revoke === 'current' ? ' + 1 ended early by revoking the signing key' : ''}; revoked ${scenario.revoke} key ${revocation.kid?.slice(0, 8)}…`);
-  t.diagnostic(`tokens minted: ${stats.minted.login} by login, ${stats.minted.refresh} by refresh, over ${byKid.size} keys`);
-  t.diagnostic(`valid verifications: ${stats.valid.checks} (accepted ${stats.valid.accepted}, refused ${stats.validRefused.length}); accepted by key: ${[...stats.acceptedByKid.values()].join(', ')}`);
+  t.diagnostic(
+    `settings: JWKS_MAX_AGE=${jwksMaxAge} KEY_PUBLISH_AHEAD=${publishAhead} KEY_SYNC_INTERVAL=1, verifier cooldown ${COOLDOWN} s; ${services.config.database.kind}`,
+  );
+  t.diagnostic(
+    `run ${runMs} ms, ${stats.rounds} rounds; rotations ${scenario.rotations}${scenario.revoke === 'current' ? ' + 1 ended early by revoking the signing key' : ''}; revoked ${scenario.revoke} key ${revocation.kid?.slice(0, 8)}…`,
+  );
+  t.diagnostic(
+    `tokens minted: ${stats.minted.login} by login, ${stats.minted.refresh} by refresh, over ${byKid.size} keys`,
+  );
+  t.diagnostic(
+    `valid verifications: ${stats.valid.checks} (accepted ${stats.valid.accepted}, refused ${stats.validRefused.length}); accepted by key: ${[...stats.acceptedByKid.values()].join(', ')}`,
+  );
   const acceptedBeforeRevocation = stats.acceptedByKid.get(revocation.kid!) ?? 0;
   t.diagnostic(
     `revoked key's tokens: accepted before revocation ${acceptedBeforeRevocation}; while it propagated (<= max-age) accepted ${stats.revokedKey.acceptedInWindow}, refused ${stats.revokedKey.refusedInWindow}; after: refused ${stats.revokedKey.refusedAfter}, accepted ${stats.revokedKey.acceptedAfter.length}`,
   );
-  t.diagnostic(`tokens forged with the stolen key after its revocation: accepted while it propagated ${stats.stolen.acceptedInWindow}, refused then ${stats.stolen.refusedInWindow}, refused after ${stats.stolen.refusedAfter}`);
-  t.diagnostic(`forged: ${stats.forged.checks} presented, ${stats.forged.refused} refused, ${stats.forged.accepted.length} accepted, ${stats.forged.wrongCode.length} refused with an unexpected code; ${kinds}`);
+  t.diagnostic(
+    `tokens forged with the stolen key after its revocation: accepted while it propagated ${stats.stolen.acceptedInWindow}, refused then ${stats.stolen.refusedInWindow}, refused after ${stats.stolen.refusedAfter}`,
+  );
+  t.diagnostic(
+    `forged: ${stats.forged.checks} presented, ${stats.forged.refused} refused, ${stats.forged.accepted.length} accepted, ${stats.forged.wrongCode.length} refused with an unexpected code; ${kinds}`,
+  );
   t.diagnostic(
     `publication lead (published -> activated) per new key: ${leads.map((l) => `${l.kid.slice(0, 8)}…${l.early ? ' (early, by revocation)' : ''} ${l.lead} ms (published <= ${l.lag} ms after created_at)`).join('; ')}`,
   );
-  if (minLead < maxAgeMs) t.diagnostic(`note: a key signed ${maxAgeMs - minLead} ms less than max-age after it was published (publication lag; see the lead figures)`);
+  if (minLead < maxAgeMs)
+    t.diagnostic(
+      `note: a key signed ${maxAgeMs - minLead} ms less than max-age after it was published (publication lag; see the lead figures)`,
+    );
   t.diagnostic(
     `JWKS fetches by the verifier: ${verifierStats.jwksFetches} (${verifierStats.jwksNotModified} answered 304, ${verifierStats.jwksFailures} failed), discovery ${verifierStats.discoveryFetches}; bound ${fetchBound} over ${verifierMs} ms; verifier totals: ${verifierStats.verified} verified, ${verifierStats.rejected} rejected`,
   );
 
   // --- Verdict. ---------------------------------------------------------------------------
   assert.deepEqual(problems, [], 'no failed logins, refreshes, loops or unexpected answers');
-  assert.deepEqual(stats.validRefused, [], 'no valid token refused (other than the revoked key\'s)');
+  assert.deepEqual(stats.validRefused, [], "no valid token refused (other than the revoked key's)");
   assert.deepEqual(stats.forged.accepted, [], 'no forged token accepted');
   assert.deepEqual(stats.forged.wrongCode, [], 'every forgery refused for the reason it was built to test');
   assert.deepEqual(stats.revokedKey.acceptedAfter, [], 'the revoked key stops verifying within max-age');
   assert.ok(acceptedBeforeRevocation > 0, 'the revoked key had verified tokens before');
   assert.ok(stats.revokedKey.refusedAfter > 0, 'its tokens were presented, and refused, after the revocation');
   assert.ok(stats.stolen.refusedAfter > 0, 'tokens forged with the stolen key were refused after the revocation');
-  for (const kid of rotated) assert.ok((stats.acceptedByKid.get(kid) ?? 0) > 0, `tokens of the new key ${kid} verified`);
+  for (const kid of rotated)
+    assert.ok((stats.acceptedByKid.get(kid) ?? 0) > 0, `tokens of the new key ${kid} verified`);
   assert.ok(stats.valid.accepted > 100 && stats.forged.checks > 300, 'the load was real');
   // Publish-ahead: no key signs before it is published, none is promoted before its
   // activates_at except by a revocation, and when KEY_PUBLISH_AHEAD leaves room beyond
@@ -467,20 +517,32 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
     assert.ok(l.lead > 0, `key ${l.kid} published before it signed`);
     if (!l.early) assert.ok(l.activatedAt >= l.activatesAt, `key ${l.kid} not promoted before activates_at`);
   }
-  if (publishAhead > jwksMaxAge) assert.ok(minLead >= maxAgeMs, `every new key was published max-age before it signed (min lead ${minLead} ms)`);
+  if (publishAhead > jwksMaxAge)
+    assert.ok(minLead >= maxAgeMs, `every new key was published max-age before it signed (min lead ${minLead} ms)`);
   assert.equal(verifierStats.discoveryFetches, 1);
   assert.equal(verifierStats.jwksFailures, 0);
-  assert.ok(verifierStats.jwksFetches <= fetchBound, `JWKS fetched ${verifierStats.jwksFetches} times, bound ${fetchBound}`);
+  assert.ok(
+    verifierStats.jwksFetches <= fetchBound,
+    `JWKS fetched ${verifierStats.jwksFetches} times, bound ${fetchBound}`,
+  );
   assert.ok(verifierStats.jwksFetches >= scenario.rotations, 'the verifier did refetch as keys changed');
 }
 
-test('soak: KEY_PUBLISH_AHEAD = JWKS_MAX_AGE, three rotations, a retired key revoked', { timeout: 90_000 }, async (t) => {
-  await runSoak(t, { jwksMaxAge: 1, publishAhead: 1, rotations: 3, revoke: 'retired' });
-});
+test(
+  'soak: KEY_PUBLISH_AHEAD = JWKS_MAX_AGE, three rotations, a retired key revoked',
+  { timeout: 90_000 },
+  async (t) => {
+    await runSoak(t, { jwksMaxAge: 1, publishAhead: 1, rotations: 3, revoke: 'retired' });
+  },
+);
 
 // The compromise path. KEY_PUBLISH_AHEAD is two max-ages here so that the pending key can
 // have been published for more than max-age and still not be due when the signing key is
 // revoked; one ordinary rotation first, so a retired key is in play too.
-test('soak: a rotation, then the signing key revoked mid-rotation (the pending key takes over)', { timeout: 90_000 }, async (t) => {
-  await runSoak(t, { jwksMaxAge: 1, publishAhead: 2, rotations: 1, revoke: 'current' });
-});
+test(
+  'soak: a rotation, then the signing key revoked mid-rotation (the pending key takes over)',
+  { timeout: 90_000 },
+  async (t) => {
+    await runSoak(t, { jwksMaxAge: 1, publishAhead: 2, rotations: 1, revoke: 'current' });
+  },
+);

@@ -42,7 +42,11 @@ const REQUIRED = [
 type Result = { name: string; expect: string; got: string; code: string | undefined; wanted: string | undefined };
 
 /** Each case through verify, which resolves for a valid token and throws with the refusal's code otherwise. */
-async function judge(pack: ConformancePack, verify: (token: string) => Promise<unknown>, codeOf: (error: unknown) => string): Promise<Result[]> {
+async function judge(
+  pack: ConformancePack,
+  verify: (token: string) => Promise<unknown>,
+  codeOf: (error: unknown) => string,
+): Promise<Result[]> {
   const results: Result[] = [];
   for (const c of pack.cases) {
     try {
@@ -72,10 +76,14 @@ async function runPack(pack: ConformancePack) {
     currentDate: new Date(pack.now * 1000),
   });
   try {
-    const results = await judge(pack, (token) => verifier.verify(token), (error) => {
-      assert.ok(error instanceof VerifierError, `threw ${String(error)}`);
-      return error.code;
-    });
+    const results = await judge(
+      pack,
+      (token) => verifier.verify(token),
+      (error) => {
+        assert.ok(error instanceof VerifierError, `threw ${String(error)}`);
+        return error.code;
+      },
+    );
     return { results, jwksRequests };
   } finally {
     await verifier.close();
@@ -122,25 +130,34 @@ async function runPackOnServer(t: TestContext, pack: ConformancePack): Promise<R
   const keystore = new Keystore(db, SecretBox.fromKey(randomBytes(32)));
   await keystore.reload(new Date(pack.now * 1000));
   const tokens = new TokenService(keystore, { issuer: pack.issuer, accessTokenTtl: 600 });
-  return judge(pack, (token) => tokens.verifyAccessToken(token, [pack.audience], pack.now * 1000), (error) => {
-    assert.ok(error instanceof TokenInvalidError, `threw ${String(error)}`);
-    return error.code;
-  });
+  return judge(
+    pack,
+    (token) => tokens.verifyAccessToken(token, [pack.audience], pack.now * 1000),
+    (error) => {
+      assert.ok(error instanceof TokenInvalidError, `threw ${String(error)}`);
+      return error.code;
+    },
+  );
 }
 
 test('the committed pack covers the required cases and holds public keys only', () => {
-  const pack = JSON.parse(readFileSync(new URL('../../conformance/cases.json', import.meta.url), 'utf8')) as ConformancePack;
+  const pack = JSON.parse(
+    readFileSync(new URL('../../conformance/cases.json', import.meta.url), 'utf8'),
+  ) as ConformancePack;
   const names = new Set(pack.cases.map((c) => c.name));
   for (const name of REQUIRED) assert.ok(names.has(name), `missing case ${name}`);
   assert.equal(names.size, pack.cases.length, 'case names are unique');
   for (const key of pack.jwks.keys) {
-    for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) assert.equal(member in key, false, `public JWKS carries ${member}`);
+    for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'])
+      assert.equal(member in key, false, `public JWKS carries ${member}`);
   }
   assert.ok(pack.cases.find((c) => c.name === 'oversized')!.token.length > pack.max_token_length);
 });
 
 test('every case of the committed pack gets its expected outcome', async () => {
-  const pack = JSON.parse(readFileSync(new URL('../../conformance/cases.json', import.meta.url), 'utf8')) as ConformancePack;
+  const pack = JSON.parse(
+    readFileSync(new URL('../../conformance/cases.json', import.meta.url), 'utf8'),
+  ) as ConformancePack;
   const { results, jwksRequests } = await runPack(pack);
   assert.deepEqual(wrongOnes(results), [], 'cases with an unexpected outcome or code');
   assert.ok(results.filter((r) => r.got === 'valid').length >= 5);
@@ -161,7 +178,9 @@ test('a freshly generated pack passes too, and serializes deterministically', as
 });
 
 test('the server judges every case of the pack as the package does: the same core, its keystore as key source', async (t) => {
-  const committed = JSON.parse(readFileSync(new URL('../../conformance/cases.json', import.meta.url), 'utf8')) as ConformancePack;
+  const committed = JSON.parse(
+    readFileSync(new URL('../../conformance/cases.json', import.meta.url), 'utf8'),
+  ) as ConformancePack;
   const results = await runPackOnServer(t, committed);
   assert.deepEqual(wrongOnes(results), [], 'cases with an unexpected outcome or code');
   assert.ok(results.filter((r) => r.got === 'valid').length >= 5);

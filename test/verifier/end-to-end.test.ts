@@ -10,7 +10,11 @@ import tesseraAuth, { getAuth, requireRole, requireScope } from '@tessera/verifi
 /** A port free right now (there is a small window before Tessera takes it). */
 
 async function json(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -38,7 +42,10 @@ test('the verifier accepts a real Tessera access token and refuses its refresh t
   assert.ok(claims.roles?.includes('user'));
   assert.match(String(claims.scope), /\bprofile\b/);
 
-  await assert.rejects(verifier.verify(refreshToken), (error: unknown) => error instanceof VerifierError && error.code === 'ERR_TYP');
+  await assert.rejects(
+    verifier.verify(refreshToken),
+    (error: unknown) => error instanceof VerifierError && error.code === 'ERR_TYP',
+  );
   const stats = verifier.stats();
   assert.equal(stats.discoveryFetches, 1, 'jwks_uri came from discovery');
   assert.equal(stats.jwksFetches, 1);
@@ -47,19 +54,36 @@ test('the verifier accepts a real Tessera access token and refuses its refresh t
   // A verifier for another audience refuses the same token.
   const other = createVerifier({ issuer, audience: 'https://other-api.example' });
   t.after(() => other.close());
-  await assert.rejects(other.verify(accessToken), (error: unknown) => error instanceof VerifierError && error.code === 'ERR_CLAIM_INVALID');
+  await assert.rejects(
+    other.verify(accessToken),
+    (error: unknown) => error instanceof VerifierError && error.code === 'ERR_CLAIM_INVALID',
+  );
 
   // And a resource service built with the plugin, as in examples/resource-service.ts.
   const resource = Fastify({ logger: false });
   t.after(() => resource.close());
   await resource.register(tesseraAuth, { issuer, audience: issuer, realm: 'example' });
-  resource.get('/hello', { preHandler: requireScope('profile') }, async (request) => ({ hello: getAuth(request)!.sub }));
+  resource.get('/hello', { preHandler: requireScope('profile') }, async (request) => ({
+    hello: getAuth(request)!.sub,
+  }));
   resource.get('/admin', { preHandler: requireRole('admin') }, async () => ({ ok: true }));
-  const hello = await resource.inject({ method: 'GET', url: '/hello', headers: { authorization: `Bearer ${accessToken}` } });
+  const hello = await resource.inject({
+    method: 'GET',
+    url: '/hello',
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
   assert.equal(hello.statusCode, 200);
   assert.deepEqual(hello.json(), { hello: claims.sub });
-  const admin = await resource.inject({ method: 'GET', url: '/admin', headers: { authorization: `Bearer ${accessToken}` } });
+  const admin = await resource.inject({
+    method: 'GET',
+    url: '/admin',
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
   assert.equal(admin.statusCode, 403, 'a plain user is no admin');
-  const withRefresh = await resource.inject({ method: 'GET', url: '/hello', headers: { authorization: `Bearer ${refreshToken}` } });
+  const withRefresh = await resource.inject({
+    method: 'GET',
+    url: '/hello',
+    headers: { authorization: `Bearer ${refreshToken}` },
+  });
   assert.equal(withRefresh.statusCode, 401);
 });

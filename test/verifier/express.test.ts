@@ -40,7 +40,12 @@ async function setup(t: TestContext) {
   const auth = tesseraAuth({ issuer: stub.url, audience: AUDIENCE, jwksUri: stub.jwksUri, realm: 'example' });
   const other = tesseraAuth({ issuer: stub.url, audience: 'https://other-api.example', jwksUri: stub.jwksUri });
   const refused: string[] = [];
-  const logged = tesseraAuth({ issuer: stub.url, audience: AUDIENCE, jwksUri: stub.jwksUri, onRefused: (error) => refused.push(error.code) });
+  const logged = tesseraAuth({
+    issuer: stub.url,
+    audience: AUDIENCE,
+    jwksUri: stub.jwksUri,
+    onRefused: (error) => refused.push(error.code),
+  });
   /** Someone else's middleware that writes req.auth, as express-jwt does. */
   const impostor: Middleware = (req, _res, next) => {
     (req as AuthenticatedRequest).auth = { sub: 'mallory', roles: ['admin'], scope: 'profile' } as never;
@@ -48,7 +53,12 @@ async function setup(t: TestContext) {
   };
   const routes: Record<string, Handler> = {
     '/open': chain((req, res) => json(res, { auth: getAuth(req) })),
-    '/me': chain(auth, (req, res) => json(res, { sub: (req as AuthenticatedRequest).auth!.sub, same: getAuth(req) === (req as AuthenticatedRequest).auth })),
+    '/me': chain(auth, (req, res) =>
+      json(res, {
+        sub: (req as AuthenticatedRequest).auth!.sub,
+        same: getAuth(req) === (req as AuthenticatedRequest).auth,
+      }),
+    ),
     '/hello': chain(auth.requireScope('profile'), (req, res) => json(res, { hello: getAuth(req)!.sub })),
     '/reports': chain(auth, auth.requireScope('reports:read', 'profile'), (_req, res) => json(res, { ok: true })),
     '/admin': chain(auth.requireRole('admin', 'moderator'), (req, res) => json(res, { admin: getAuth(req)!.sub })),
@@ -92,7 +102,11 @@ test('no token: 401 with a challenge without an error attribute; a bad one: 401 
   }
   assert.deepEqual((await get('/open')).json(), { auth: null });
 
-  const expired = await signAccessToken(key, { issuer: stub.url, audience: AUDIENCE, iat: Math.floor(Date.now() / 1000) - 7200 });
+  const expired = await signAccessToken(key, {
+    issuer: stub.url,
+    audience: AUDIENCE,
+    iat: Math.floor(Date.now() / 1000) - 7200,
+  });
   const forged = (await token({ sub: 'alice-secret-sub' })).replace(/\.[^.]+$/, '.AAAA');
   const refreshLike = await token({ sub: 'alice-secret-sub' }, { typ: 'refresh+jwt' });
   const bodies = new Set<string>();
@@ -111,19 +125,31 @@ test('valid token: next() runs with the claims on req.auth and from getAuth', as
   const res = await get('/me', `Bearer ${await token({ sub: 'user-1' })}`);
   assert.equal(res.status, 200);
   assert.deepEqual(res.json(), { sub: 'user-1', same: true });
-  assert.equal((await get('/me', `bearer ${await token({ sub: 'user-2' })}`)).status, 200, 'the scheme name is case-insensitive');
+  assert.equal(
+    (await get('/me', `bearer ${await token({ sub: 'user-2' })}`)).status,
+    200,
+    'the scheme name is case-insensitive',
+  );
 });
 
 test('requireScope and requireRole: 403 insufficient_scope, 200 with them, and they authenticate by themselves', async (t) => {
   const { get, token } = await setup(t);
   const without = await get('/hello', `Bearer ${await token({ scope: 'openid email' })}`);
   assert.equal(without.status, 403);
-  assert.equal(without.headers.get('www-authenticate'), 'Bearer realm="example", error="insufficient_scope", scope="profile"');
+  assert.equal(
+    without.headers.get('www-authenticate'),
+    'Bearer realm="example", error="insufficient_scope", scope="profile"',
+  );
   assert.equal(without.json().error, 'insufficient_scope');
-  assert.deepEqual((await get('/hello', `Bearer ${await token({ sub: 'u1', scope: 'openid profile' })}`)).json(), { hello: 'u1' });
+  assert.deepEqual((await get('/hello', `Bearer ${await token({ sub: 'u1', scope: 'openid profile' })}`)).json(), {
+    hello: 'u1',
+  });
   const partial = await get('/reports', `Bearer ${await token({ scope: 'profile' })}`);
   assert.equal(partial.status, 403, 'every listed scope is required');
-  assert.equal(partial.headers.get('www-authenticate'), 'Bearer realm="example", error="insufficient_scope", scope="reports:read profile"');
+  assert.equal(
+    partial.headers.get('www-authenticate'),
+    'Bearer realm="example", error="insufficient_scope", scope="reports:read profile"',
+  );
   assert.equal((await get('/reports', `Bearer ${await token({ scope: 'profile reports:read' })}`)).status, 200);
   const noToken = await get('/hello');
   assert.equal(noToken.status, 401);
@@ -132,8 +158,14 @@ test('requireScope and requireRole: 403 insufficient_scope, 200 with them, and t
   const user = await get('/admin', `Bearer ${await token({ roles: ['user'] })}`);
   assert.equal(user.status, 403);
   assert.equal(user.headers.get('www-authenticate'), 'Bearer realm="example", error="insufficient_scope"');
-  assert.deepEqual((await get('/admin', `Bearer ${await token({ sub: 'boss', roles: ['user', 'admin'] })}`)).json(), { admin: 'boss' });
-  assert.equal((await get('/admin', `Bearer ${await token({ roles: ['moderator'] })}`)).status, 200, 'any one listed role is enough');
+  assert.deepEqual((await get('/admin', `Bearer ${await token({ sub: 'boss', roles: ['user', 'admin'] })}`)).json(), {
+    admin: 'boss',
+  });
+  assert.equal(
+    (await get('/admin', `Bearer ${await token({ roles: ['moderator'] })}`)).status,
+    200,
+    'any one listed role is enough',
+  );
 });
 
 test('checks trust only claims their own middleware verified', async (t) => {

@@ -17,12 +17,19 @@ async function setup(t: TestContext) {
   app.get('/open', async (request) => ({ auth: getAuth(request) }));
   app.get('/me', { preHandler: app.authenticate }, async (request) => ({ sub: getAuth(request)!.sub }));
   app.get('/hello', { preHandler: requireScope('profile') }, async (request) => ({ hello: getAuth(request)!.sub }));
-  app.get('/reports', { preHandler: [app.authenticate, requireScope('reports:read', 'profile')] }, async () => ({ ok: true }));
-  app.get('/admin', { preHandler: requireRole('admin', 'moderator') }, async (request) => ({ admin: getAuth(request)!.sub }));
+  app.get('/reports', { preHandler: [app.authenticate, requireScope('reports:read', 'profile')] }, async () => ({
+    ok: true,
+  }));
+  app.get('/admin', { preHandler: requireRole('admin', 'moderator') }, async (request) => ({
+    admin: getAuth(request)!.sub,
+  }));
   // Routes in a child plugin see the same decorators and realm.
-  await app.register(async (child) => {
-    child.get('/child', { preHandler: requireScope('profile') }, async () => ({ child: true }));
-  }, { prefix: '/nested' });
+  await app.register(
+    async (child) => {
+      child.get('/child', { preHandler: requireScope('profile') }, async () => ({ child: true }));
+    },
+    { prefix: '/nested' },
+  );
   t.after(async () => {
     await app.close();
     await stub.close();
@@ -48,7 +55,11 @@ test('no token: 401 with a challenge without an error attribute', async (t) => {
 
 test('a bad token: 401 invalid_token with a generic body that echoes nothing', async (t) => {
   const { app, token, key } = await setup(t);
-  const expired = await signAccessToken(key, { issuer: 'x', audience: AUDIENCE, iat: Math.floor(Date.now() / 1000) - 7200 });
+  const expired = await signAccessToken(key, {
+    issuer: 'x',
+    audience: AUDIENCE,
+    iat: Math.floor(Date.now() / 1000) - 7200,
+  });
   const forged = (await token({ sub: 'alice-secret-sub' })).replace(/\.[^.]+$/, '.AAAA');
   const refreshLike = await token({ sub: 'alice-secret-sub' }, { typ: 'refresh+jwt' });
   const bodies = new Set<string>();
@@ -68,32 +79,62 @@ test('valid token: 200 and request.auth holds the verified claims', async (t) =>
   const res = await app.inject({ method: 'GET', url: '/me', headers: bearer(await token({ sub: 'user-1' })) });
   assert.equal(res.statusCode, 200);
   assert.deepEqual(res.json(), { sub: 'user-1' });
-  const lower = await app.inject({ method: 'GET', url: '/me', headers: { authorization: `bearer ${await token({ sub: 'user-2' })}` } });
+  const lower = await app.inject({
+    method: 'GET',
+    url: '/me',
+    headers: { authorization: `bearer ${await token({ sub: 'user-2' })}` },
+  });
   assert.equal(lower.statusCode, 200, 'the scheme name is case-insensitive');
 });
 
 test('requireScope: 403 insufficient_scope naming the scope, 200 with it', async (t) => {
   const { app, token } = await setup(t);
-  const without = await app.inject({ method: 'GET', url: '/hello', headers: bearer(await token({ scope: 'openid email' })) });
+  const without = await app.inject({
+    method: 'GET',
+    url: '/hello',
+    headers: bearer(await token({ scope: 'openid email' })),
+  });
   assert.equal(without.statusCode, 403);
-  assert.equal(without.headers['www-authenticate'], 'Bearer realm="example", error="insufficient_scope", scope="profile"');
+  assert.equal(
+    without.headers['www-authenticate'],
+    'Bearer realm="example", error="insufficient_scope", scope="profile"',
+  );
   assert.equal(without.json().error, 'insufficient_scope');
 
-  const withScope = await app.inject({ method: 'GET', url: '/hello', headers: bearer(await token({ sub: 'u1', scope: 'openid profile' })) });
+  const withScope = await app.inject({
+    method: 'GET',
+    url: '/hello',
+    headers: bearer(await token({ sub: 'u1', scope: 'openid profile' })),
+  });
   assert.equal(withScope.statusCode, 200);
   assert.deepEqual(withScope.json(), { hello: 'u1' });
 
-  const partial = await app.inject({ method: 'GET', url: '/reports', headers: bearer(await token({ scope: 'profile' })) });
+  const partial = await app.inject({
+    method: 'GET',
+    url: '/reports',
+    headers: bearer(await token({ scope: 'profile' })),
+  });
   assert.equal(partial.statusCode, 403, 'every listed scope is required');
-  assert.equal(partial.headers['www-authenticate'], 'Bearer realm="example", error="insufficient_scope", scope="reports:read profile"');
-  const both = await app.inject({ method: 'GET', url: '/reports', headers: bearer(await token({ scope: 'profile reports:read' })) });
+  assert.equal(
+    partial.headers['www-authenticate'],
+    'Bearer realm="example", error="insufficient_scope", scope="reports:read profile"',
+  );
+  const both = await app.inject({
+    method: 'GET',
+    url: '/reports',
+    headers: bearer(await token({ scope: 'profile reports:read' })),
+  });
   assert.equal(both.statusCode, 200);
 
   const noToken = await app.inject({ method: 'GET', url: '/hello' });
   assert.equal(noToken.statusCode, 401, 'requireScope authenticates by itself');
   assert.equal(noToken.headers['www-authenticate'], 'Bearer realm="example"');
 
-  const nested = await app.inject({ method: 'GET', url: '/nested/child', headers: bearer(await token({ scope: 'email' })) });
+  const nested = await app.inject({
+    method: 'GET',
+    url: '/nested/child',
+    headers: bearer(await token({ scope: 'email' })),
+  });
   assert.equal(nested.statusCode, 403);
   assert.match(String(nested.headers['www-authenticate']), /^Bearer realm="example", /);
 });
@@ -103,12 +144,24 @@ test('requireRole: 403 without one of the roles, 200 with one', async (t) => {
   const user = await app.inject({ method: 'GET', url: '/admin', headers: bearer(await token({ roles: ['user'] })) });
   assert.equal(user.statusCode, 403);
   assert.equal(user.headers['www-authenticate'], 'Bearer realm="example", error="insufficient_scope"');
-  const noRoles = await app.inject({ method: 'GET', url: '/admin', headers: bearer(await token({ roles: undefined })) });
+  const noRoles = await app.inject({
+    method: 'GET',
+    url: '/admin',
+    headers: bearer(await token({ roles: undefined })),
+  });
   assert.equal(noRoles.statusCode, 403);
-  const admin = await app.inject({ method: 'GET', url: '/admin', headers: bearer(await token({ sub: 'boss', roles: ['user', 'admin'] })) });
+  const admin = await app.inject({
+    method: 'GET',
+    url: '/admin',
+    headers: bearer(await token({ sub: 'boss', roles: ['user', 'admin'] })),
+  });
   assert.equal(admin.statusCode, 200);
   assert.deepEqual(admin.json(), { admin: 'boss' });
-  const moderator = await app.inject({ method: 'GET', url: '/admin', headers: bearer(await token({ roles: ['moderator'] })) });
+  const moderator = await app.inject({
+    method: 'GET',
+    url: '/admin',
+    headers: bearer(await token({ roles: ['moderator'] })),
+  });
   assert.equal(moderator.statusCode, 200, 'any one of the listed roles is enough');
 });
 

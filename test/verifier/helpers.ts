@@ -13,7 +13,10 @@ export interface TestKey {
 }
 
 export async function makeKey(alg: 'ES256' | 'RS256' | 'EdDSA' | 'PS256' = 'ES256'): Promise<TestKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'RS256' || alg === 'PS256' ? { modulusLength: 2048 } : {});
+  const { privateKey, publicKey } = await generateKeyPair(
+    alg,
+    alg === 'RS256' || alg === 'PS256' ? { modulusLength: 2048 } : {},
+  );
   const jwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(jwk, 'sha256');
   return { kid, alg, privateKey, publicJwk: { ...jwk, kid, alg, use: 'sig' } };
@@ -31,7 +34,13 @@ export interface TokenOptions {
 
 export async function signAccessToken(key: TestKey, options: TokenOptions): Promise<string> {
   const iat = options.iat ?? Math.floor(Date.now() / 1000);
-  return new SignJWT({ client_id: 'tessera', scope: 'openid profile', sid: randomUUID(), roles: ['user'], ...options.claims })
+  return new SignJWT({
+    client_id: 'tessera',
+    scope: 'openid profile',
+    sid: randomUUID(),
+    roles: ['user'],
+    ...options.claims,
+  })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...options.header })
     .setIssuer(options.issuer)
     .setSubject(typeof options.claims?.sub === 'string' ? options.claims.sub : randomUUID())
@@ -103,7 +112,11 @@ export async function startStubIssuer(): Promise<StubIssuer> {
       res.end(JSON.stringify(body));
     };
     if (url.pathname === '/.well-known/oauth-authorization-server') {
-      return json(200, { issuer: stub.metadataIssuer ?? stub.url, jwks_uri: stub.jwksUri, token_endpoint: `${stub.url}/oauth/token` });
+      return json(200, {
+        issuer: stub.metadataIssuer ?? stub.url,
+        jwks_uri: stub.jwksUri,
+        token_endpoint: `${stub.url}/oauth/token`,
+      });
     }
     if (url.pathname === '/jwks.json') {
       if (stub.mode === 'hang') return void hanging.add(() => res.destroy());

@@ -15,7 +15,13 @@ async function setup(t: TestContext, options: Partial<VerifierOptions> = {}) {
   const key = await makeKey('ES256');
   stub.keys = [key.publicJwk];
   const clock = manualClock();
-  const verifier = createVerifier({ issuer: stub.url, audience: AUDIENCE, jwksUri: stub.jwksUri, now: clock.now, ...options });
+  const verifier = createVerifier({
+    issuer: stub.url,
+    audience: AUDIENCE,
+    jwksUri: stub.jwksUri,
+    now: clock.now,
+    ...options,
+  });
   t.after(async () => {
     await verifier.close();
     await stub.close();
@@ -49,7 +55,10 @@ async function randomKidTokens(stub: StubIssuer, clock: { seconds(): number }, n
   const rogue = await makeKey('ES256');
   return Promise.all(
     Array.from({ length: n }, () =>
-      signAccessToken({ ...rogue, kid: randomBytes(16).toString('base64url') }, { issuer: stub.url, audience: AUDIENCE, iat: clock.seconds() }),
+      signAccessToken(
+        { ...rogue, kid: randomBytes(16).toString('base64url') },
+        { issuer: stub.url, audience: AUDIENCE, iat: clock.seconds() },
+      ),
     ),
   );
 }
@@ -230,7 +239,10 @@ test('a hanging issuer holds up one verification for the fetch timeout, then non
   const started = performance.now();
   assert.equal(await codeOf(verifier, await token()), 'valid');
   const waited = performance.now() - started;
-  assert.ok(waited >= 900 && waited < 4000, `the first stale verification waited for the timeout (${Math.round(waited)} ms)`);
+  assert.ok(
+    waited >= 900 && waited < 4000,
+    `the first stale verification waited for the timeout (${Math.round(waited)} ms)`,
+  );
   assert.equal(verifier.stats().jwksFailures, 1);
 
   // The issuer is known to be in trouble: the retry runs in the background.
@@ -261,8 +273,18 @@ test('tokens refused on their header alone never cause a JWKS fetch', async (t) 
     'not a token',
     'a.b',
     'x'.repeat(9000),
-    await signAccessToken(key, { issuer: stub.url, audience: AUDIENCE, iat: clock.seconds(), header: { typ: 'refresh+jwt', kid: 'unknown-1' } }),
-    await signAccessToken(key, { issuer: stub.url, audience: AUDIENCE, iat: clock.seconds(), header: { jku: `${stub.url}/evil`, kid: 'unknown-2' } }),
+    await signAccessToken(key, {
+      issuer: stub.url,
+      audience: AUDIENCE,
+      iat: clock.seconds(),
+      header: { typ: 'refresh+jwt', kid: 'unknown-1' },
+    }),
+    await signAccessToken(key, {
+      issuer: stub.url,
+      audience: AUDIENCE,
+      iat: clock.seconds(),
+      header: { jku: `${stub.url}/evil`, kid: 'unknown-2' },
+    }),
     `${b64({ alg: 'HS256', typ: 'at+jwt', kid: 'unknown-3' })}.${b64({ sub: 'x' })}.c2lnbmF0dXJl`,
     `${b64({ alg: 'ES256', typ: 'at+jwt' })}.${b64({ sub: 'x' })}.c2lnbmF0dXJl`,
     `${b64({ alg: 'ES256', typ: 'at+jwt', kid: 'unknown-4' })}.${b64({ sub: 'x' })}.`,

@@ -103,8 +103,16 @@ test('verification waits for the first poll, so a revoked token is never let thr
   const key = await makeKey('ES256');
   stub.keys = [key.publicJwk];
   const iat = Math.floor(Date.now() / 1000) - 5;
-  stub.revoked = () => ({ status: 200, body: { since: 0, until: iat + 10, sessions: [{ sid: 'gone', ended_at: iat + 1 }], users: [] } });
-  const verifier = createVerifier({ issuer: stub.url, audience: AUDIENCE, jwksUri: stub.jwksUri, revocation: { clientId: 'c', clientSecret: 's' } });
+  stub.revoked = () => ({
+    status: 200,
+    body: { since: 0, until: iat + 10, sessions: [{ sid: 'gone', ended_at: iat + 1 }], users: [] },
+  });
+  const verifier = createVerifier({
+    issuer: stub.url,
+    audience: AUDIENCE,
+    jwksUri: stub.jwksUri,
+    revocation: { clientId: 'c', clientSecret: 's' },
+  });
   t.after(async () => {
     await verifier.close();
     await stub.close();
@@ -126,7 +134,12 @@ test('pollRevocations() sees what changed after a poll already in flight was ans
     if (calls === 1) await sleep(300);
     return { status: 200, body: { since: 0, until: Math.floor(Date.now() / 1000), sessions: snapshot, users: [] } };
   };
-  const verifier = createVerifier({ issuer: stub.url, audience: AUDIENCE, jwksUri: stub.jwksUri, revocation: { clientId: 'c', clientSecret: 's' } });
+  const verifier = createVerifier({
+    issuer: stub.url,
+    audience: AUDIENCE,
+    jwksUri: stub.jwksUri,
+    revocation: { clientId: 'c', clientSecret: 's' },
+  });
   t.after(async () => {
     await verifier.close();
     await stub.close();
@@ -182,5 +195,8 @@ test('polls repeat at the interval and close() stops them', async (t) => {
 test('revocation options are checked up front', () => {
   const base = { issuer: 'https://tessera.example', audience: AUDIENCE, jwksUri: 'https://tessera.example/jwks' };
   assert.throws(() => createVerifier({ ...base, revocation: { clientId: '', clientSecret: 's' } }), TypeError);
-  assert.throws(() => createVerifier({ ...base, revocation: { clientId: 'c', clientSecret: 's', interval: 0 } }), TypeError);
+  assert.throws(
+    () => createVerifier({ ...base, revocation: { clientId: 'c', clientSecret: 's', interval: 0 } }),
+    TypeError,
+  );
 });

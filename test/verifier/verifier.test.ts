@@ -4,7 +4,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, importJWK, type CryptoKey, type JWK } from 'jose';
-import { createVerifier, verifyJwt, VERIFIER_ERROR_CODES, VerifierError, type JwtPolicy, type Verifier, type VerifierOptions } from '@tessera/verifier';
+import {
+  createVerifier,
+  verifyJwt,
+  VERIFIER_ERROR_CODES,
+  VerifierError,
+  type JwtPolicy,
+  type Verifier,
+  type VerifierOptions,
+} from '@tessera/verifier';
 import { makeKey, type TestKey } from './helpers.js';
 
 const ISSUER = 'https://tessera.example';
@@ -27,7 +35,12 @@ function verifierFor(keys: JWK[], options: Partial<VerifierOptions> = {}) {
   return { verifier, calls };
 }
 
-async function sign(key: TestKey, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}, times: { iat?: number; nbf?: number; exp?: number } = {}) {
+async function sign(
+  key: TestKey,
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+  times: { iat?: number; nbf?: number; exp?: number } = {},
+) {
   const jwt = new SignJWT({ sub: 'user-1', jti: 'jti-1', scope: 'openid profile', client_id: 'tessera', ...claims })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...header })
     .setIssuer(ISSUER)
@@ -78,7 +91,11 @@ test('the algorithm allow-list can be narrowed but never include HS* or none', a
   assert.equal(await codeOf(verifier, await sign(rs)), 'ERR_ALG_NOT_ALLOWED');
   assert.equal(calls.length, 0);
   for (const algorithms of [['HS256'], ['none'], ['ES256', 'HS512'], ['RS1']]) {
-    assert.throws(() => createVerifier({ issuer: ISSUER, audience: AUDIENCE, algorithms }), TypeError, algorithms.join());
+    assert.throws(
+      () => createVerifier({ issuer: ISSUER, audience: AUDIENCE, algorithms }),
+      TypeError,
+      algorithms.join(),
+    );
   }
   const ps = await makeKey('PS256');
   const ed = await makeKey('EdDSA');
@@ -109,7 +126,16 @@ test('typ compares case-insensitively; aud may be a list on either side', async 
 test('claims with the wrong types are refused', async () => {
   const key = await makeKey('ES256');
   const { verifier } = verifierFor([key.publicJwk]);
-  for (const claims of [{ roles: 'admin' }, { roles: [1] }, { scope: 42 }, { sid: {} }, { client_id: 7 }, { sub: '' }, { jti: 5 }, { auth_time: 'yesterday' }]) {
+  for (const claims of [
+    { roles: 'admin' },
+    { roles: [1] },
+    { scope: 42 },
+    { sid: {} },
+    { client_id: 7 },
+    { sub: '' },
+    { jti: 5 },
+    { auth_time: 'yesterday' },
+  ]) {
     assert.equal(await codeOf(verifier, await sign(key, claims)), 'ERR_CLAIM_INVALID', JSON.stringify(claims));
   }
   const claims = await verifier.verify(await sign(key, { roles: ['admin'], sid: 's-1' }));
@@ -147,13 +173,28 @@ test('a key resolver supplies keys instead of a JWKS; the core still binds the k
   // An ES256 header naming the EdDSA key: the resolver hands the key over, the core refuses it.
   assert.equal(await codeOf(verifier, await sign(es, {}, { kid: ed.kid })), 'ERR_KEY_ALG_MISMATCH');
   // Junk is refused before the resolver is asked.
-  assert.equal(await codeOf(verifier, await sign(es, {}, { jku: 'https://attacker.example/jwks' })), 'ERR_KEY_REFERENCE_HEADER');
+  assert.equal(
+    await codeOf(verifier, await sign(es, {}, { jku: 'https://attacker.example/jwks' })),
+    'ERR_KEY_REFERENCE_HEADER',
+  );
   assert.equal(asked.length, 3);
   assert.equal(verifier.stats().keys, 0);
 
-  const failing = createVerifier({ issuer: ISSUER, audience: AUDIENCE, currentDate: new Date(NOW * 1000), keys: async () => Promise.reject(new Error('vault down')) });
-  assert.equal(await codeOf(failing, await sign(es)), 'ERR_JWKS_UNAVAILABLE', 'a failing resolver is the keys being unavailable, not a bad token');
-  assert.throws(() => createVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: () => undefined, jwksUri: `${ISSUER}/jwks` }), TypeError);
+  const failing = createVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    currentDate: new Date(NOW * 1000),
+    keys: async () => Promise.reject(new Error('vault down')),
+  });
+  assert.equal(
+    await codeOf(failing, await sign(es)),
+    'ERR_JWKS_UNAVAILABLE',
+    'a failing resolver is the keys being unavailable, not a bad token',
+  );
+  assert.throws(
+    () => createVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: () => undefined, jwksUri: `${ISSUER}/jwks` }),
+    TypeError,
+  );
 });
 
 test('verifyJwt, the core the server shares: the typ it is told, the clock it is given, and no unusable policy', async () => {
@@ -162,15 +203,33 @@ test('verifyJwt, the core the server shares: the typ it is told, the clock it is
     issuer: ISSUER,
     audience: AUDIENCE,
     typ: 'refresh+jwt',
-    keys: async (kid) => (kid === key.kid ? { key: (await importJWK(key.publicJwk, key.alg)) as CryptoKey, alg: key.alg } : undefined),
+    keys: async (kid) =>
+      kid === key.kid ? { key: (await importJWK(key.publicJwk, key.alg)) as CryptoKey, alg: key.alg } : undefined,
   };
   const refresh = await sign(key, {}, { typ: 'refresh+jwt' });
   assert.equal((await verifyJwt(refresh, policy, NOW * 1000)).sub, 'user-1');
-  await assert.rejects(verifyJwt(await sign(key), policy, NOW * 1000), (error: unknown) => error instanceof VerifierError && error.code === 'ERR_TYP');
-  await assert.rejects(verifyJwt(refresh, policy, (NOW + 3600) * 1000), (error: unknown) => error instanceof VerifierError && error.code === 'ERR_EXPIRED');
+  await assert.rejects(
+    verifyJwt(await sign(key), policy, NOW * 1000),
+    (error: unknown) => error instanceof VerifierError && error.code === 'ERR_TYP',
+  );
+  await assert.rejects(
+    verifyJwt(refresh, policy, (NOW + 3600) * 1000),
+    (error: unknown) => error instanceof VerifierError && error.code === 'ERR_EXPIRED',
+  );
   // jose would skip the iss check without an issuer; a string audience is one audience, not its characters.
-  for (const broken of [{ issuer: undefined }, { issuer: '' }, { audience: [] }, { audience: undefined }, { typ: '' }, { keys: undefined }]) {
-    await assert.rejects(verifyJwt(refresh, { ...policy, ...broken } as unknown as JwtPolicy, NOW * 1000), TypeError, JSON.stringify(broken));
+  for (const broken of [
+    { issuer: undefined },
+    { issuer: '' },
+    { audience: [] },
+    { audience: undefined },
+    { typ: '' },
+    { keys: undefined },
+  ]) {
+    await assert.rejects(
+      verifyJwt(refresh, { ...policy, ...broken } as unknown as JwtPolicy, NOW * 1000),
+      TypeError,
+      JSON.stringify(broken),
+    );
   }
   const audH = await new SignJWT({ sub: 'user-1', jti: 'jti-1' })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'refresh+jwt' })
@@ -179,7 +238,10 @@ test('verifyJwt, the core the server shares: the typ it is told, the clock it is
     .setIssuedAt(NOW)
     .setExpirationTime(NOW + 600)
     .sign(key.privateKey);
-  await assert.rejects(verifyJwt(audH, { ...policy, audience: 'https://h.example' }, NOW * 1000), (error: unknown) => error instanceof VerifierError && error.code === 'ERR_CLAIM_INVALID');
+  await assert.rejects(
+    verifyJwt(audH, { ...policy, audience: 'https://h.example' }, NOW * 1000),
+    (error: unknown) => error instanceof VerifierError && error.code === 'ERR_CLAIM_INVALID',
+  );
 });
 
 test('options are validated up front', () => {

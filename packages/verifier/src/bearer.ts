@@ -28,8 +28,12 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
  * The realm and the verifier for these options; `owned` when created here, so whoever
  * holds it closes it.
  */
-export function setUp(options: TesseraAuthOptions, onError?: VerifierOptions['onError']): { realm: string; verifier: Verifier; owned: boolean } {
-  const realm = options.realm ?? ('verifier' in options ? options.verifier.audience[0] : [options.audience].flat()[0]) ?? 'api';
+export function setUp(
+  options: TesseraAuthOptions,
+  onError?: VerifierOptions['onError'],
+): { realm: string; verifier: Verifier; owned: boolean } {
+  const realm =
+    options.realm ?? ('verifier' in options ? options.verifier.audience[0] : [options.audience].flat()[0]) ?? 'api';
   if (!REALM.test(realm)) throw new TypeError('realm must be a short printable string without quotes or backslashes');
   if ('verifier' in options) return { realm, verifier: options.verifier, owned: false };
   const reportTo = options.onError ?? onError;
@@ -59,13 +63,18 @@ export async function authenticateHeader(
     if (token === null) throw new VerifierError('ERR_TOKEN_MALFORMED', 'malformed Authorization header');
     return { claims: await verifier.verify(token) };
   } catch (error) {
-    const refused = error instanceof VerifierError ? error : new VerifierError('ERR_TOKEN_MALFORMED', 'verification failed', { cause: error });
+    const refused =
+      error instanceof VerifierError
+        ? error
+        : new VerifierError('ERR_TOKEN_MALFORMED', 'verification failed', { cause: error });
     return { refusal: refusal(realm, refused), error: refused };
   }
 }
 
 function challenge(realm: string, attributes: Record<string, string> = {}): string {
-  return [`Bearer realm="${realm}"`, ...Object.entries(attributes).map(([name, value]) => `${name}="${value}"`)].join(', ');
+  return [`Bearer realm="${realm}"`, ...Object.entries(attributes).map(([name, value]) => `${name}="${value}"`)].join(
+    ', ',
+  );
 }
 
 function refusal(realm: string, error: VerifierError | undefined): Answer {
@@ -104,19 +113,25 @@ function forbidden(realm: string, description: string, scope?: string): Answer {
 
 /** The check behind requireScope: the token must carry every listed scope. */
 export function scopeCheck(scopes: string[]): (claims: AccessTokenClaims, realm: string) => Answer | undefined {
-  if (scopes.length === 0 || !scopes.every((s) => SCOPE_TOKEN.test(s))) throw new TypeError('requireScope needs valid scope tokens');
+  if (scopes.length === 0 || !scopes.every((s) => SCOPE_TOKEN.test(s)))
+    throw new TypeError('requireScope needs valid scope tokens');
   const required = scopes.join(' ');
   return (claims, realm) => {
     const granted = new Set(scopesOf(claims));
-    return scopes.every((s) => granted.has(s)) ? undefined : forbidden(realm, 'The access token lacks the required scope', required);
+    return scopes.every((s) => granted.has(s))
+      ? undefined
+      : forbidden(realm, 'The access token lacks the required scope', required);
   };
 }
 
 /** The check behind requireRole: the token must carry at least one listed role. */
 export function roleCheck(roles: string[]): (claims: AccessTokenClaims, realm: string) => Answer | undefined {
-  if (roles.length === 0 || !roles.every((r) => typeof r === 'string' && r.length > 0)) throw new TypeError('requireRole needs role names');
+  if (roles.length === 0 || !roles.every((r) => typeof r === 'string' && r.length > 0))
+    throw new TypeError('requireRole needs role names');
   return (claims, realm) => {
     const granted = Array.isArray(claims.roles) ? claims.roles : [];
-    return roles.some((r) => granted.includes(r)) ? undefined : forbidden(realm, 'The access token lacks the required role');
+    return roles.some((r) => granted.includes(r))
+      ? undefined
+      : forbidden(realm, 'The access token lacks the required role');
   };
 }

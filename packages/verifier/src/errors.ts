@@ -33,4 +33,5 @@ export class VerifierError extends Error {
 }
 
 /** Whether the problem lies with the verifier's access to the issuer, not with the token. */
-export const isUnavailable = (error: unknown): boolean => error instanceof VerifierError && error.code === 'ERR_JWKS_UNAVAILABLE';
+export const isUnavailable = (error: unknown): boolean =>
+  error instanceof VerifierError && error.code === 'ERR_JWKS_UNAVAILABLE';

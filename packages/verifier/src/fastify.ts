@@ -13,7 +13,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessTokenClaims, Verifier } from './verifier.js';
 import { authenticateHeader, roleCheck, scopeCheck, setUp, type Answer, type TesseraAuthOptions } from './bearer.js';
 
-export type PreHandler = (this: unknown, request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
+export type PreHandler = (
+  this: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<FastifyReply | undefined>;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -48,7 +52,11 @@ function send(reply: FastifyReply, answer: Answer): FastifyReply {
 }
 
 async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
-  const outcome = await authenticateHeader(request.server.tesseraVerifier, request.headers.authorization, realmOf(request));
+  const outcome = await authenticateHeader(
+    request.server.tesseraVerifier,
+    request.headers.authorization,
+    realmOf(request),
+  );
   if ('claims' in outcome) {
     request.setDecorator(REQUEST_PROPERTY, outcome.claims);
     return undefined;
@@ -58,7 +66,10 @@ async function authenticate(request: FastifyRequest, reply: FastifyReply): Promi
 }
 
 /** Authenticates first when no earlier preHandler did; undefined once a reply was sent. */
-async function ensureAuthenticated(request: FastifyRequest, reply: FastifyReply): Promise<AccessTokenClaims | undefined> {
+async function ensureAuthenticated(
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<AccessTokenClaims | undefined> {
   if (getAuth(request) === null) await authenticate(request, reply);
   return reply.sent ? undefined : (getAuth(request) ?? undefined);
 }

@@ -63,7 +63,10 @@ async function readLimited(response: Response, maxBytes: number): Promise<string
 export function cacheSeconds(headers: Headers, fallback: number, min: number, max: number): number {
   const value = headers.get('cache-control');
   if (!value) return fallback;
-  const directives = value.toLowerCase().split(',').map((d) => d.trim());
+  const directives = value
+    .toLowerCase()
+    .split(',')
+    .map((d) => d.trim());
   if (directives.includes('no-store') || directives.includes('no-cache')) return min;
   const maxAge = directives.find((d) => d.startsWith('max-age='));
   if (!maxAge) return fallback;

@@ -115,7 +115,8 @@ export class JwksCache {
       // An unknown kid may mean a rotation: share a fetch already running, else start
       // one if the cooldown allows. A flood of random kids costs one fetch per cooldown.
       if (this.inflight) await this.inflight;
-      else if (this.options.now() >= Math.max(this.lastAttemptAt + this.options.cooldownMs, this.retryAt)) await this.refresh();
+      else if (this.options.now() >= Math.max(this.lastAttemptAt + this.options.cooldownMs, this.retryAt))
+        await this.refresh();
       entry = this.keys.get(kid);
     }
     if (!entry) {
@@ -125,7 +126,8 @@ export class JwksCache {
     }
     // The JWK names the one algorithm it is for: a PS256 header on an RS256 key, or
     // ES384 on a P-256 key, is refused even though the key material would fit.
-    if (entry.jwk.alg !== alg) throw new VerifierError('ERR_KEY_ALG_MISMATCH', 'the key is published for another algorithm');
+    if (entry.jwk.alg !== alg)
+      throw new VerifierError('ERR_KEY_ALG_MISMATCH', 'the key is published for another algorithm');
     const current = entry;
     current.imported ??= importJWK(current.jwk, current.jwk.alg).then((key) => {
       if (key instanceof Uint8Array) throw new Error('symmetric key in a JWKS');
@@ -162,7 +164,11 @@ export class JwksCache {
       const headers: Record<string, string> = {};
       if (this.loaded && this.etag) headers['if-none-match'] = this.etag;
       counters.jwksFetches += 1;
-      const response = await fetchJson(this.options.fetch, uri, { timeoutMs: this.options.timeoutMs, signal: this.options.signal, headers });
+      const response = await fetchJson(this.options.fetch, uri, {
+        timeoutMs: this.options.timeoutMs,
+        signal: this.options.signal,
+        headers,
+      });
       if (response.status === 304 && this.loaded) {
         counters.jwksNotModified += 1;
         this.freshUntil = this.options.now() + this.maxAgeMs(response.headers);
@@ -190,8 +196,12 @@ export class JwksCache {
     const { issuer } = this.options;
     const url = `${issuer.replace(/\/+$/, '')}/.well-known/oauth-authorization-server`;
     this.options.counters.discoveryFetches += 1;
-    const response = await fetchJson(this.options.fetch, url, { timeoutMs: this.options.timeoutMs, signal: this.options.signal });
-    if (response.status !== 200 || !isObject(response.body)) throw new Error(`discovery answered HTTP ${response.status}`);
+    const response = await fetchJson(this.options.fetch, url, {
+      timeoutMs: this.options.timeoutMs,
+      signal: this.options.signal,
+    });
+    if (response.status !== 200 || !isObject(response.body))
+      throw new Error(`discovery answered HTTP ${response.status}`);
     const metadata = response.body;
     if (metadata.issuer !== issuer) throw new Error('discovery metadata names another issuer');
     const jwksUri = metadata.jwks_uri;
@@ -232,7 +242,7 @@ export function parseJwks(body: unknown): Map<string, JWK> {
     if (use !== undefined && use !== 'sig') continue;
     if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) continue;
     if (found.has(kid)) duplicate.add(kid);
-    found.set(kid, candidate as JWK);
+    found.set(kid, candidate);
   }
   for (const kid of duplicate) found.delete(kid);
   return found;

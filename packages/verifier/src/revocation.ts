@@ -55,8 +55,10 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
 
 function revocationSettings(issuer: string, options: RevocationOptions, runtime: RevocationRuntime): Settings {
   const { clientId, clientSecret } = options;
-  if (typeof clientId !== 'string' || clientId.length === 0) throw new TypeError('revocation.clientId must be a non-empty string');
-  if (typeof clientSecret !== 'string' || clientSecret.length === 0) throw new TypeError('revocation.clientSecret must be a non-empty string');
+  if (typeof clientId !== 'string' || clientId.length === 0)
+    throw new TypeError('revocation.clientId must be a non-empty string');
+  if (typeof clientSecret !== 'string' || clientSecret.length === 0)
+    throw new TypeError('revocation.clientSecret must be a non-empty string');
   const interval = positive(options.interval ?? 30, 'revocation.interval');
   const window = positive(options.window ?? 3600, 'revocation.window');
   const overlap = options.overlap ?? 10;
@@ -77,7 +79,8 @@ function revocationSettings(issuer: string, options: RevocationOptions, runtime:
 }
 
 function positive(value: number, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number of seconds`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new TypeError(`${name} must be a positive number of seconds`);
   return value;
 }
 
@@ -166,7 +169,8 @@ export class RevocationList {
       });
       if (response.status !== 200) throw new Error(`revocation list answered HTTP ${response.status}`);
       const list = parseRevocationList(response.body);
-      for (const { id, endedAt } of list.sessions) this.sessions.set(id, Math.max(endedAt, this.sessions.get(id) ?? endedAt));
+      for (const { id, endedAt } of list.sessions)
+        this.sessions.set(id, Math.max(endedAt, this.sessions.get(id) ?? endedAt));
       for (const { id, endedAt } of list.users) this.users.set(id, Math.max(endedAt, this.users.get(id) ?? endedAt));
       const nowSeconds = Math.floor(this.settings.now() / 1000);
       // Reach back a little before `until` so an entry written at that second is not missed.

@@ -4,7 +4,15 @@
 import { VerifierError } from './errors.js';
 import { JwksCache, type JwksCounters } from './jwks-cache.js';
 import { RevocationList, type RevocationCounters, type RevocationOptions } from './revocation.js';
-import { DEFAULT_ALGORITHMS, DEFAULT_LEEWAY, SUPPORTED_ALGORITHMS, verifyJwt, type AccessTokenClaims, type JwtPolicy, type KeyResolver } from './verify-jwt.js';
+import {
+  DEFAULT_ALGORITHMS,
+  DEFAULT_LEEWAY,
+  SUPPORTED_ALGORITHMS,
+  verifyJwt,
+  type AccessTokenClaims,
+  type JwtPolicy,
+  type KeyResolver,
+} from './verify-jwt.js';
 import type { FetchLike } from './http.js';
 
 export type { AccessTokenClaims } from './verify-jwt.js';
@@ -72,10 +80,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const issuer = options.issuer;
   if (typeof issuer !== 'string' || !URL.canParse(issuer)) throw new TypeError('issuer must be an absolute URL');
   const audience = typeof options.audience === 'string' ? [options.audience] : [...(options.audience ?? [])];
-  if (audience.length === 0 || audience.some((a) => typeof a !== 'string' || a.length === 0)) throw new TypeError('audience must be a non-empty string or list');
+  if (audience.length === 0 || audience.some((a) => typeof a !== 'string' || a.length === 0))
+    throw new TypeError('audience must be a non-empty string or list');
   const algorithms = [...(options.algorithms ?? DEFAULT_ALGORITHMS)];
-  for (const alg of algorithms) if (!SUPPORTED_ALGORITHMS.has(alg)) throw new TypeError(`algorithm ${alg} may not be allowed`);
-  if (options.keys !== undefined && typeof options.keys !== 'function') throw new TypeError('keys must be a key resolver function');
+  for (const alg of algorithms)
+    if (!SUPPORTED_ALGORITHMS.has(alg)) throw new TypeError(`algorithm ${alg} may not be allowed`);
+  if (options.keys !== undefined && typeof options.keys !== 'function')
+    throw new TypeError('keys must be a key resolver function');
   if (options.keys && options.jwksUri !== undefined) throw new TypeError('keys and jwksUri exclude each other');
   const leeway = seconds(options.leeway ?? DEFAULT_LEEWAY, 'leeway', true);
   const cooldownMs = seconds(options.cooldown ?? 30, 'cooldown', true) * 1000;
@@ -134,7 +145,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (revocation) {
       // Entries older than the window are pruned, which is only safe when no accepted
       // token lives longer than it.
-      if (claims.exp - claims.iat > revocation.window) throw new VerifierError('ERR_CLAIM_INVALID', 'token lifetime exceeds the revocation window');
+      if (claims.exp - claims.iat > revocation.window)
+        throw new VerifierError('ERR_CLAIM_INVALID', 'token lifetime exceeds the revocation window');
       await revocation.ready;
       if (revocation.isRevoked(claims)) throw new VerifierError('ERR_REVOKED', 'session or user ended');
     }

@@ -1,7 +1,14 @@
 // The one verification core for Tessera's tokens: size limit, algorithm list, refused
 // headers, typ, signature and claims. Resource services reach it through createVerifier;
 // Tessera's own TokenService calls it with its keystore as the key resolver.
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type CryptoKey, type JWTPayload, type KeyObject } from 'jose';
+import {
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  type CryptoKey,
+  type JWTPayload,
+  type KeyObject,
+} from 'jose';
 import { VerifierError, type VerifierErrorCode } from './errors.js';
 
 /** Larger tokens are refused before any parsing (8 KiB). */
@@ -77,7 +84,11 @@ const normalizeTyp = (typ: string) => typ.toLowerCase().replace(/^application\//
  * The verified claims of token at `now` (epoch ms); throws VerifierError for any token
  * it refuses, and TypeError for an unusable policy.
  */
-export async function verifyJwt(token: unknown, policy: JwtPolicy, now: number = Date.now()): Promise<AccessTokenClaims> {
+export async function verifyJwt(
+  token: unknown,
+  policy: JwtPolicy,
+  now: number = Date.now(),
+): Promise<AccessTokenClaims> {
   const audience = checkPolicy(policy);
   if (typeof token !== 'string' || token.length === 0) throw new VerifierError('ERR_TOKEN_MALFORMED', 'no token');
   if (token.length > MAX_TOKEN_LENGTH) throw new VerifierError('ERR_TOKEN_TOO_LARGE', 'token exceeds 8 KiB');
@@ -87,17 +98,19 @@ export async function verifyJwt(token: unknown, policy: JwtPolicy, now: number =
   // junk never causes a JWKS fetch.
   let header: Record<string, unknown>;
   try {
-    header = decodeProtectedHeader(token) as Record<string, unknown>;
+    header = decodeProtectedHeader(token);
   } catch (error) {
     throw new VerifierError('ERR_TOKEN_MALFORMED', 'unreadable header', { cause: error });
   }
   const alg = header.alg;
   const allowed = policy.algorithms ?? DEFAULT_ALGORITHMS;
-  if (typeof alg !== 'string' || !allowed.includes(alg) || !SUPPORTED_ALGORITHMS.has(alg)) throw new VerifierError('ERR_ALG_NOT_ALLOWED', 'alg not allowed');
+  if (typeof alg !== 'string' || !allowed.includes(alg) || !SUPPORTED_ALGORITHMS.has(alg))
+    throw new VerifierError('ERR_ALG_NOT_ALLOWED', 'alg not allowed');
   for (const name of REFUSED_HEADERS) {
     if (Object.hasOwn(header, name)) throw new VerifierError('ERR_KEY_REFERENCE_HEADER', `header carries ${name}`);
   }
-  if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(policy.typ)) throw new VerifierError('ERR_TYP', `not a ${policy.typ} token`);
+  if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(policy.typ))
+    throw new VerifierError('ERR_TYP', `not a ${policy.typ} token`);
   const kid = header.kid;
   if (typeof kid !== 'string' || kid.length === 0) throw new VerifierError('ERR_UNKNOWN_KID', 'no kid');
   if (token.endsWith('.')) throw new VerifierError('ERR_SIGNATURE', 'no signature');
@@ -123,7 +136,8 @@ export async function verifyJwt(token: unknown, policy: JwtPolicy, now: number =
     throw fromJose(error);
   }
   const claims = checkClaimTypes(payload);
-  if (claims.iat > Math.floor(now / 1000) + leeway) throw new VerifierError('ERR_ISSUED_IN_FUTURE', 'iat is in the future');
+  if (claims.iat > Math.floor(now / 1000) + leeway)
+    throw new VerifierError('ERR_ISSUED_IN_FUTURE', 'iat is in the future');
   return claims;
 }
 
@@ -133,9 +147,11 @@ export async function verifyJwt(token: unknown, policy: JwtPolicy, now: number =
  */
 function checkPolicy(policy: JwtPolicy): string[] {
   const { issuer, audience, typ, keys } = policy ?? ({} as Partial<JwtPolicy>);
-  if (typeof issuer !== 'string' || issuer.length === 0) throw new TypeError('policy.issuer must be a non-empty string');
+  if (typeof issuer !== 'string' || issuer.length === 0)
+    throw new TypeError('policy.issuer must be a non-empty string');
   const audiences = typeof audience === 'string' ? [audience] : Array.isArray(audience) ? [...audience] : [];
-  if (audiences.length === 0 || !audiences.every((a) => typeof a === 'string' && a.length > 0)) throw new TypeError('policy.audience must name at least one audience');
+  if (audiences.length === 0 || !audiences.every((a) => typeof a === 'string' && a.length > 0))
+    throw new TypeError('policy.audience must name at least one audience');
   if (typeof typ !== 'string' || typ.length === 0) throw new TypeError('policy.typ must be a non-empty string');
   if (typeof keys !== 'function') throw new TypeError('policy.keys must be a key resolver');
   return audiences;
@@ -154,12 +170,15 @@ function fromJose(error: unknown): VerifierError {
   const code = ((): VerifierErrorCode => {
     if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'ERR_SIGNATURE';
     if (error instanceof joseErrors.JWTExpired) return 'ERR_EXPIRED';
-    if (error instanceof joseErrors.JWTClaimValidationFailed) return error.claim === 'nbf' && error.reason === 'check_failed' ? 'ERR_NOT_YET_VALID' : 'ERR_CLAIM_INVALID';
+    if (error instanceof joseErrors.JWTClaimValidationFailed)
+      return error.claim === 'nbf' && error.reason === 'check_failed' ? 'ERR_NOT_YET_VALID' : 'ERR_CLAIM_INVALID';
     if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'ERR_ALG_NOT_ALLOWED';
     if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return 'ERR_TOKEN_MALFORMED';
     return 'ERR_SIGNATURE';
   })();
-  return new VerifierError(code, code === 'ERR_SIGNATURE' ? 'signature check failed' : 'token refused', { cause: error });
+  return new VerifierError(code, code === 'ERR_SIGNATURE' ? 'signature check failed' : 'token refused', {
+    cause: error,
+  });
 }
 
 const isString = (value: unknown): value is string => typeof value === 'string';
@@ -175,7 +194,8 @@ function checkClaimTypes(payload: JWTPayload): AccessTokenClaims {
   for (const claim of ['client_id', 'scope', 'sid'] as const) {
     if (payload[claim] !== undefined && !isString(payload[claim])) throw invalid(claim);
   }
-  if (payload.roles !== undefined && !(Array.isArray(payload.roles) && payload.roles.every(isString))) throw invalid('roles');
+  if (payload.roles !== undefined && !(Array.isArray(payload.roles) && payload.roles.every(isString)))
+    throw invalid('roles');
   if (payload.auth_time !== undefined && typeof payload.auth_time !== 'number') throw invalid('auth_time');
   return payload as AccessTokenClaims;
 }

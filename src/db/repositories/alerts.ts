@@ -1,12 +1,12 @@
 // The one place that reads and writes stored alerts and the alert rules' read position.
+// Rule names and severities are the alert rules' business; here they are stored text.
 import type { Queryable } from '../database.js';
-import type { RuleName, Severity } from '../../audit/alert-rules.js';
 
 export interface AlertRow {
   id: number;
-  rule: RuleName;
+  rule: string;
   subject: string;
-  severity: Severity;
+  severity: string;
   summary: string;
   count: number;
   first_seen_at: Date;
@@ -35,7 +35,9 @@ const toAlert = (r: AlertRow): AlertRow => ({
  * instance holds it (that one is evaluating the same events right now).
  */
 export async function lockAlertCursor(tx: Queryable): Promise<number | undefined> {
-  const [row] = await tx.query<{ last_event_id: number }>('SELECT last_event_id FROM alert_cursor FOR UPDATE SKIP LOCKED');
+  const [row] = await tx.query<{ last_event_id: number }>(
+    'SELECT last_event_id FROM alert_cursor FOR UPDATE SKIP LOCKED',
+  );
   return row ? Number(row.last_event_id) : undefined;
 }
 
@@ -43,15 +45,18 @@ export async function advanceAlertCursor(tx: Queryable, lastEventId: number): Pr
   await tx.query('UPDATE alert_cursor SET last_event_id = greatest(last_event_id, $1)', [lastEventId]);
 }
 
-export async function latestAlert(db: Queryable, rule: RuleName, subject: string): Promise<AlertRow | undefined> {
-  const [row] = await db.query<AlertRow>('SELECT * FROM alerts WHERE rule = $1 AND subject = $2 ORDER BY first_seen_at DESC, id DESC LIMIT 1', [rule, subject]);
+export async function latestAlert(db: Queryable, rule: string, subject: string): Promise<AlertRow | undefined> {
+  const [row] = await db.query<AlertRow>(
+    'SELECT * FROM alerts WHERE rule = $1 AND subject = $2 ORDER BY first_seen_at DESC, id DESC LIMIT 1',
+    [rule, subject],
+  );
   return row ? toAlert(row) : undefined;
 }
 
 export interface NewAlert {
-  rule: RuleName;
+  rule: string;
   subject: string;
-  severity: Severity;
+  severity: string;
   summary: string;
   count: number;
   seenAt: Date;
@@ -65,22 +70,39 @@ export async function insertAlert(db: Queryable, a: NewAlert): Promise<AlertRow>
   const [row] = await db.query<AlertRow>(
     `INSERT INTO alerts (rule, subject, severity, summary, count, first_seen_at, last_seen_at, first_event_id, last_event_id, detail, delivery)
      VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9::jsonb, $10) RETURNING *`,
-    [a.rule, a.subject, a.severity, a.summary, a.count, a.seenAt, a.firstEventId, a.lastEventId, JSON.stringify(a.detail), a.delivery],
+    [
+      a.rule,
+      a.subject,
+      a.severity,
+      a.summary,
+      a.count,
+      a.seenAt,
+      a.firstEventId,
+      a.lastEventId,
+      JSON.stringify(a.detail),
+      a.delivery,
+    ],
   );
   return toAlert(row!);
 }
 
 /** One more batch of occurrences of an alert already raised within the dedupe window. */
-export async function foldIntoAlert(db: Queryable, id: number, p: { occurrences: number; seenAt: Date; lastEventId: number }): Promise<void> {
-  await db.query('UPDATE alerts SET count = count + $2, last_seen_at = greatest(last_seen_at, $3), last_event_id = greatest(last_event_id, $4) WHERE id = $1', [
-    id,
-    p.occurrences,
-    p.seenAt,
-    p.lastEventId,
-  ]);
+export async function foldIntoAlert(
+  db: Queryable,
+  id: number,
+  p: { occurrences: number; seenAt: Date; lastEventId: number },
+): Promise<void> {
+  await db.query(
+    'UPDATE alerts SET count = count + $2, last_seen_at = greatest(last_seen_at, $3), last_event_id = greatest(last_event_id, $4) WHERE id = $1',
+    [id, p.occurrences, p.seenAt, p.lastEventId],
+  );
 }
 
-export async function recordDelivery(db: Queryable, id: number, d: { delivered: boolean; attempts: number; error?: string }): Promise<void> {
+export async function recordDelivery(
+  db: Queryable,
+  id: number,
+  d: { delivered: boolean; attempts: number; error?: string },
+): Promise<void> {
   await db.query(
     `UPDATE alerts SET delivery = $2, delivery_attempts = $3, delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE NULL END, delivery_error = $4 WHERE id = $1`,
     [id, d.delivered ? 'delivered' : 'failed', d.attempts, d.error?.slice(0, 200) ?? null],

@@ -1,80 +1,49 @@
-// The audit log (table security_events): every security event goes through
-// recordSecurityEvent. The database chains each row to the one before it (see the
-// audit-log migration); this module reads, verifies and prunes that chain.
+// The audit log (table security_events). The database chains each row to the one before
+// it (see the audit-log migration); this module appends, reads, verifies and prunes that
+// chain. It stores what it is given: completing an event (actor, request, redaction) is
+// src/audit/audit-log.ts's work.
 import type { Database, Queryable } from '../database.js';
-import { defaultOutcome, type Outcome } from '../../audit/event-types.js';
-import { auditContext, noteSecurityEvent } from '../../audit/request-context.js';
-import { redactDeep } from '../../lib/redact.js';
+import type { Outcome } from '../../audit/event-types.js';
 
 /** Same constants as the migration: the append lock, and what the first event links to. */
 const AUDIT_CHAIN_LOCK = '7246001455018131';
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** A detail larger than this (as JSON) is replaced by a note saying so. */
-const MAX_DETAIL_BYTES = 4096;
-
-export interface SecurityEventInput {
+/** One event as stored: every column given. */
+export interface StoredEventInput {
   type: string;
-  userId?: string | null;
-  sessionId?: string | null;
-  ip?: string | null;
-  detail?: Record<string, unknown>;
-  /** Defaults by type (EVENT_TYPES). */
-  outcome?: Outcome;
-  /** The acting user or client id, 'cli', or null for anonymous/system; defaults to the request's user, then detail.by. */
-  actor?: string | null;
-  /** What was acted on; defaults to the key (key_*) or client (client_created) in detail, the user, then the session. */
-  target?: string | null;
-  userAgent?: string | null;
-  requestId?: string | null;
-}
-
-const clip = (value: string | null | undefined, max: number) => (typeof value === 'string' ? value.slice(0, max) : null);
-
-/** The small JSON detail: no secrets (by key name, at any depth) and bounded in size. */
-export function sanitizeDetail(detail: Record<string, unknown> | undefined): Record<string, unknown> {
-  const clean = (redactDeep(detail ?? {}) ?? {}) as Record<string, unknown>;
-  const size = Buffer.byteLength(JSON.stringify(clean), 'utf8');
-  return size <= MAX_DETAIL_BYTES ? clean : { truncated: true, bytes: size };
-}
-
-/** Key and client events act on the key or client their detail names. */
-function subjectOf(type: string, detail: Record<string, unknown> | undefined): string | undefined {
-  const value = type.startsWith('key_') ? detail?.kid : type === 'client_created' ? detail?.client_id : undefined;
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** Fills what the caller left out from the request context and the event itself. */
-export function completeEvent(e: SecurityEventInput) {
-  const context = auditContext();
-  const detail = sanitizeDetail(e.detail);
-  const by = typeof e.detail?.by === 'string' && e.detail.by !== 'revocation' ? e.detail.by : undefined;
-  return {
-    type: e.type.slice(0, 64),
-    outcome: e.outcome ?? defaultOutcome(e.type),
-    actor: clip(e.actor !== undefined ? e.actor : (context?.actor?.() ?? by ?? null), 200),
-    target: clip(e.target !== undefined ? e.target : (subjectOf(e.type, e.detail) ?? e.userId ?? e.sessionId ?? null), 200),
-    userId: e.userId ?? null,
-    sessionId: e.sessionId ?? null,
-    ip: clip(e.ip ?? context?.ip ?? null, 64),
-    userAgent: clip(e.userAgent !== undefined ? e.userAgent : (context?.userAgent ?? null), 512),
-    requestId: clip(e.requestId !== undefined ? e.requestId : (context?.requestId ?? null), 64),
-    detail,
-  };
+  outcome: Outcome;
+  actor: string | null;
+  target: string | null;
+  userId: string | null;
+  sessionId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  detail: Record<string, unknown>;
 }
 
 /**
  * Appends one event. Inside a caller's transaction (tx) it is part of that transaction:
  * it commits or rolls back with the change it describes, and holds the append lock until then.
  */
-export async function recordSecurityEvent(db: Queryable, e: SecurityEventInput): Promise<void> {
-  const row = completeEvent(e);
+export async function insertSecurityEvent(db: Queryable, row: StoredEventInput): Promise<void> {
   await db.query(
     `INSERT INTO security_events (type, outcome, actor, target, user_id, session_id, ip, user_agent, request_id, detail)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)`,
-    [row.type, row.outcome, row.actor, row.target, row.userId, row.sessionId, row.ip, row.userAgent, row.requestId, JSON.stringify(row.detail)],
+    [
+      row.type,
+      row.outcome,
+      row.actor,
+      row.target,
+      row.userId,
+      row.sessionId,
+      row.ip,
+      row.userAgent,
+      row.requestId,
+      JSON.stringify(row.detail),
+    ],
   );
-  noteSecurityEvent({ type: row.type, outcome: row.outcome });
 }
 
 export interface AuditEvent {
@@ -93,7 +62,8 @@ export interface AuditEvent {
   hash: string;
 }
 
-const EVENT_COLUMNS = 'id, created_at, type, outcome, actor, target, user_id, session_id, ip, user_agent, request_id, detail, hash';
+const EVENT_COLUMNS =
+  'id, created_at, type, outcome, actor, target, user_id, session_id, ip, user_agent, request_id, detail, hash';
 const toEvent = (r: AuditEvent): AuditEvent => ({ ...r, id: Number(r.id), created_at: new Date(r.created_at) });
 
 export interface AuditFilter {
@@ -110,7 +80,10 @@ export interface AuditFilter {
 }
 
 /** Newest first, one page; `next` is the id to pass as beforeId for the page after. */
-export async function queryAuditEvents(db: Queryable, f: AuditFilter): Promise<{ events: AuditEvent[]; next: number | null }> {
+export async function queryAuditEvents(
+  db: Queryable,
+  f: AuditFilter,
+): Promise<{ events: AuditEvent[]; next: number | null }> {
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => {
@@ -136,7 +109,10 @@ export async function queryAuditEvents(db: Queryable, f: AuditFilter): Promise<{
 
 /** Events after an id, oldest first (for the alert rules). */
 export async function listEventsAfter(db: Queryable, afterId: number, limit: number): Promise<AuditEvent[]> {
-  const rows = await db.query<AuditEvent>(`SELECT ${EVENT_COLUMNS} FROM security_events WHERE id > $1 ORDER BY id LIMIT $2`, [afterId, limit]);
+  const rows = await db.query<AuditEvent>(
+    `SELECT ${EVENT_COLUMNS} FROM security_events WHERE id > $1 ORDER BY id LIMIT $2`,
+    [afterId, limit],
+  );
   return rows.map(toEvent);
 }
 
@@ -175,7 +151,9 @@ export async function verifyAuditChain(db: Database, options: { batch?: number }
   const batch = options.batch ?? 2000;
   return db.transaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    const [anchorRow] = await tx.query<{ through_id: number; hash: string }>('SELECT through_id, hash FROM security_events_anchor');
+    const [anchorRow] = await tx.query<{ through_id: number; hash: string }>(
+      'SELECT through_id, hash FROM security_events_anchor',
+    );
     const anchor = anchorRow ? { throughId: Number(anchorRow.through_id), hash: anchorRow.hash } : null;
     const report: ChainReport = { ok: true, events: 0, firstId: null, head: null, anchor };
     const fail = (id: number | null, reason: string): ChainReport => ({ ...report, ok: false, broken: { id, reason } });
@@ -184,10 +162,19 @@ export async function verifyAuditChain(db: Database, options: { batch?: number }
     const [lastPrune] = await tx.query<{ id: number; detail: { through_id?: number; through_hash?: string } }>(
       `SELECT id, detail FROM security_events WHERE type = 'audit_pruned' ORDER BY id DESC LIMIT 1`,
     );
-    if (anchor && (!lastPrune || Number(lastPrune.detail.through_id) !== anchor.throughId || lastPrune.detail.through_hash !== anchor.hash)) {
-      return fail(lastPrune ? Number(lastPrune.id) : null, 'the prune anchor does not match the last audit_pruned event');
+    if (
+      anchor &&
+      (!lastPrune ||
+        Number(lastPrune.detail.through_id) !== anchor.throughId ||
+        lastPrune.detail.through_hash !== anchor.hash)
+    ) {
+      return fail(
+        lastPrune ? Number(lastPrune.id) : null,
+        'the prune anchor does not match the last audit_pruned event',
+      );
     }
-    if (!anchor && lastPrune) return fail(Number(lastPrune.id), 'an audit_pruned event exists but the prune anchor is missing');
+    if (!anchor && lastPrune)
+      return fail(Number(lastPrune.id), 'an audit_pruned event exists but the prune anchor is missing');
 
     let expected = anchor?.hash ?? GENESIS_HASH;
     let after = anchor?.throughId ?? 0;
@@ -201,7 +188,12 @@ export async function verifyAuditChain(db: Database, options: { batch?: number }
         const id = Number(row.id);
         report.firstId ??= id;
         if (row.prev_hash !== expected) {
-          return fail(id, previousId === null ? 'its link to the start of the log is broken (an earlier event was removed or changed)' : `its link to event ${previousId} is broken (an event between was removed, or that one changed)`);
+          return fail(
+            id,
+            previousId === null
+              ? 'its link to the start of the log is broken (an earlier event was removed or changed)'
+              : `its link to event ${previousId} is broken (an event between was removed, or that one changed)`,
+          );
         }
         if (row.computed !== row.hash) return fail(id, 'its content does not match its hash (the event was changed)');
         expected = row.hash;
@@ -214,7 +206,10 @@ export async function verifyAuditChain(db: Database, options: { batch?: number }
     }
     // Events at or before the anchor should be gone; one left over was put back.
     if (anchor) {
-      const [stray] = await tx.query<{ id: number }>('SELECT id FROM security_events WHERE id <= $1 ORDER BY id LIMIT 1', [anchor.throughId]);
+      const [stray] = await tx.query<{ id: number }>(
+        'SELECT id FROM security_events WHERE id <= $1 ORDER BY id LIMIT 1',
+        [anchor.throughId],
+      );
       if (stray) return fail(Number(stray.id), 'it lies before the prune anchor');
     }
     return report;
@@ -224,40 +219,35 @@ export async function verifyAuditChain(db: Database, options: { batch?: number }
 export interface PruneResult {
   deleted: number;
   throughId: number | null;
+  /** The last deleted event's hash, the anchor the rest of the chain links to. */
+  throughHash: string | null;
 }
 
 /**
- * Deletes the oldest events, up to the newest one older than the retention, and records
- * the anchor (the last deleted event's id and hash) in a table and as an audit_pruned
- * event, so the rest of the chain stays checkable.
+ * Inside the caller's transaction: deletes the oldest events, up to the newest one older
+ * than the retention, and records the anchor (the last deleted event's id and hash), so
+ * the rest of the chain stays checkable. The caller records the audit_pruned event that
+ * names the anchor in the same transaction.
  */
-export async function pruneAuditLog(db: Database, retentionDays: number): Promise<PruneResult> {
-  if (retentionDays <= 0) return { deleted: 0, throughId: null };
-  return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_CHAIN_LOCK]);
-    const [last] = await tx.query<{ id: number; hash: string }>(
-      `SELECT id, hash FROM security_events WHERE id = (SELECT max(id) FROM security_events WHERE created_at < now() - make_interval(days => $1::int))`,
-      [retentionDays],
-    );
-    if (!last) return { deleted: 0, throughId: null };
-    const throughId = Number(last.id);
-    // The one path the append-only trigger lets through, for this transaction only.
-    await tx.query(`SELECT set_config('tessera.audit_prune', 'on', true)`);
-    const [{ deleted } = { deleted: 0 }] = await tx.query<{ deleted: number }>(
-      'WITH gone AS (DELETE FROM security_events WHERE id <= $1 RETURNING 1) SELECT count(*)::int AS deleted FROM gone',
-      [throughId],
-    );
-    await tx.query(
-      `INSERT INTO security_events_anchor (through_id, hash, pruned_at) VALUES ($1, $2, now())
-       ON CONFLICT (singleton) DO UPDATE SET through_id = EXCLUDED.through_id, hash = EXCLUDED.hash, pruned_at = EXCLUDED.pruned_at`,
-      [throughId, last.hash],
-    );
-    await tx.query(`SELECT set_config('tessera.audit_prune', 'off', true)`);
-    await recordSecurityEvent(tx, {
-      type: 'audit_pruned',
-      target: null,
-      detail: { through_id: throughId, through_hash: last.hash, deleted, retention_days: retentionDays },
-    });
-    return { deleted, throughId };
-  });
+export async function pruneEventsBefore(tx: Queryable, retentionDays: number): Promise<PruneResult> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_CHAIN_LOCK]);
+  const [last] = await tx.query<{ id: number; hash: string }>(
+    `SELECT id, hash FROM security_events WHERE id = (SELECT max(id) FROM security_events WHERE created_at < now() - make_interval(days => $1::int))`,
+    [retentionDays],
+  );
+  if (!last) return { deleted: 0, throughId: null, throughHash: null };
+  const throughId = Number(last.id);
+  // The one path the append-only trigger lets through, for this transaction only.
+  await tx.query(`SELECT set_config('tessera.audit_prune', 'on', true)`);
+  const [{ deleted } = { deleted: 0 }] = await tx.query<{ deleted: number }>(
+    'WITH gone AS (DELETE FROM security_events WHERE id <= $1 RETURNING 1) SELECT count(*)::int AS deleted FROM gone',
+    [throughId],
+  );
+  await tx.query(
+    `INSERT INTO security_events_anchor (through_id, hash, pruned_at) VALUES ($1, $2, now())
+     ON CONFLICT (singleton) DO UPDATE SET through_id = EXCLUDED.through_id, hash = EXCLUDED.hash, pruned_at = EXCLUDED.pruned_at`,
+    [throughId, last.hash],
+  );
+  await tx.query(`SELECT set_config('tessera.audit_prune', 'off', true)`);
+  return { deleted, throughId, throughHash: last.hash };
 }

@@ -1,8 +1,8 @@
-// The one place that reads and writes sessions (refresh families).
+// The one place that reads and writes sessions (refresh families). Every lookup by id
+// refuses a malformed one itself (it matches nothing and never reaches SQL).
 import type { Queryable } from '../database.js';
-import { isUuid } from './users.js';
+import { isUuid } from '../../domain/identifiers.js';
 import type { RotationRow } from '../../domain/sessions/refresh-family.js';
-import { auditContext } from '../../audit/request-context.js';
 
 export interface SessionRow {
   id: string;
@@ -62,9 +62,21 @@ export interface RotationResult extends RotationRow {
  */
 export async function rotateRefresh(
   db: Queryable,
-  p: { sessionId: string; userId: string; presentedJti: string; newJti: string; graceSeconds: number; idleSeconds: number; ip: string | null; clientId: string | null },
+  p: {
+    sessionId: string;
+    userId: string;
+    presentedJti: string;
+    newJti: string;
+    graceSeconds: number;
+    idleSeconds: number;
+    clientId: string | null;
+    /** Where the request came from, for the audit event the statement records. */
+    ip: string | null;
+    userAgent: string | null;
+    requestId: string | null;
+  },
 ): Promise<RotationResult | undefined> {
-  const context = auditContext();
+  if (!isUuid(p.sessionId) || !isUuid(p.userId) || !isUuid(p.presentedJti) || !isUuid(p.newJti)) return undefined;
   const rows = await db.query<RotationResult>(
     `WITH hit AS (
        UPDATE sessions s SET
@@ -98,7 +110,18 @@ export async function rotateRefresh(
          FROM hit
      )
      SELECT * FROM hit`,
-    [p.sessionId, p.userId, p.presentedJti, p.newJti, p.graceSeconds, p.idleSeconds, p.ip, p.clientId, context?.userAgent ?? null, context?.requestId ?? null],
+    [
+      p.sessionId,
+      p.userId,
+      p.presentedJti,
+      p.newJti,
+      p.graceSeconds,
+      p.idleSeconds,
+      p.ip,
+      p.clientId,
+      p.userAgent?.slice(0, 512) ?? null,
+      p.requestId?.slice(0, 64) ?? null,
+    ],
   );
   return rows[0];
 }
@@ -110,8 +133,11 @@ export async function findLiveSession(
   userId: string,
   graceSeconds = 0,
 ): Promise<(Pick<SessionRow, 'scope' | 'audience' | 'current_jti'> & { replayable_jti: string | null }) | undefined> {
+  if (!isUuid(sessionId) || !isUuid(userId)) return undefined;
   // replayable_jti: the just-retired jti while it may still be presented (grace window).
-  const rows = await db.query<Pick<SessionRow, 'scope' | 'audience' | 'current_jti'> & { replayable_jti: string | null }>(
+  const rows = await db.query<
+    Pick<SessionRow, 'scope' | 'audience' | 'current_jti'> & { replayable_jti: string | null }
+  >(
     `SELECT scope, audience, current_jti,
             CASE WHEN $3::int > 0 AND rotated_at > now() - make_interval(secs => $3::int) THEN previous_jti::text END AS replayable_jti
        FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()`,
@@ -144,6 +170,7 @@ export interface SessionView {
 }
 
 export async function listLiveSessions(db: Queryable, userId: string): Promise<SessionView[]> {
+  if (!isUuid(userId)) return [];
   return db.query<SessionView>(
     `SELECT id, client_id, created_at, last_used_at, expires_at, user_agent, ip FROM sessions
       WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now() ORDER BY last_used_at DESC LIMIT 500`,
@@ -152,7 +179,10 @@ export async function listLiveSessions(db: Queryable, userId: string): Promise<S
 }
 
 /** Ends one session of this user; false when it is not theirs or already ended. */
-export async function endSession(db: Queryable, p: { sessionId: string; userId?: string; reason: string }): Promise<{ id: string; user_id: string } | undefined> {
+export async function endSession(
+  db: Queryable,
+  p: { sessionId: string; userId?: string; reason: string },
+): Promise<{ id: string; user_id: string } | undefined> {
   // A lookup by an absent or malformed id matches nothing (and never reaches SQL).
   if (!isUuid(p.sessionId) || (p.userId !== undefined && !isUuid(p.userId))) return undefined;
   const rows = await db.query<{ id: string; user_id: string }>(
@@ -164,7 +194,11 @@ export async function endSession(db: Queryable, p: { sessionId: string; userId?:
 }
 
 /** Ends every live session of a user, but one if named; returns how many ended. */
-export async function endUserSessions(db: Queryable, p: { userId: string; exceptSessionId?: string; reason: string }): Promise<number> {
+export async function endUserSessions(
+  db: Queryable,
+  p: { userId: string; exceptSessionId?: string; reason: string },
+): Promise<number> {
+  if (!isUuid(p.userId) || (p.exceptSessionId !== undefined && !isUuid(p.exceptSessionId))) return 0;
   const rows = await db.query(
     `UPDATE sessions SET ended_at = now(), end_reason = $3
       WHERE user_id = $1 AND ended_at IS NULL AND ($2::uuid IS NULL OR id <> $2::uuid) RETURNING id`,
@@ -174,7 +208,10 @@ export async function endUserSessions(db: Queryable, p: { userId: string; except
 }
 
 /** Sessions and users ended since a time, for verifiers that honour logout at once. */
-export async function endedSince(db: Queryable, since: Date): Promise<{ sessions: { sid: string; ended_at: Date }[]; users: { sub: string; ended_at: Date }[]; until: Date }> {
+export async function endedSince(
+  db: Queryable,
+  since: Date,
+): Promise<{ sessions: { sid: string; ended_at: Date }[]; users: { sub: string; ended_at: Date }[]; until: Date }> {
   const [{ until } = { until: new Date() }] = await db.query<{ until: Date }>('SELECT now() AS until');
   const sessions = await db.query<{ sid: string; ended_at: Date }>(
     'SELECT id AS sid, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= $1 ORDER BY ended_at LIMIT 10000',
@@ -187,8 +224,14 @@ export async function endedSince(db: Queryable, since: Date): Promise<{ sessions
   return { sessions, users, until: new Date(until) };
 }
 
-export async function findSessionClient(db: Queryable, sessionId: string): Promise<{ client_id: string; user_id: string; ended_at: Date | null } | undefined> {
+export async function findSessionClient(
+  db: Queryable,
+  sessionId: string,
+): Promise<{ client_id: string; user_id: string; ended_at: Date | null } | undefined> {
   if (!isUuid(sessionId)) return undefined;
-  const rows = await db.query<{ client_id: string; user_id: string; ended_at: Date | null }>('SELECT client_id, user_id, ended_at FROM sessions WHERE id = $1', [sessionId]);
+  const rows = await db.query<{ client_id: string; user_id: string; ended_at: Date | null }>(
+    'SELECT client_id, user_id, ended_at FROM sessions WHERE id = $1',
+    [sessionId],
+  );
   return rows[0];
 }

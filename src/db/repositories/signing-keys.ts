@@ -59,32 +59,59 @@ export async function findCurrentKey(db: Queryable, purpose: KeyPurpose): Promis
 
 export async function insertKey(
   db: Queryable,
-  key: { kid: string; purpose: KeyPurpose; alg: string; state: 'next' | 'current'; publicJwk: PublicJwk; privateKeyEnc: string; activatesAt?: Date },
+  key: {
+    kid: string;
+    purpose: KeyPurpose;
+    alg: string;
+    state: 'next' | 'current';
+    publicJwk: PublicJwk;
+    privateKeyEnc: string;
+    activatesAt?: Date;
+  },
 ): Promise<void> {
   await db.query(
     `INSERT INTO signing_keys (kid, purpose, alg, state, public_jwk, private_key_enc, activates_at, activated_at)
      VALUES ($1, $2, $3, $4::text, $5::jsonb, $6, COALESCE($7::timestamptz, now()), CASE WHEN $4::text = 'current' THEN now() END)`,
-    [key.kid, key.purpose, key.alg, key.state, JSON.stringify(key.publicJwk), key.privateKeyEnc, key.activatesAt ?? null],
+    [
+      key.kid,
+      key.purpose,
+      key.alg,
+      key.state,
+      JSON.stringify(key.publicJwk),
+      key.privateKeyEnc,
+      key.activatesAt ?? null,
+    ],
   );
 }
 
 /** current -> retired, trusted until every token it signed has expired. */
 export async function retireKey(tx: Queryable, kid: string, expiresAt: Date): Promise<void> {
-  await tx.query(`UPDATE signing_keys SET state = 'retired', retired_at = now(), expires_at = $2 WHERE kid = $1 AND state = 'current'`, [kid, expiresAt]);
+  await tx.query(
+    `UPDATE signing_keys SET state = 'retired', retired_at = now(), expires_at = $2 WHERE kid = $1 AND state = 'current'`,
+    [kid, expiresAt],
+  );
 }
 
 /** next -> current. The partial unique index refuses a second current key. */
 export async function promoteKey(tx: Queryable, kid: string): Promise<void> {
-  await tx.query(`UPDATE signing_keys SET state = 'current', activated_at = now() WHERE kid = $1 AND state = 'next'`, [kid]);
+  await tx.query(`UPDATE signing_keys SET state = 'current', activated_at = now() WHERE kid = $1 AND state = 'next'`, [
+    kid,
+  ]);
 }
 
 export async function revokeKey(tx: Queryable, kid: string): Promise<void> {
-  await tx.query(`UPDATE signing_keys SET state = 'revoked', revoked_at = now() WHERE kid = $1 AND state <> 'revoked'`, [kid]);
+  await tx.query(
+    `UPDATE signing_keys SET state = 'revoked', revoked_at = now() WHERE kid = $1 AND state <> 'revoked'`,
+    [kid],
+  );
 }
 
 /** Replaces a sealed private key only if it is still the value that was read. */
 export async function replaceSealedKey(db: Queryable, kid: string, from: string, to: string): Promise<boolean> {
-  const rows = await db.query(`UPDATE signing_keys SET private_key_enc = $3 WHERE kid = $1 AND private_key_enc = $2 RETURNING kid`, [kid, from, to]);
+  const rows = await db.query(
+    `UPDATE signing_keys SET private_key_enc = $3 WHERE kid = $1 AND private_key_enc = $2 RETURNING kid`,
+    [kid, from, to],
+  );
   return rows.length === 1;
 }
 

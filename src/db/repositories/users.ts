@@ -2,6 +2,8 @@
 // outright, so an undefined id or email can never match some row.
 import type { Queryable } from '../database.js';
 import type { Role } from '../../domain/roles/permissions.js';
+import { isUuid } from '../../domain/identifiers.js';
+import { normalizeEmail } from '../../domain/users/email.js';
 
 export type { Role };
 
@@ -12,14 +14,6 @@ export interface UserRow {
   roles: Role[];
   disabled: boolean;
   created_at: Date;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
-
-/** Emails are trimmed and lower-cased before they are stored or looked up. */
-export function normalizeEmail(email: string): string {
-  return email.normalize('NFC').trim().toLowerCase();
 }
 
 export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | undefined> {
@@ -36,7 +30,10 @@ export async function findUserById(db: Queryable, id: string): Promise<UserRow |
 }
 
 /** Inserts a user; undefined when the email is taken (no error, no second query). */
-export async function insertUser(db: Queryable, u: { email: string; passwordHash: string; roles: Role[] }): Promise<UserRow | undefined> {
+export async function insertUser(
+  db: Queryable,
+  u: { email: string; passwordHash: string; roles: Role[] },
+): Promise<UserRow | undefined> {
   const rows = await db.query<UserRow>(
     `INSERT INTO users (email, password_hash, roles) VALUES ($1, $2, $3::text[])
      ON CONFLICT (email) DO NOTHING RETURNING *`,
@@ -48,7 +45,11 @@ export async function insertUser(db: Queryable, u: { email: string; passwordHash
 export async function updatePasswordHash(db: Queryable, id: string, oldHash: string, newHash: string): Promise<void> {
   if (!isUuid(id)) return;
   // Only replaces the hash it rehashed, so a concurrent password change wins.
-  await db.query('UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2', [id, oldHash, newHash]);
+  await db.query('UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2', [
+    id,
+    oldHash,
+    newHash,
+  ]);
 }
 
 export interface UserPage {
@@ -57,7 +58,10 @@ export interface UserPage {
 }
 
 /** Users by email, keyset-paged: `after` is the last email of the previous page. */
-export async function listUsers(db: Queryable, p: { query?: string; limit: number; after?: string }): Promise<UserPage> {
+export async function listUsers(
+  db: Queryable,
+  p: { query?: string; limit: number; after?: string },
+): Promise<UserPage> {
   const pattern = p.query ? `%${p.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
   const rows = await db.query<UserRow>(
     `SELECT * FROM users WHERE ($1::text IS NULL OR email LIKE $1) AND ($2::text IS NULL OR email > $2)
@@ -68,7 +72,11 @@ export async function listUsers(db: Queryable, p: { query?: string; limit: numbe
   return { users: page, next: rows.length > p.limit ? page[page.length - 1]!.email : null };
 }
 
-export async function updateUserFlags(db: Queryable, id: string, change: { roles?: Role[]; disabled?: boolean }): Promise<UserRow | undefined> {
+export async function updateUserFlags(
+  db: Queryable,
+  id: string,
+  change: { roles?: Role[]; disabled?: boolean },
+): Promise<UserRow | undefined> {
   if (!isUuid(id)) return undefined;
   const rows = await db.query<UserRow>(
     `UPDATE users SET roles = COALESCE($2::text[], roles), disabled = COALESCE($3::boolean, disabled), updated_at = now()
@@ -80,11 +88,16 @@ export async function updateUserFlags(db: Queryable, id: string, change: { roles
 
 /** Records that every session of the user ended now (verifiers drop older tokens). */
 export async function markSessionsRevoked(db: Queryable, id: string): Promise<void> {
+  if (!isUuid(id)) return;
   await db.query('UPDATE users SET sessions_revoked_at = now() WHERE id = $1', [id]);
 }
 
 export async function setPasswordHash(db: Queryable, id: string, hash: string): Promise<void> {
-  await db.query('UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1', [id, hash]);
+  if (!isUuid(id)) return;
+  await db.query('UPDATE users SET password_hash = $2, password_changed_at = now(), updated_at = now() WHERE id = $1', [
+    id,
+    hash,
+  ]);
 }
 
 /**
@@ -94,6 +107,9 @@ export async function setPasswordHash(db: Queryable, id: string, hash: string): 
  */
 export async function countOtherEnabledAdmins(db: Queryable, id: string): Promise<number> {
   await db.query(`SELECT id FROM users WHERE 'admin' = ANY(roles) AND NOT disabled ORDER BY id FOR UPDATE`);
-  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE id <> $1 AND NOT disabled AND 'admin' = ANY(roles)`, [id]);
+  const [row] = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM users WHERE id <> $1 AND NOT disabled AND 'admin' = ANY(roles)`,
+    [id],
+  );
   return row?.n ?? 0;
 }

@@ -42,7 +42,12 @@ export interface GeneratedKey {
 
 /** A new key pair for alg; kid is the RFC 7638 thumbprint of the public key. */
 export async function generateSigningKey(alg: SigningAlg): Promise<GeneratedKey> {
-  const options = alg === 'RS256' || alg === 'PS256' ? { modulusLength: 3072, extractable: true } : alg === 'EdDSA' ? { crv: 'Ed25519', extractable: true } : { extractable: true };
+  const options =
+    alg === 'RS256' || alg === 'PS256'
+      ? { modulusLength: 3072, extractable: true }
+      : alg === 'EdDSA'
+        ? { crv: 'Ed25519', extractable: true }
+        : { extractable: true };
   const { privateKey } = await generateKeyPair(alg, options);
   const privateJwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(privateJwk, 'sha256');

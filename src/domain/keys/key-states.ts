@@ -35,11 +35,6 @@ export function currentKey(keys: readonly KeyRecord[], purpose: KeyPurpose): Key
   return current[0];
 }
 
-/** How long a retired key stays trusted: until every token it signed has expired. */
-export function retentionSeconds(purpose: KeyPurpose, ttl: { accessTokenTtl: number; refreshTokenTtl: number }): number {
-  return purpose === 'access' ? ttl.accessTokenTtl : ttl.refreshTokenTtl;
-}
-
 function byNewestFirst(a: KeyRecord, b: KeyRecord): number {
   return b.createdAt.getTime() - a.createdAt.getTime();
 }
@@ -86,17 +81,29 @@ export function planTick(keys: readonly KeyRecord[], now: Date, settings: Rotati
     const current = currentKey(keys, purpose);
     const next = nextKey(keys, purpose);
     if (next && next.activatesAt <= now) {
-      plan.push({ kind: 'promote', purpose, promote: next.kid, retire: current?.kid ?? null, retiredExpiresAt: addSeconds(now, settings.retention[purpose]) });
+      plan.push({
+        kind: 'promote',
+        purpose,
+        promote: next.kid,
+        retire: current?.kid ?? null,
+        retiredExpiresAt: addSeconds(now, settings.retention[purpose]),
+      });
     } else if (!next && current && settings.rotationInterval > 0) {
       const since = current.activatedAt ?? current.activatesAt;
-      if (addSeconds(since, settings.rotationInterval) <= now) plan.push({ kind: 'create-next', purpose, activatesAt: addSeconds(now, settings.publishAhead) });
+      if (addSeconds(since, settings.rotationInterval) <= now)
+        plan.push({ kind: 'create-next', purpose, activatesAt: addSeconds(now, settings.publishAhead) });
     }
   }
   return plan;
 }
 
 /** A manual rotation: a next key published now, signing after publishAhead; one pending at a time. */
-export function planRotation(keys: readonly KeyRecord[], purpose: KeyPurpose, now: Date, settings: RotationSettings): KeyTransition | undefined {
+export function planRotation(
+  keys: readonly KeyRecord[],
+  purpose: KeyPurpose,
+  now: Date,
+  settings: RotationSettings,
+): KeyTransition | undefined {
   checkInvariants(keys);
   if (nextKey(keys, purpose)) return undefined;
   return { kind: 'create-next', purpose, activatesAt: addSeconds(now, settings.publishAhead) };
@@ -114,5 +121,10 @@ export function planRevocation(keys: readonly KeyRecord[], kid: string): Revocat
   if (!key) return { kind: 'unknown' };
   if (key.state === 'revoked') return { kind: 'already-revoked' };
   const wasCurrent = key.state === 'current';
-  return { kind: 'revoke', purpose: key.purpose, wasCurrent, promote: wasCurrent ? (nextKey(keys, key.purpose)?.kid ?? null) : null };
+  return {
+    kind: 'revoke',
+    purpose: key.purpose,
+    wasCurrent,
+    promote: wasCurrent ? (nextKey(keys, key.purpose)?.kid ?? null) : null,
+  };
 }

@@ -68,7 +68,11 @@ export class PasswordHasher {
   /** Whether a stored hash was made with weaker parameters than configured now. */
   needsRehash(hash: string): boolean {
     try {
-      return argon2.needsRehash(hash, { memoryCost: this.options.memoryCost, timeCost: this.options.timeCost, parallelism: this.options.parallelism });
+      return argon2.needsRehash(hash, {
+        memoryCost: this.options.memoryCost,
+        timeCost: this.options.timeCost,
+        parallelism: this.options.parallelism,
+      });
     } catch {
       return true;
     }

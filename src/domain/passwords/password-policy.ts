@@ -7,7 +7,7 @@ export const MAX_PASSWORD_BYTES = 1024;
 /** Longest password accepted, in characters (well above the 64 NIST asks for). */
 export const MAX_PASSWORD_CHARS = 256;
 
-const COMMON = new Set<string>((dictionary['passwords-common'] as string[]).map((p) => p.toLowerCase()));
+const COMMON = new Set<string>(dictionary['passwords-common'].map((p) => p.toLowerCase()));
 
 export type PasswordProblem = 'too_short' | 'too_long' | 'common' | 'contains_email';
 
@@ -20,7 +20,10 @@ export function withinHashLimit(password: string): boolean {
   return Buffer.byteLength(password, 'utf8') <= MAX_PASSWORD_BYTES && [...password].length <= MAX_PASSWORD_CHARS;
 }
 
-export function checkPassword(password: string, options: { minLength: number; email?: string }): PasswordProblem | undefined {
+export function checkPassword(
+  password: string,
+  options: { minLength: number; email?: string },
+): PasswordProblem | undefined {
   if (!withinHashLimit(password)) return 'too_long';
   const normalized = normalizePassword(password);
   if (!withinHashLimit(normalized)) return 'too_long';

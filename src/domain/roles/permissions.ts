@@ -16,14 +16,24 @@ export type Permission =
 const SELF: Permission[] = ['self:read', 'self:write'];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
-  admin: [...SELF, 'users:read', 'users:disable', 'users:write', 'sessions:end-any', 'clients:manage', 'keys:manage', 'audit:read', 'metrics:read'],
+  admin: [
+    ...SELF,
+    'users:read',
+    'users:disable',
+    'users:write',
+    'sessions:end-any',
+    'clients:manage',
+    'keys:manage',
+    'audit:read',
+    'metrics:read',
+  ],
   moderator: [...SELF, 'users:read', 'users:disable'],
   user: SELF,
 };
 
 export const ROLES = Object.keys(ROLE_PERMISSIONS) as Role[];
 
-export function isRole(value: unknown): value is Role {
+function isRole(value: unknown): value is Role {
   return typeof value === 'string' && Object.hasOwn(ROLE_PERMISSIONS, value);
 }
 
@@ -40,7 +50,11 @@ export interface UserChange {
  * Who may change whom: admins anything; moderators only enable or disable plain users
  * (users whose only role is `user`). Everything else is refused.
  */
-export function mayChangeUser(actorRoles: readonly string[], targetRoles: readonly string[], change: UserChange): boolean {
+export function mayChangeUser(
+  actorRoles: readonly string[],
+  targetRoles: readonly string[],
+  change: UserChange,
+): boolean {
   if (change.roles !== undefined && !hasPermission(actorRoles, 'users:write')) return false;
   if (change.disabled !== undefined) {
     if (hasPermission(actorRoles, 'users:write')) return true;

@@ -11,7 +11,10 @@ export function resolveScope(requested: string | undefined, allowed: readonly st
 }
 
 /** RFC 8707: the resource must be one of the configured audiences; none means the default. */
-export function resolveAudience(resource: string | undefined, settings: { defaultAudience: string; audiences: readonly string[] }): string | undefined {
+export function resolveAudience(
+  resource: string | undefined,
+  settings: { defaultAudience: string; audiences: readonly string[] },
+): string | undefined {
   if (resource === undefined) return settings.defaultAudience;
   return settings.audiences.includes(resource) ? resource : undefined;
 }

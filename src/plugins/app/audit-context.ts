@@ -30,5 +30,5 @@ export default fp(
       else done();
     });
   },
-  { name: 'audit-context', dependencies: ['services', 'metrics'] },
+  { name: 'audit-context', dependencies: ['metrics'] },
 );

@@ -3,8 +3,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../errors/errors.js';
-import { findUserById, type UserRow } from '../../db/repositories/users.js';
-import { isSessionLive } from '../../db/repositories/sessions.js';
+import { checkUserToken, type UserRow } from '../../sessions/access-tokens.js';
 import type { AccessClaims } from '../../tokens/token-service.js';
 
 export interface Auth {
@@ -27,7 +26,7 @@ const bearerChallenge = (realm: string, error?: string) =>
 
 export default fp(
   async (app) => {
-    const { tokens, db, config } = app.services;
+    const { config } = app;
     const audiences = [...new Set([config.issuer, config.defaultAudience])];
     app.decorateRequest('principal', null);
 
@@ -35,22 +34,27 @@ export default fp(
       const header = request.headers.authorization;
       const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header) : null;
       if (!match) {
-        throw new TesseraError('invalid_token', { detail: 'no bearer token', headers: { 'WWW-Authenticate': bearerChallenge(config.issuer) } });
+        throw new TesseraError('invalid_token', {
+          detail: 'no bearer token',
+          headers: { 'WWW-Authenticate': bearerChallenge(config.issuer) },
+        });
       }
       const refuse = (detail: string) =>
-        new TesseraError('invalid_token', { detail, headers: { 'WWW-Authenticate': bearerChallenge(config.issuer, 'invalid_token') } });
+        new TesseraError('invalid_token', {
+          detail,
+          headers: { 'WWW-Authenticate': bearerChallenge(config.issuer, 'invalid_token') },
+        });
       let claims: AccessClaims;
       try {
-        claims = await tokens.verifyAccessToken(match[1]!, audiences);
+        claims = await app.tokens.verifyAccessToken(match[1]!, audiences);
       } catch (error) {
         throw refuse(`access token rejected: ${(error as Error).message}`);
       }
       // Only user tokens with a live session reach user endpoints: a logout counts at once here.
-      if (typeof claims.sid !== 'string' || !(await isSessionLive(db, claims.sid, claims.sub))) throw refuse('session ended or not the subject\'s');
-      const user = await findUserById(db, claims.sub);
-      if (!user || user.disabled) throw refuse('user missing or disabled');
-      request.principal = { claims, user };
+      const checked = await checkUserToken(app.db, claims);
+      if ('refused' in checked) throw refuse(checked.refused);
+      request.principal = { claims, user: checked.user };
     });
   },
-  { name: 'authentication', dependencies: ['services'] },
+  { name: 'authentication', dependencies: ['database', 'token-service'] },
 );

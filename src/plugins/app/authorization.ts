@@ -4,14 +4,13 @@
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../errors/errors.js';
-import { hasPermission, type Permission, type Role } from '../../domain/roles/permissions.js';
+import { hasPermission, type Permission } from '../../domain/roles/permissions.js';
 
 type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 declare module 'fastify' {
   interface FastifyInstance {
     requirePermission(permission: Permission): PreHandler;
-    requireRole(...roles: Role[]): PreHandler;
   }
 }
 
@@ -20,13 +19,8 @@ export default fp(
     app.decorate('requirePermission', (permission: Permission): PreHandler => {
       return async (request) => {
         const roles = request.principal?.user.roles ?? [];
-        if (!hasPermission(roles, permission)) throw new TesseraError('forbidden', { detail: `missing permission ${permission}` });
-      };
-    });
-    app.decorate('requireRole', (...wanted: Role[]): PreHandler => {
-      return async (request) => {
-        const roles = request.principal?.user.roles ?? [];
-        if (!wanted.some((role) => roles.includes(role))) throw new TesseraError('forbidden', { detail: `missing role ${wanted.join('|')}` });
+        if (!hasPermission(roles, permission))
+          throw new TesseraError('forbidden', { detail: `missing permission ${permission}` });
       };
     });
   },

@@ -29,12 +29,18 @@ export function serveMetrics(metrics: Metrics, port: number, host: string): Prom
   const server = createServer((request, response) => {
     const path = (request.url ?? '').split('?')[0];
     if (request.method !== 'GET' || path !== '/metrics') {
-      response.writeHead(404, { ...securityHeaders(false), 'content-type': JSON_TYPE }).end('{"error":"not_found","error_description":"Not found"}');
+      response
+        .writeHead(404, { ...securityHeaders(false), 'content-type': JSON_TYPE })
+        .end('{"error":"not_found","error_description":"Not found"}');
       return;
     }
     metrics.render().then(
-      ({ contentType, body }) => response.writeHead(200, { ...securityHeaders(false), 'content-type': contentType }).end(body),
-      () => response.writeHead(500, { ...securityHeaders(false), 'content-type': JSON_TYPE }).end('{"error":"server_error","error_description":"Internal server error"}'),
+      ({ contentType, body }) =>
+        response.writeHead(200, { ...securityHeaders(false), 'content-type': contentType }).end(body),
+      () =>
+        response
+          .writeHead(500, { ...securityHeaders(false), 'content-type': JSON_TYPE })
+          .end('{"error":"server_error","error_description":"Internal server error"}'),
     );
   });
   server.requestTimeout = 10_000;
@@ -49,19 +55,24 @@ export function serveMetrics(metrics: Metrics, port: number, host: string): Prom
 
 export default fp(
   async (app) => {
-    const services = app.services;
-    const metrics = new Metrics(() => ({ db: services.db, hasher: services.hasher }));
+    const metrics = new Metrics(() => ({ db: app.db, hasher: app.hasher }));
     app.decorate('metrics', metrics);
 
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
       const status = reply.statusCode;
-      metrics.observeResponse({ method: request.method, route, status, seconds: reply.elapsedTime / 1000, ...(status === 200 ? { grant: grantOf(route, request.body) } : {}) });
+      metrics.observeResponse({
+        method: request.method,
+        route,
+        status,
+        seconds: reply.elapsedTime / 1000,
+        ...(status === 200 ? { grant: grantOf(route, request.body) } : {}),
+      });
     });
 
     let server: Server | undefined;
     app.decorate('metricsAddress', () => (server?.address() as AddressInfo | null) ?? undefined);
-    const { port, host } = services.config.metrics;
+    const { port, host } = app.config.metrics;
     if (port !== undefined) {
       app.addHook('onReady', async () => {
         server = await serveMetrics(metrics, port, host);
@@ -73,5 +84,5 @@ export default fp(
       });
     }
   },
-  { name: 'metrics', dependencies: ['services'] },
+  { name: 'metrics', dependencies: ['database', 'hasher'] },
 );

@@ -21,21 +21,14 @@ declare module 'fastify' {
   }
 }
 
-export function describePolicy(policy: RoutePolicy): string {
-  if ('public' in policy) return 'public';
-  if ('client' in policy) return 'client';
-  if ('user' in policy) return 'user';
-  return `permission:${policy.permission}`;
-}
-
 export default fp(
   async (app) => {
     app.addHook('onRoute', (route: RouteOptions) => {
-      const policy = (route.config as { policy?: RoutePolicy } | undefined)?.policy;
+      const policy = route.config?.policy;
       if (!policy) throw new Error(`route ${route.method} ${route.url} declares no policy`);
       if ('public' in policy || 'client' in policy) return;
-      const hooks: onRequestHookHandler[] = [app.authenticate as onRequestHookHandler];
-      if ('permission' in policy) hooks.push(app.requirePermission(policy.permission) as onRequestHookHandler);
+      const hooks: onRequestHookHandler[] = [app.authenticate];
+      if ('permission' in policy) hooks.push(app.requirePermission(policy.permission));
       const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
       route.onRequest = [...hooks, ...existing];
     });

@@ -11,11 +11,13 @@ export const CSRF_HEADER = 'x-tessera-csrf';
 
 export default fp(
   async (app) => {
-    const allowed = new Set(app.services.config.corsOrigins);
+    const allowed = new Set(app.config.corsOrigins);
     // A mirror of the route table, to tell a real route from a probe.
     const routes = FindMyWay({ ignoreTrailingSlash: false });
     app.addHook('onRoute', (route) => {
-      const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'OPTIONS' && m !== 'HEAD');
+      const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter(
+        (m) => m !== 'OPTIONS' && m !== 'HEAD',
+      );
       for (const method of methods) {
         try {
           routes.on(method as HTTPMethod, route.url, () => undefined);
@@ -43,5 +45,5 @@ export default fp(
       hideOptionsRoute: true,
     });
   },
-  { name: 'cors', dependencies: ['services'] },
+  { name: 'cors', decorators: { fastify: ['config'] } },
 );

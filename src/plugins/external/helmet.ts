@@ -11,14 +11,18 @@ const PLAIN_HTTP_ALLOWED = new Set(['/healthz', '/readyz']);
 
 export default fp(
   async (app) => {
-    const { config } = app.services;
+    const { config } = app;
     const httpsIssuer = config.issuer.startsWith('https:');
     // The options live with the static header set that answers outside the hooks use.
     await app.register(helmet, { global: true, ...HELMET_OPTIONS });
     if (config.env === 'production') {
       app.addHook('onRequest', async (request) => {
         if (request.protocol !== 'https' && !PLAIN_HTTP_ALLOWED.has(request.url.split('?')[0] ?? '')) {
-          throw new TesseraError('invalid_request', { status: 403, description: 'HTTPS is required', detail: 'plain HTTP in production' });
+          throw new TesseraError('invalid_request', {
+            status: 403,
+            description: 'HTTPS is required',
+            detail: 'plain HTTP in production',
+          });
         }
       });
     }
@@ -28,5 +32,5 @@ export default fp(
       return payload;
     });
   },
-  { name: 'helmet', dependencies: ['services'] },
+  { name: 'helmet', decorators: { fastify: ['config'] } },
 );

@@ -11,7 +11,7 @@ export const ONE_MINUTE = 60_000;
 
 export default fp(
   async (app) => {
-    const { config, redis } = app.services;
+    const { config, redis } = app;
     await app.register(rateLimit, {
       global: true,
       max: config.rateLimits.global,
@@ -21,8 +21,11 @@ export default fp(
       enableDraftSpec: true,
       keyGenerator: (request) => ipBucket(request.ip),
       errorResponseBuilder: (_request, context) =>
-        new TesseraError('rate_limited', { detail: `rate limit ${context.max} exceeded`, headers: { 'Retry-After': String(Math.max(1, Math.ceil(context.ttl / 1000))) } }),
+        new TesseraError('rate_limited', {
+          detail: `rate limit ${context.max} exceeded`,
+          headers: { 'Retry-After': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
+        }),
     });
   },
-  { name: 'rate-limit', dependencies: ['services'] },
+  { name: 'rate-limit', dependencies: ['redis'], decorators: { fastify: ['config'] } },
 );

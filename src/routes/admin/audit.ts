@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
 import { Text, errors } from '../../schemas.js';
-import { queryAuditEvents, recordSecurityEvent, type AuditEvent } from '../../db/repositories/security-events.js';
+import { readAuditLog, type AuditEvent } from '../../audit/audit-reads.js';
 import { noStore } from '../../lib/http.js';
 
 const Time = Text({ maxLength: 40, description: 'RFC 3339 date-time, or unix seconds' });
@@ -16,8 +16,12 @@ const AuditEventView = Type.Object(
     time: Type.String({ format: 'date-time' }),
     type: Type.String(),
     outcome: Type.Union([Type.Literal('success'), Type.Literal('failure')]),
-    actor: Type.Union([Type.String(), Type.Null()], { description: 'acting user id, client id or "cli"; null: anonymous or the service itself' }),
-    target: Type.Union([Type.String(), Type.Null()], { description: 'what was acted on: a user id, key id, client id or session id' }),
+    actor: Type.Union([Type.String(), Type.Null()], {
+      description: 'acting user id, client id or "cli"; null: anonymous or the service itself',
+    }),
+    target: Type.Union([Type.String(), Type.Null()], {
+      description: 'what was acted on: a user id, key id, client id or session id',
+    }),
     user_id: Type.Union([Type.String(), Type.Null()]),
     session_id: Type.Union([Type.String(), Type.Null()]),
     ip: Type.Union([Type.String(), Type.Null()]),
@@ -31,14 +35,23 @@ const AuditEventView = Type.Object(
 
 const Query = Type.Object(
   {
-    type: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}(,[a-z_]{1,64}){0,19}$', description: 'one event type, or several separated by commas' })),
+    type: Type.Optional(
+      Type.String({
+        pattern: '^[a-z_]{1,64}(,[a-z_]{1,64}){0,19}$',
+        description: 'one event type, or several separated by commas',
+      }),
+    ),
     actor: Type.Optional(Id),
     target: Type.Optional(Id),
-    user: Type.Optional(Type.String({ format: 'uuid', maxLength: 36, description: 'events about this user (user_id)' })),
+    user: Type.Optional(
+      Type.String({ format: 'uuid', maxLength: 36, description: 'events about this user (user_id)' }),
+    ),
     outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('failure')])),
     since: Type.Optional(Time),
     until: Type.Optional(Time),
-    limit: Type.Optional(Type.String({ pattern: '^(?:[1-9]|[1-9][0-9]|[1-4][0-9][0-9]|500)$', description: '1 to 500, default 100' })),
+    limit: Type.Optional(
+      Type.String({ pattern: '^(?:[1-9]|[1-9][0-9]|[1-4][0-9][0-9]|500)$', description: '1 to 500, default 100' }),
+    ),
     cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$', description: 'next_cursor of the previous page' })),
   },
   { additionalProperties: false },
@@ -47,8 +60,13 @@ const Query = Type.Object(
 /** RFC 3339 or unix seconds; anything else is a bad request. */
 function parseTime(value: string | undefined, name: string): Date | undefined {
   if (value === undefined) return undefined;
-  const date = /^\d{1,12}$/.test(value) ? new Date(Number(value) * 1000) : /^\d{4}-\d{2}-\d{2}T/.test(value) ? new Date(value) : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime())) throw new TesseraError('invalid_request', { description: `${name} must be an RFC 3339 date-time or unix seconds` });
+  const date = /^\d{1,12}$/.test(value)
+    ? new Date(Number(value) * 1000)
+    : /^\d{4}-\d{2}-\d{2}T/.test(value)
+      ? new Date(value)
+      : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime()))
+    throw new TesseraError('invalid_request', { description: `${name} must be an RFC 3339 date-time or unix seconds` });
   return date;
 }
 
@@ -69,8 +87,6 @@ const view = (e: AuditEvent) => ({
 });
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const services = app.services;
-
   app.get(
     '/audit',
     {
@@ -80,26 +96,35 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         security: [{ bearer: [] }],
         querystring: Query,
-        response: { 200: Type.Object({ events: Type.Array(AuditEventView), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403, 429) },
+        response: {
+          200: Type.Object({
+            events: Type.Array(AuditEventView),
+            next_cursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          ...errors(400, 401, 403, 429),
+        },
       },
     },
     async (request, reply) => {
       const q = request.query;
       const since = parseTime(q.since, 'since');
       const until = parseTime(q.until, 'until');
-      const page = await queryAuditEvents(services.db, {
-        ...(q.type ? { types: q.type.split(',') } : {}),
-        ...(q.actor !== undefined ? { actor: q.actor } : {}),
-        ...(q.target !== undefined ? { target: q.target } : {}),
-        ...(q.user !== undefined ? { userId: q.user } : {}),
-        ...(q.outcome !== undefined ? { outcome: q.outcome } : {}),
-        ...(since ? { since } : {}),
-        ...(until ? { until } : {}),
-        ...(q.cursor !== undefined ? { beforeId: Number(q.cursor) } : {}),
-        limit: q.limit ? Number(q.limit) : 100,
-      });
       const { cursor: _cursor, ...filters } = q;
-      await recordSecurityEvent(services.db, { type: 'audit_read', target: null, detail: { filters, returned: page.events.length, page: q.cursor ?? null } });
+      const page = await readAuditLog(
+        app.db,
+        {
+          ...(q.type ? { types: q.type.split(',') } : {}),
+          ...(q.actor !== undefined ? { actor: q.actor } : {}),
+          ...(q.target !== undefined ? { target: q.target } : {}),
+          ...(q.user !== undefined ? { userId: q.user } : {}),
+          ...(q.outcome !== undefined ? { outcome: q.outcome } : {}),
+          ...(since ? { since } : {}),
+          ...(until ? { until } : {}),
+          ...(q.cursor !== undefined ? { beforeId: Number(q.cursor) } : {}),
+          limit: q.limit ? Number(q.limit) : 100,
+        },
+        { filters, page: q.cursor ?? null },
+      );
       noStore(reply);
       return { events: page.events.map(view), next_cursor: page.next === null ? null : String(page.next) };
     },

@@ -2,8 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { Text, errors } from '../../schemas.js';
-import { createClient } from '../../clients/clients.js';
-import { recordSecurityEvent } from '../../db/repositories/security-events.js';
+import { registerClient } from '../../clients/clients.js';
 import { noStore } from '../../lib/http.js';
 
 export const ClientCreated = Type.Object(
@@ -19,7 +18,6 @@ export const ClientCreated = Type.Object(
 );
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const services = app.services;
   app.post(
     '/clients',
     {
@@ -31,7 +29,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object(
           {
             name: Text({ minLength: 1, maxLength: 100 }),
-            scope: Text({ minLength: 1, maxLength: 1024, description: 'space-separated scopes the client may ask for' }),
+            scope: Text({
+              minLength: 1,
+              maxLength: 1024,
+              description: 'space-separated scopes the client may ask for',
+            }),
             grant_types: Type.Optional(Type.Array(Type.Literal('client_credentials'), { maxItems: 1 })),
             introspect: Type.Optional(Type.Boolean({ description: 'may call /oauth/introspect and /oauth/revoked' })),
           },
@@ -42,13 +44,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body;
-      const { client, secret } = await createClient(services.db, {
-        name: body.name,
-        scopes: body.scope.split(' ').filter(Boolean),
-        grantTypes: body.grant_types ?? ['client_credentials'],
-        canIntrospect: body.introspect ?? false,
-      });
-      await recordSecurityEvent(services.db, { type: 'client_created', userId: request.principal!.user.id, ip: request.ip, detail: { client_id: client.id, name: client.name } });
+      const { client, secret } = await registerClient(
+        app.db,
+        {
+          name: body.name,
+          scopes: body.scope.split(' ').filter(Boolean),
+          grantTypes: body.grant_types ?? ['client_credentials'],
+          canIntrospect: body.introspect ?? false,
+        },
+        { userId: request.principal!.user.id, ip: request.ip },
+      );
       noStore(reply);
       return reply.code(201).send({
         client_id: client.id,

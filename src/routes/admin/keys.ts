@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
 import { errors } from '../../schemas.js';
-import { listAllKeys } from '../../db/repositories/signing-keys.js';
+import { emptyBodyAsObject } from '../../lib/http.js';
 
 const Kid = Type.String({ pattern: '^[A-Za-z0-9_-]{43}$', description: 'RFC 7638 thumbprint' });
 const Purpose = Type.Union([Type.Literal('access'), Type.Literal('refresh')]);
@@ -13,7 +13,12 @@ const KeyView = Type.Object(
     kid: Type.String(),
     purpose: Purpose,
     alg: Type.String(),
-    state: Type.Union([Type.Literal('next'), Type.Literal('current'), Type.Literal('retired'), Type.Literal('revoked')]),
+    state: Type.Union([
+      Type.Literal('next'),
+      Type.Literal('current'),
+      Type.Literal('retired'),
+      Type.Literal('revoked'),
+    ]),
     created_at: Type.String({ format: 'date-time' }),
     activates_at: Type.String({ format: 'date-time' }),
     activated_at: Timestamp,
@@ -27,14 +32,22 @@ const KeyView = Type.Object(
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const { db, keys } = app.services;
+  const { keys } = app;
   const config = { policy: { permission: 'keys:manage' as const } };
 
   app.get(
     '/keys',
-    { schema: { summary: 'List signing keys', tags: ['admin'], security: [{ bearer: [] }], response: { 200: Type.Object({ keys: Type.Array(KeyView) }), ...errors(401, 403, 429) } }, config },
+    {
+      schema: {
+        summary: 'List signing keys',
+        tags: ['admin'],
+        security: [{ bearer: [] }],
+        response: { 200: Type.Object({ keys: Type.Array(KeyView) }), ...errors(401, 403, 429) },
+      },
+      config,
+    },
     async () => ({
-      keys: (await listAllKeys(db)).map((k) => ({
+      keys: (await keys.listKeys()).map((k) => ({
         kid: k.kid,
         purpose: k.purpose,
         alg: k.alg,
@@ -58,18 +71,32 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         security: [{ bearer: [] }],
         body: Type.Optional(Type.Object({ purpose: Type.Optional(Purpose) }, { additionalProperties: false })),
         response: {
-          200: Type.Object({ kid: Type.String(), purpose: Purpose, state: Type.Literal('next'), activates_at: Type.String({ format: 'date-time' }), created: Type.Boolean() }),
+          200: Type.Object({
+            kid: Type.String(),
+            purpose: Purpose,
+            state: Type.Literal('next'),
+            activates_at: Type.String({ format: 'date-time' }),
+            created: Type.Boolean(),
+          }),
           ...errors(400, 401, 403, 413, 415, 429),
         },
       },
       config,
+      // `curl -X POST` sends no body at all: that is a rotation with the defaults.
+      preValidation: emptyBodyAsObject,
     },
     async (request) => {
       const purpose = request.body?.purpose ?? 'access';
       const result = await keys.rotate(purpose);
-      await app.services.syncKeys();
+      await app.syncKeys();
       request.log.info({ event: 'key_rotation', kid: result.kid, purpose, created: result.created }, 'key rotation');
-      return { kid: result.kid, purpose, state: 'next' as const, activates_at: result.activatesAt.toISOString(), created: result.created };
+      return {
+        kid: result.kid,
+        purpose,
+        state: 'next' as const,
+        activates_at: result.activatesAt.toISOString(),
+        created: result.created,
+      };
     },
   );
 
@@ -81,16 +108,27 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         security: [{ bearer: [] }],
         params: Type.Object({ kid: Kid }, { additionalProperties: false }),
-        response: { 200: Type.Object({ kid: Type.String(), state: Type.Literal('revoked'), replacement: Type.Optional(Type.String()) }), ...errors(400, 401, 403, 404, 413, 415, 429) },
+        response: {
+          200: Type.Object({
+            kid: Type.String(),
+            state: Type.Literal('revoked'),
+            replacement: Type.Optional(Type.String()),
+          }),
+          ...errors(400, 401, 403, 404, 413, 415, 429),
+        },
       },
       config,
     },
     async (request) => {
       const result = await keys.revoke(request.params.kid);
       if (result.kind === 'unknown') throw new TesseraError('not_found');
-      await app.services.syncKeys();
+      await app.syncKeys();
       request.log.warn({ event: 'key_revoked', kid: request.params.kid }, 'signing key revoked');
-      return { kid: request.params.kid, state: 'revoked' as const, ...(result.kind === 'revoke' && result.replacement ? { replacement: result.replacement } : {}) };
+      return {
+        kid: request.params.kid,
+        state: 'revoked' as const,
+        ...(result.kind === 'revoke' && result.replacement ? { replacement: result.replacement } : {}),
+      };
     },
   );
 };

@@ -5,12 +5,30 @@ import Type from 'typebox';
 const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const { db, keystore } = app.services;
-  app.get('/healthz', { config: { policy: { public: true } }, schema: { summary: 'Liveness', tags: ['health'], response: { 200: Status } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { policy: { public: true } }, schema: { summary: 'Readiness: database reachable, keys loaded', tags: ['health'], response: { 200: Status, 503: Status } } }, async (_request, reply) => {
-    const ready = keystore.isReady() && (await db.ping());
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
-  });
+  const { db, keystore } = app;
+  app.get(
+    '/healthz',
+    {
+      config: { policy: { public: true } },
+      schema: { summary: 'Liveness', tags: ['health'], response: { 200: Status } },
+    },
+    async () => ({ status: 'ok' }),
+  );
+  app.get(
+    '/readyz',
+    {
+      config: { policy: { public: true } },
+      schema: {
+        summary: 'Readiness: database reachable, keys loaded',
+        tags: ['health'],
+        response: { 200: Status, 503: Status },
+      },
+    },
+    async (_request, reply) => {
+      const ready = keystore.isReady() && (await db.ping());
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
+    },
+  );
 };
 
 export default routes;

@@ -7,7 +7,7 @@ import { errors } from '../../schemas.js';
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  if (app.services.config.metrics.port !== undefined) return;
+  if (app.config.metrics.port !== undefined) return;
   app.get(
     '/metrics',
     {
@@ -17,7 +17,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['admin'],
         security: [{ bearer: [] }],
         response: {
-          200: { description: 'Prometheus text exposition format', content: { [PROMETHEUS_CONTENT_TYPE]: { schema: Type.String() } } },
+          200: {
+            description: 'Prometheus text exposition format',
+            content: { [PROMETHEUS_CONTENT_TYPE]: { schema: Type.String() } },
+          },
           ...errors(401, 403, 429),
         },
       },

@@ -7,13 +7,8 @@ import { TesseraError } from '../../errors/errors.js';
 import { Text, errors } from '../../schemas.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
 import { noStore } from '../../lib/http.js';
-import { requireClient } from '../../clients/clients.js';
-import type { ClientRow } from '../../db/repositories/clients.js';
-import { findClient } from '../../db/repositories/clients.js';
-import { endedSince, isSessionLive } from '../../db/repositories/sessions.js';
-import { findUserById } from '../../db/repositories/users.js';
-import { allAudiences } from '../../tokens/audiences.js';
-import type { AccessClaims } from '../../tokens/token-service.js';
+import { requireClient, type ClientRow } from '../../clients/clients.js';
+import { activeAccessClaims, revokedSince } from '../../sessions/introspection.js';
 
 const Introspection = Type.Object(
   {
@@ -39,39 +34,21 @@ const Revoked = Type.Object(
   {
     since: Type.Integer(),
     until: Type.Integer(),
-    sessions: Type.Array(Type.Object({ sid: Type.String(), ended_at: Type.Integer() }, { additionalProperties: false })),
+    sessions: Type.Array(
+      Type.Object({ sid: Type.String(), ended_at: Type.Integer() }, { additionalProperties: false }),
+    ),
     users: Type.Array(Type.Object({ sub: Type.String(), ended_at: Type.Integer() }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
 
-const epoch = (d: Date) => Math.floor(new Date(d).getTime() / 1000);
-
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const { db, tokens, config } = app.services;
-  const audiences = allAudiences(config);
+  const { config } = app;
 
   const introspector = async (client: ClientRow) => {
-    if (!client.can_introspect) throw new TesseraError('unauthorized_client', { status: 403, detail: 'client may not introspect' });
+    if (!client.can_introspect)
+      throw new TesseraError('unauthorized_client', { status: 403, detail: 'client may not introspect' });
   };
-
-  async function activeClaims(token: string): Promise<(AccessClaims & { username?: string }) | undefined> {
-    let claims: AccessClaims;
-    try {
-      claims = await tokens.verifyAccessToken(token, audiences);
-    } catch {
-      return undefined;
-    }
-    if (typeof claims.sid === 'string') {
-      if (!(await isSessionLive(db, claims.sid, claims.sub))) return undefined;
-      const user = await findUserById(db, claims.sub);
-      if (!user || user.disabled) return undefined;
-      return { ...claims, username: user.email };
-    }
-    const client = await findClient(db, claims.client_id);
-    if (!client || client.disabled || claims.sub !== client.id) return undefined;
-    return claims;
-  }
 
   app.post(
     '/introspect',
@@ -95,8 +72,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       noStore(reply);
-      await introspector(await requireClient(request, db, request.body));
-      const claims = await activeClaims(request.body.token);
+      await introspector(await requireClient(request, app.db, request.body));
+      const claims = await activeAccessClaims(app, request.body.token);
       if (!claims) return { active: false };
       return {
         active: true,
@@ -130,19 +107,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       noStore(reply);
-      await introspector(await requireClient(request, db));
-      // Older than any live access token is of no use: clamp to the token lifetime.
-      const now = Math.floor(Date.now() / 1000);
-      const floor = now - config.accessTokenTtl - 60;
-      // A time in the future means now: 12 digits of seconds would overflow the database's timestamps.
-      const since = Math.min(Math.max(Number(request.query.since), floor), now);
-      const ended = await endedSince(db, new Date(since * 1000));
-      return {
-        since,
-        until: epoch(ended.until),
-        sessions: ended.sessions.map((s) => ({ sid: s.sid, ended_at: epoch(s.ended_at) })),
-        users: ended.users.map((u) => ({ sub: u.sub, ended_at: epoch(u.ended_at) })),
-      };
+      await introspector(await requireClient(request, app.db));
+      return revokedSince(app, Number(request.query.since));
     },
   );
 };

@@ -12,7 +12,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/',
     {
-      schema: { summary: 'The user behind the access token', tags: ['users'], security: [{ bearer: [] }], response: { 200: UserInfo, ...errors(401, 429) } },
+      schema: {
+        summary: 'The user behind the access token',
+        tags: ['users'],
+        security: [{ bearer: [] }],
+        response: { 200: UserInfo, ...errors(401, 429) },
+      },
       config: { policy: { user: true } },
     },
     async (request) => {

@@ -10,13 +10,14 @@ const RegisterBody = Type.Object({ email: Email, password: Password }, { additio
 const Registered = Type.Object({ email: Type.String() }, { additionalProperties: false });
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const services = app.services;
-
   app.post(
     '/',
     {
       bodyLimit: 8192,
-      config: { policy: { public: true }, rateLimit: { max: services.config.rateLimits.registration, timeWindow: ONE_MINUTE } },
+      config: {
+        policy: { public: true },
+        rateLimit: { max: app.config.rateLimits.registration, timeWindow: ONE_MINUTE },
+      },
       schema: {
         summary: 'Register an account (REGISTRATION=open)',
         description:
@@ -28,9 +29,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      if (services.config.registration !== 'open') throw new TesseraError('registration_closed');
-      const result = await registerUser(services, { email: request.body.email, password: request.body.password, roles: ['user'] });
-      if (!result.created) request.log.info({ event: 'registration_existing_email' }, 'registration for an existing email');
+      if (app.config.registration !== 'open') throw new TesseraError('registration_closed');
+      const result = await registerUser(app, {
+        email: request.body.email,
+        password: request.body.password,
+        roles: ['user'],
+      });
+      if (!result.created)
+        request.log.info({ event: 'registration_existing_email' }, 'registration for an existing email');
       else request.log.info({ event: 'registration', sub: result.user.id }, 'user registered');
       return reply.code(201).send({ email: result.email });
     },

@@ -5,13 +5,16 @@ import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
 import { Password, Text, errors } from '../../schemas.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
-import { endSession, listLiveSessions } from '../../db/repositories/sessions.js';
-import { isUuid } from '../../db/repositories/users.js';
-import { recordSecurityEvent } from '../../db/repositories/security-events.js';
+import { endOwnSession, listOwnSessions } from '../../sessions/own-sessions.js';
 import { changePassword } from '../../users/manage-users.js';
 
 const Profile = Type.Object(
-  { id: Type.String(), email: Type.String(), roles: Type.Array(Type.String()), created_at: Type.String({ format: 'date-time' }) },
+  {
+    id: Type.String(),
+    email: Type.String(),
+    roles: Type.Array(Type.String()),
+    created_at: Type.String({ format: 'date-time' }),
+  },
   { additionalProperties: false },
 );
 const Session = Type.Object(
@@ -31,12 +34,22 @@ const user = { policy: { user: true as const } };
 const bearer = [{ bearer: [] }];
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const services = app.services;
-
-  app.get('/me', { config: user, schema: { summary: 'Own profile', tags: ['users'], security: bearer, response: { 200: Profile, ...errors(401, 429) } } }, async (request) => {
-    const { user: me } = request.principal!;
-    return { id: me.id, email: me.email, roles: me.roles, created_at: new Date(me.created_at).toISOString() };
-  });
+  app.get(
+    '/me',
+    {
+      config: user,
+      schema: {
+        summary: 'Own profile',
+        tags: ['users'],
+        security: bearer,
+        response: { 200: Profile, ...errors(401, 429) },
+      },
+    },
+    async (request) => {
+      const { user: me } = request.principal!;
+      return { id: me.id, email: me.email, roles: me.roles, created_at: new Date(me.created_at).toISOString() };
+    },
+  );
 
   app.post(
     '/me/password',
@@ -51,7 +64,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           {
             current_password: Password,
             new_password: Password,
-            captcha_token: Type.Optional(Text({ minLength: 1, maxLength: 8192, description: 'Needed once failed checks reach the captcha threshold, as at login' })),
+            captcha_token: Type.Optional(
+              Text({
+                minLength: 1,
+                maxLength: 8192,
+                description: 'Needed once failed checks reach the captcha threshold, as at login',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -60,7 +79,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { user: me, claims } = request.principal!;
-      await changePassword(services, {
+      await changePassword(app, {
         user: me,
         sessionId: claims.sid!,
         current: request.body.current_password,
@@ -74,10 +93,18 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/me/sessions',
-    { config: user, schema: { summary: 'Own live sessions', tags: ['users'], security: bearer, response: { 200: Type.Object({ sessions: Type.Array(Session) }), ...errors(401, 429) } } },
+    {
+      config: user,
+      schema: {
+        summary: 'Own live sessions',
+        tags: ['users'],
+        security: bearer,
+        response: { 200: Type.Object({ sessions: Type.Array(Session) }), ...errors(401, 429) },
+      },
+    },
     async (request) => {
       const { user: me, claims } = request.principal!;
-      const sessions = await listLiveSessions(services.db, me.id);
+      const sessions = await listOwnSessions(app.db, me.id);
       return {
         sessions: sessions.map((s) => ({
           id: s.id,
@@ -108,9 +135,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { user: me } = request.principal!;
       // Someone else's session and no session look the same: 404.
-      const ended = isUuid(request.params.id) ? await endSession(services.db, { sessionId: request.params.id, userId: me.id, reason: 'ended_by_user' }) : undefined;
-      if (!ended) throw new TesseraError('not_found');
-      await recordSecurityEvent(services.db, { type: 'session_ended', userId: me.id, sessionId: ended.id, ip: request.ip, detail: { by: me.id } });
+      if (!(await endOwnSession(app.db, { userId: me.id, sessionId: request.params.id, ip: request.ip })))
+        throw new TesseraError('not_found');
       return reply.code(204).send(undefined as never);
     },
   );

@@ -36,7 +36,7 @@ const Jwk = Type.Object(
 );
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, keystore } = app.services;
+  const { config, keystore } = app;
   const metadata = {
     issuer: config.issuer,
     token_endpoint: `${config.issuer}/oauth/token`,
@@ -51,14 +51,39 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     scopes_supported: [...USER_SCOPES],
-    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'sid', 'roles', 'auth_time', 'email'],
+    claims_supported: [
+      'iss',
+      'sub',
+      'aud',
+      'exp',
+      'iat',
+      'nbf',
+      'jti',
+      'client_id',
+      'scope',
+      'sid',
+      'roles',
+      'auth_time',
+      'email',
+    ],
   };
 
   for (const path of ['/oauth-authorization-server', '/openid-configuration']) {
-    app.get(path, { config: { policy: { public: true } }, schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['discovery'], response: { 200: Metadata } } }, async (_request, reply) => {
-      reply.header('cache-control', 'public, max-age=300');
-      return metadata;
-    });
+    app.get(
+      path,
+      {
+        config: { policy: { public: true } },
+        schema: {
+          summary: 'Authorization server metadata (RFC 8414)',
+          tags: ['discovery'],
+          response: { 200: Metadata },
+        },
+      },
+      async (_request, reply) => {
+        reply.header('cache-control', 'public, max-age=300');
+        return metadata;
+      },
+    );
   }
 
   app.get(
@@ -75,7 +100,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const jwks = keystore.jwks();
       reply.header('cache-control', `public, max-age=${config.jwksMaxAge}`).header('etag', jwks.etag);
       const ifNoneMatch = request.headers['if-none-match'];
-      if (typeof ifNoneMatch === 'string' && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === jwks.etag)) {
+      if (
+        typeof ifNoneMatch === 'string' &&
+        ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === jwks.etag)
+      ) {
         // No body and no Content-Length on a 304 (RFC 9110 8.6): send nothing, not "null".
         return reply.code(304).send(undefined as never);
       }

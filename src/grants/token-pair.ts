@@ -1,0 +1,73 @@
+// What a grant answers: the token response body, and for a session the one way its
+// access and refresh tokens are minted together (at login and at every refresh).
+import type { Config } from '../config/config.js';
+import { refreshTokenExpiry } from '../domain/sessions/refresh-family.js';
+import type { TokenService } from '../tokens/token-service.js';
+
+export interface TokenResponseBody {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token?: string;
+  scope: string;
+}
+
+/** A token response with its refresh token, and when that token expires (unix seconds). */
+export interface IssuedTokenPair {
+  response: TokenResponseBody & { refresh_token: string };
+  refreshExpiresAt: number;
+}
+
+/** A session as one token pair describes it. */
+export interface SessionTokens {
+  sessionId: string;
+  userId: string;
+  clientId: string;
+  scope: string;
+  audience: string;
+  roles: string[];
+  authTime: Date;
+  /** The refresh token's id and issue time, as the session row holds them. */
+  refreshJti: string;
+  refreshIssuedAt: Date;
+  sessionExpiresAt: Date;
+}
+
+export interface TokenPairDeps {
+  tokens: TokenService;
+  config: Pick<Config, 'refreshIdleTtl'>;
+}
+
+const epoch = (d: Date) => Math.floor(d.getTime() / 1000);
+
+export async function issueTokenPair(deps: TokenPairDeps, s: SessionTokens): Promise<IssuedTokenPair> {
+  const refreshExpiresAt = epoch(refreshTokenExpiry(s.refreshIssuedAt, s.sessionExpiresAt, deps.config.refreshIdleTtl));
+  const [access, refresh] = await Promise.all([
+    deps.tokens.issueAccessToken({
+      sub: s.userId,
+      aud: s.audience,
+      clientId: s.clientId,
+      scope: s.scope,
+      sid: s.sessionId,
+      roles: s.roles,
+      authTime: epoch(s.authTime),
+    }),
+    deps.tokens.issueRefreshToken({
+      sub: s.userId,
+      sid: s.sessionId,
+      jti: s.refreshJti,
+      iat: epoch(s.refreshIssuedAt),
+      exp: refreshExpiresAt,
+    }),
+  ]);
+  return {
+    response: {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      refresh_token: refresh,
+      scope: s.scope,
+    },
+    refreshExpiresAt,
+  };
+}
