@@ -4,16 +4,14 @@
 // normal 404.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { loggerOptions } from '../../src/logger.js';
 import { securityHeaders, HSTS } from '../../src/lib/security-headers.js';
 import { build } from '../helpers/build.js';
+import { selfSigned } from '../helpers/tls.js';
 import { captureLogs } from '../audit/helpers.js';
 
 interface RawResponse {
@@ -238,36 +236,6 @@ test('malformed requests, long chunk extensions, undecodable URLs: the contract 
   ]);
   assertContractAnswer(badUrl, reference, 400, 'invalid_request', MALFORMED);
 });
-
-function selfSigned(): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
 
 async function assertHstsOnEarlyAnswers(dial: Dial) {
   const reference = await notFound(dial);

@@ -1,43 +1,11 @@
 // HTTPS served directly (TLS 1.2+), HSTS, and plain HTTP refused in production.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { build } from '../helpers/build.js';
-
-function selfSigned(): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
+import { selfSigned } from '../helpers/tls.js';
 
 test('TLS_CERT_FILE/TLS_KEY_FILE serve HTTPS with HSTS; TLS 1.1 is refused', async (t) => {
   const { cert, key } = selfSigned();
