@@ -75,7 +75,13 @@ test('a dead receiver slows nothing', async (t) => {
       st.diagnostic(
         `median failed login: ${baseMs.toFixed(1)} ms without a webhook, ${deadMs.toFixed(1)} ms with ${name}; ${raised.length} alerts raised`,
       );
-      assert.ok(deadMs < baseMs * 1.5 + 25, `logins slowed: ${deadMs.toFixed(1)} ms against ${baseMs.toFixed(1)} ms`);
+      // A login that waited for the delivery would take the webhook timeout (5 s) or the
+      // retry backoff; the bound is loose so a loaded machine's noise cannot fail it (the
+      // figures themselves are the diagnostic above).
+      assert.ok(
+        deadMs < Math.max(baseMs * 3, baseMs + 500),
+        `logins slowed: ${deadMs.toFixed(1)} ms against ${baseMs.toFixed(1)} ms`,
+      );
 
       if (name === 'a receiver that never answers') {
         await waitFor('deliveries hanging', () => blackhole.received.length >= 5);

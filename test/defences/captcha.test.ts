@@ -22,7 +22,7 @@ const SECRET = 'test-captcha-secret-not-real';
 const SITEKEY = 'test-sitekey';
 
 async function setup(t: Parameters<typeof build>[0], extra: Record<string, string> = {}) {
-  const siteverify = await startSiteverify({ slowMs: 1500, goodAnswer: /^good-answer/ });
+  const siteverify = await startSiteverify({ slowMs: 4000, goodAnswer: /^good-answer/ });
   t.after(() => siteverify.close());
   const built = await build(t, {
     CAPTCHA_PROVIDER: 'hcaptcha',
@@ -30,7 +30,7 @@ async function setup(t: Parameters<typeof build>[0], extra: Record<string, strin
     CAPTCHA_SITEKEY: SITEKEY,
     CAPTCHA_VERIFY_URL: siteverify.url,
     CAPTCHA_AFTER_FAILURES: '3',
-    CAPTCHA_TIMEOUT_MS: '500',
+    CAPTCHA_TIMEOUT_MS: '2000',
     ...extra,
   });
   const login = (email: string, password: string, captcha_token?: string) =>
