@@ -36,7 +36,10 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/packages/verifier/package.json ./packages/verifier/
 COPY --from=build /app/packages/verifier/dist ./packages/verifier/dist
 COPY --from=build /app/dist ./dist
-COPY package.json openapi.yaml ./
+# The hosted pages' templates and stylesheet are read at start (tsc does not copy them).
+COPY --from=build /app/src/pages/templates ./src/pages/templates
+COPY --from=build /app/src/pages/assets ./src/pages/assets
+COPY package.json openapi.yaml LICENSE ./
 COPY bin ./bin
 USER tessera:tessera
 EXPOSE 3000

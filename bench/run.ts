@@ -61,7 +61,7 @@ async function main() {
 
   // Refresh rotation: sequential rotations of one session (one conditional UPDATE each).
   const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
-  let token = login.json().refresh_token as string;
+  let token = login.json<{ refresh_token: string }>().refresh_token;
   const start = performance.now();
   for (let i = 0; i < ROTATIONS; i++) {
     const res = await app.inject({
@@ -71,7 +71,7 @@ async function main() {
       payload: `grant_type=refresh_token&refresh_token=${token}`,
     });
     if (res.statusCode !== 200) throw new Error(`refresh failed: ${res.body}`);
-    token = res.json().refresh_token;
+    token = res.json<{ refresh_token: string }>().refresh_token;
   }
   const elapsed = performance.now() - start;
 

@@ -5,6 +5,7 @@ import { LoginFailures1764442800000 } from './1764442800000-login-failures.js';
 import { ClientsAndRevocations1764529200000 } from './1764529200000-clients-and-revocations.js';
 import { AuditLog1764720000000 } from './1764720000000-audit-log.js';
 import { CaptchaAnswers1764806400000 } from './1764806400000-captcha-answers.js';
+import { AuthorizationCode1764892800000 } from './1764892800000-authorization-code.js';
 
 export const migrations = [
   InitialSchema1764356400000,
@@ -12,4 +13,5 @@ export const migrations = [
   ClientsAndRevocations1764529200000,
   AuditLog1764720000000,
   CaptchaAnswers1764806400000,
+  AuthorizationCode1764892800000,
 ];

@@ -31,6 +31,7 @@ import closingPlugin from './plugins/app/closing.js';
 import authenticationPlugin from './plugins/app/authentication.js';
 import authorizationPlugin from './plugins/app/authorization.js';
 import routePolicyPlugin from './plugins/app/route-policy.js';
+import hostedPagesPlugin from './plugins/app/hosted-pages.js';
 
 import wellKnownRoutes from './routes/well-known/index.js';
 import authRoutes from './routes/auth/index.js';
@@ -44,6 +45,7 @@ import adminUserRoutes from './routes/admin/users.js';
 import adminClientRoutes from './routes/admin/clients.js';
 import adminAuditRoutes from './routes/admin/audit.js';
 import metricsRoutes from './routes/metrics/index.js';
+import assetRoutes from './routes/assets/index.js';
 
 /** The settings every plugin and route may read; the master key stays out of it. */
 export type AppConfig = Omit<Config, 'masterKey' | 'masterKeyPrevious'>;
@@ -64,7 +66,7 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   const { masterKey: _masterKey, masterKeyPrevious: _previous, ...settings } = options.config;
   app.decorate('config', settings);
   // Secrets go to the two plugins that use them as options, never onto the instance.
-  const { box, counterSecret } = loadSecrets(options.config);
+  const { box, counterSecret, formSecret } = loadSecrets(options.config);
 
   // JSON only unless a route scope says otherwise; text/plain is refused with 415. JSON is
   // Fastify's own parser, fed only bodies that are UTF-8 (its decoding would read U+FFFD).
@@ -77,7 +79,8 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
     } catch (error) {
       return done(error as Error, undefined);
     }
-    parseJson(request, text, done);
+    // The default parser answers through done(); it returns nothing to wait for.
+    void parseJson(request, text, done);
   });
   app.addSchema(ErrorBody);
   app.addSchema(TokenResponse);
@@ -105,6 +108,7 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   await app.register(authenticationPlugin);
   await app.register(authorizationPlugin);
   await app.register(routePolicyPlugin);
+  await app.register(hostedPagesPlugin, { formSecret });
 
   // 3. Routes. Unknown ones are rate limited too, so probing them costs the same as anything else.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, async (request) => {
@@ -122,4 +126,5 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   await app.register(adminClientRoutes, { prefix: '/admin' });
   await app.register(adminAuditRoutes, { prefix: '/admin' });
   await app.register(metricsRoutes);
+  await app.register(assetRoutes);
 }

@@ -4,9 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { migrations } from '../migrations/index.js';
-import { pruneAuditLog, recordSecurityEvent } from './audit/audit-log.js';
+import { pruneAuditLog } from './audit/audit-log.js';
 import { runWithAuditContext } from './audit/request-context.js';
-import { createClient } from './clients/clients.js';
+import { clientView, registerClient, type NewClient } from './clients/clients.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { openCore, type Core } from './core.js';
 import { Database } from './db/database.js';
@@ -14,6 +14,7 @@ import { acquireEmbeddedLock, EmbeddedDatabaseBusyError } from './db/embedded-lo
 import { verifyAuditChain } from './db/repositories/security-events.js';
 import { listAllKeys } from './db/repositories/signing-keys.js';
 import type { Role } from './db/repositories/users.js';
+import { CLIENT_GRANT_TYPES, checkClientMetadata } from './domain/clients/client-metadata.js';
 import { TesseraError } from './errors/errors.js';
 import { rewrapSecrets } from './keys/rewrap.js';
 import { registerUser } from './users/register-user.js';
@@ -117,10 +118,21 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     path: ['clients', 'create'],
-    args: '--name N --scope "a b" [--grant client_credentials] [--introspect]',
-    summary: 'register a confidential client; prints client_id and client_secret once',
-    details:
-      '--introspect lets the client call /oauth/introspect and /oauth/revoked.\nThe secret is printed in this answer only; it is stored as a hash.',
+    args: '--name N --scope "a b" [--type public|confidential] [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--first-party] [--introspect] [--no-require-pkce]',
+    summary: 'register a client; prints client_id, and client_secret once for a confidential one',
+    details: [
+      '--type        confidential (default: gets a secret) or public (an app that cannot keep one: no secret, PKCE).',
+      '--grant G     client_credentials, authorization_code, refresh_token; repeat for several. Default:',
+      '              authorization_code and refresh_token with --redirect-uri or --type public, else client_credentials.',
+      '--redirect-uri URI, --post-logout-redirect-uri URI',
+      '              repeat for several; matched exactly. https, http to 127.0.0.1, [::1] or localhost (any',
+      '              http host outside production), or a private-use scheme like com.example.app:/callback.',
+      '--first-party one of your own apps: users see no consent page.',
+      '--introspect  lets a confidential client call /oauth/introspect and /oauth/revoked.',
+      '--no-require-pkce',
+      '              a confidential client may then redeem codes without PKCE (OpenID Connect nonce instead).',
+      'Prints the client as one line of JSON. The secret is printed in this answer only; it is stored as a hash.',
+    ].join('\n'),
     run: clientsCreate,
   },
   {
@@ -383,29 +395,46 @@ async function clientsCreate(args: string[]): Promise<void> {
   const values = options(args, {
     name: { type: 'string' },
     scope: { type: 'string' },
+    type: { type: 'string' },
     grant: { type: 'string', multiple: true },
-    introspect: { type: 'boolean', default: false },
+    'redirect-uri': { type: 'string', multiple: true },
+    'post-logout-redirect-uri': { type: 'string', multiple: true },
+    'first-party': { type: 'boolean' },
+    introspect: { type: 'boolean' },
+    'no-require-pkce': { type: 'boolean' },
   });
   if (!values.name) throw new UsageError('--name is required');
   if (values.scope === undefined) throw new UsageError('--scope is required (space-separated)');
-  const grants = values.grant ?? ['client_credentials'];
-  if (!grants.every((g) => g === 'client_credentials')) throw new UsageError('--grant must be client_credentials');
-  const { name, scope } = values;
-  await withCore(async (core) => {
-    const { client, secret } = await createClient(core.db, {
-      name,
-      scopes: scope.split(' ').filter(Boolean),
-      grantTypes: grants,
-      canIntrospect: values.introspect ?? false,
-    });
-    await recordSecurityEvent(core.db, {
-      type: 'client_created',
-      detail: { client_id: client.id, name: client.name, by: 'cli' },
-    });
+  if (values.type !== undefined && values.type !== 'confidential' && values.type !== 'public')
+    throw new UsageError('--type must be confidential or public');
+  const grants = values.grant;
+  if (grants && !grants.every((g) => (CLIENT_GRANT_TYPES as readonly string[]).includes(g)))
+    throw new UsageError(`--grant must be one of ${CLIENT_GRANT_TYPES.join(', ')}`);
+  const client: NewClient = {
+    name: values.name,
+    type: values.type,
+    grantTypes: grants,
+    redirectUris: values['redirect-uri'],
+    postLogoutRedirectUris: values['post-logout-redirect-uri'],
+    scopes: values.scope.split(' ').filter(Boolean),
+    firstParty: values['first-party'],
+    canIntrospect: values.introspect,
+    ...(values['no-require-pkce'] ? { requirePkce: false } : {}),
+  };
+  // Settings, then metadata, both before the database is opened: a bad value is bad usage.
+  const config = loadConfig();
+  const settings = { production: config.env === 'production' };
+  const checked = checkClientMetadata(client, settings);
+  if (!checked.ok) throw new UsageError(checked.description);
+  const core = await openCore(config);
+  try {
+    const { client: created, secret } = await registerClient(core.db, client, 'cli', settings);
     process.stdout.write(
-      `${JSON.stringify({ client_id: client.id, client_secret: secret, name: client.name, scope: client.scopes.join(' '), grant_types: client.grant_types, introspect: client.can_introspect })}\n`,
+      `${JSON.stringify({ ...clientView(created), ...(secret === undefined ? {} : { client_secret: secret }) })}\n`,
     );
-  });
+  } finally {
+    await core.close();
+  }
 }
 
 async function auditVerify(args: string[]): Promise<void> {

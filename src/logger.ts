@@ -6,7 +6,7 @@ import { pino, stdSerializers, type DestinationStream, type Logger, type LoggerO
 import { REDACTED, redactDeep, scrubLine, scrubString } from './lib/redact.js';
 
 /** Paths pino itself censors; everything else is caught by key name at any depth. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["proxy-authorization"]',
@@ -96,11 +96,14 @@ const LEVELS: Record<number, [string, string]> = {
   60: ['FATAL', '35'],
 };
 
+/** A line of this logger: pino writes msg as a string, and reqId is genReqId's UUID. */
+type PinoRecord = Record<string, unknown> & { msg?: string; reqId?: string };
+
 /** One line per record: time, level, request id, message, then the other fields as JSON. */
 export function prettyLine(line: string, color = true): string {
-  let record: Record<string, unknown>;
+  let record: PinoRecord;
   try {
-    record = JSON.parse(line) as Record<string, unknown>;
+    record = JSON.parse(line) as PinoRecord;
   } catch {
     return line;
   }

@@ -16,6 +16,7 @@ export const TokenResponse = Type.Object(
     token_type: Type.Literal('Bearer'),
     expires_in: Type.Integer(),
     refresh_token: Type.Optional(Type.String()),
+    id_token: Type.Optional(Type.String({ description: 'OpenID Connect ID token, when openid was granted' })),
     scope: Type.String(),
   },
   { $id: 'TokenResponse', additionalProperties: false },
@@ -27,7 +28,7 @@ export const TokenResponse = Type.Object(
  * Ajv compiles patterns with the u flag: a surrogate pair is one code point outside the
  * class, a lone half is inside it.
  */
-export const UNSTORABLE = '\\u0000\\uD800-\\uDFFF';
+const UNSTORABLE = '\\u0000\\uD800-\\uDFFF';
 /** Every Text field's pattern. */
 export const TEXT_PATTERN = `^[^${UNSTORABLE}]*$`;
 
@@ -40,5 +41,7 @@ export const Email = Type.String({ minLength: 3, maxLength: EMAIL_MAX_LENGTH, pa
 /** Length limits here are a first gate; the byte cap and policy are checked in code. */
 export const Password = Text({ minLength: 1, maxLength: 1024 });
 
-export const errorRef = Type.Ref('Error');
+const errorRef = Type.Ref('Error');
+/** TokenResponse by reference, so openapi.yaml names it once; typed as the schema it names. */
+export const tokenResponseRef = Type.Unsafe<Type.Static<typeof TokenResponse>>(Type.Ref('TokenResponse'));
 export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, errorRef]));

@@ -79,7 +79,8 @@ function serverOptions(config: Config, options: Pick<ServerOptions, 'logger'> = 
       reply.headers(securityHeaders(httpsIssuer || request.protocol === 'https'));
       // Fastify's own message quotes the whole URL; the logged detail keeps the path only.
       const { error: code } = toWireError(error).body;
-      return errorHandler(
+      // The router ignores what this returns; the reply is sent, nothing awaits it.
+      void errorHandler(
         new TesseraError(code, { detail: `${error.code} ${request.method} ${pathOf(request.url)}` }),
         request,
         reply,

@@ -32,7 +32,7 @@ export interface AlertEngineSettings extends AlertSettings {
 /** Events read per transaction; a longer backlog is read in several. */
 const BATCH = 500;
 
-export function alertPayload(alert: AlertRow, settings: Pick<AlertEngineSettings, 'issuer' | 'dedupWindowSeconds'>) {
+function alertPayload(alert: AlertRow, settings: Pick<AlertEngineSettings, 'issuer' | 'dedupWindowSeconds'>) {
   return {
     id: alert.id,
     rule: alert.rule,

@@ -64,10 +64,10 @@ export interface RuleEvent {
 }
 
 /** Every failed check of a password or other secret (the credential guard's events). */
-export const CREDENTIAL_FAILURES = ['login_failure', 'password_change_failure'] as const;
+const CREDENTIAL_FAILURES = ['login_failure', 'password_change_failure'] as const;
 
 /** For threshold rules: which events to count, and by what. */
-export interface Threshold {
+interface Threshold {
   types: readonly string[];
   field: 'ip' | 'account';
   limit: number;
@@ -128,7 +128,7 @@ export function matchEvent(e: RuleEvent, s: AlertSettings): RuleMatch[] {
     case 'key_revoked':
       out.push({
         rule: 'key_revoked',
-        subject: String(e.detail.kid ?? e.target ?? 'unknown'),
+        subject: String((e.detail.kid as string | undefined) ?? e.target ?? 'unknown'),
         detail: { kid: e.detail.kid, purpose: e.detail.purpose, actor: e.actor },
       });
       break;

@@ -19,6 +19,14 @@ export const EVENT_TYPES = {
   },
   captcha_passed: { outcome: 'success', what: 'a captcha answer was verified' },
   captcha_failed: { outcome: 'failure', what: 'a captcha answer was wrong or could not be verified' },
+  consent_granted: { outcome: 'success', what: 'a user allowed a third-party client the scopes it asked for' },
+  consent_denied: { outcome: 'failure', what: 'a user refused a third-party client at the consent page' },
+  code_redeemed: { outcome: 'success', what: 'an authorization code was exchanged for tokens (a new session)' },
+  code_reuse: {
+    outcome: 'failure',
+    what: 'a redeemed authorization code was presented again: the session it opened was ended',
+  },
+  logout: { outcome: 'success', what: 'a browser session ended at the logout endpoint, with the sessions it opened' },
   token_refreshed: { outcome: 'success', what: 'a refresh token was rotated (or replayed within the grace window)' },
   refresh_reuse: { outcome: 'failure', what: 'a retired refresh token was presented: the session was ended' },
   session_ended: { outcome: 'success', what: 'one session ended, by its user or by revocation (detail.by)' },
@@ -44,7 +52,7 @@ export const EVENT_TYPES = {
   audit_pruned: { outcome: 'success', what: 'events past AUDIT_RETENTION_DAYS were deleted; detail is the new anchor' },
 } as const satisfies Record<string, { outcome: Outcome; what: string }>;
 
-export type EventType = keyof typeof EVENT_TYPES;
+type EventType = keyof typeof EVENT_TYPES;
 
 export function defaultOutcome(type: string): Outcome {
   return Object.hasOwn(EVENT_TYPES, type) ? EVENT_TYPES[type as EventType].outcome : 'success';

@@ -1,9 +1,11 @@
-// Confidential clients: registration (a 256-bit secret shown once, stored as a hash)
-// and client authentication at the token, revocation and introspection endpoints.
+// Clients: registration (confidential ones get a 256-bit secret shown once, stored as a
+// hash; public ones get none) and client authentication at the token, revocation and
+// introspection endpoints.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Queryable } from '../db/database.js';
 import { findClient, insertClient, type ClientRow } from '../db/repositories/clients.js';
+import { checkClientMetadata, type ClientMetadataInput } from '../domain/clients/client-metadata.js';
 import { TesseraError } from '../errors/errors.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
 
@@ -12,58 +14,93 @@ export type { ClientRow };
 /** Tessera's own first-party client: logins, and public clients that send no client_id. */
 export const FIRST_PARTY_CLIENT_ID = 'tessera';
 
-/** RFC 6749 3.3 scope-token. */
-export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
-export const CLIENT_GRANTS = ['client_credentials'] as const;
-
 /** Secrets carry 256 random bits, so a fast hash is enough: there is nothing to guess. */
-export function hashClientSecret(secret: string): string {
+function hashClientSecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('base64url');
 }
 
-export interface NewClient {
-  name: string;
-  scopes: string[];
-  grantTypes: string[];
-  canIntrospect: boolean;
+/** A registration: name and scopes, and whatever of type, grants, URIs and rights differs from the defaults. */
+export type NewClient = ClientMetadataInput;
+
+/** Whether the registration follows production's rules (no plain http but to loopback). */
+export interface RegistrationSettings {
+  production: boolean;
 }
 
-export async function createClient(db: Queryable, c: NewClient): Promise<{ client: ClientRow; secret: string }> {
-  const name = c.name.trim();
-  if (!name || name.length > 100 || /\p{Cc}/u.test(name))
-    throw new TesseraError('invalid_request', { description: 'The client name is invalid' });
-  if (!c.scopes.every((s) => SCOPE_TOKEN.test(s)))
-    throw new TesseraError('invalid_scope', { description: 'A scope is not a valid scope token' });
-  if (!c.grantTypes.every((g) => (CLIENT_GRANTS as readonly string[]).includes(g))) {
-    throw new TesseraError('invalid_request', { description: 'Unsupported grant type for a client' });
-  }
-  const id = randomBytes(16).toString('base64url');
-  const secret = randomBytes(32).toString('base64url');
+/** Without settings, the strict (production) rules apply. */
+const STRICT: RegistrationSettings = { production: true };
+
+/** A confidential client always gets a secret; a public one never does. */
+export function createClient(
+  db: Queryable,
+  c: NewClient & { type?: 'confidential' },
+  settings?: RegistrationSettings,
+): Promise<{ client: ClientRow; secret: string }>;
+export function createClient(
+  db: Queryable,
+  c: NewClient,
+  settings?: RegistrationSettings,
+): Promise<{ client: ClientRow; secret: string | undefined }>;
+export async function createClient(
+  db: Queryable,
+  c: NewClient,
+  settings: RegistrationSettings = STRICT,
+): Promise<{ client: ClientRow; secret: string | undefined }> {
+  const checked = checkClientMetadata(c, settings);
+  if (!checked.ok) throw new TesseraError(checked.error, { description: checked.description });
+  const m = checked.metadata;
+  const secret = m.type === 'confidential' ? randomBytes(32).toString('base64url') : undefined;
   const client = await insertClient(db, {
-    id,
-    name,
-    secretHash: hashClientSecret(secret),
-    grantTypes: [...new Set(c.grantTypes)],
-    scopes: [...new Set(c.scopes)],
-    canIntrospect: c.canIntrospect,
+    id: randomBytes(16).toString('base64url'),
+    name: m.name,
+    type: m.type,
+    secretHash: secret === undefined ? null : hashClientSecret(secret),
+    grantTypes: m.grantTypes,
+    redirectUris: m.redirectUris,
+    postLogoutRedirectUris: m.postLogoutRedirectUris,
+    scopes: m.scopes,
+    firstParty: m.firstParty,
+    requirePkce: m.requirePkce,
+    canIntrospect: m.canIntrospect,
   });
   return { client, secret };
 }
 
-/** Registration by an admin over HTTP: the client and its audit event. */
+/** Registration by an admin over HTTP, or by the CLI: the client and its audit event. */
 export async function registerClient(
   db: Queryable,
   c: NewClient,
-  by: { userId: string; ip: string },
-): Promise<{ client: ClientRow; secret: string }> {
-  const created = await createClient(db, c);
+  by: { userId: string; ip: string } | 'cli',
+  settings: RegistrationSettings = STRICT,
+): Promise<{ client: ClientRow; secret: string | undefined }> {
+  const created = await createClient(db, c, settings);
+  const { client } = created;
   await recordSecurityEvent(db, {
     type: 'client_created',
-    userId: by.userId,
-    ip: by.ip,
-    detail: { client_id: created.client.id, name: created.client.name },
+    ...(by === 'cli' ? {} : { userId: by.userId, ip: by.ip }),
+    detail: { client_id: client.id, name: client.name, type: client.type, ...(by === 'cli' ? { by: 'cli' } : {}) },
   });
   return created;
+}
+
+/** The client as admins see it (API answer, CLI output): never its secret hash. */
+export function clientView(client: ClientRow) {
+  return {
+    client_id: client.id,
+    name: client.name,
+    type: client.type,
+    grant_types: client.grant_types,
+    redirect_uris: client.redirect_uris,
+    post_logout_redirect_uris: client.post_logout_redirect_uris,
+    scopes: client.scopes,
+    first_party: client.first_party,
+    can_introspect: client.can_introspect,
+    require_pkce: client.require_pkce,
+    created_at: new Date(client.created_at).toISOString(),
+    // The names of the first registration API, kept for its callers.
+    scope: client.scopes.join(' '),
+    introspect: client.can_introspect,
+  };
 }
 
 const unauthorized = (detail: string, basic: boolean) =>
@@ -76,7 +113,7 @@ const unauthorized = (detail: string, basic: boolean) =>
   });
 
 /** The client's credentials from client_secret_basic or client_secret_post, never both. */
-export function clientCredentials(
+function clientCredentials(
   request: FastifyRequest,
   body: Record<string, unknown>,
 ): { id: string; secret: string; basic: boolean } | undefined {
@@ -107,7 +144,7 @@ export function clientCredentials(
 }
 
 /** Authenticates a confidential client, or answers 401 invalid_client. */
-export async function authenticateClient(
+async function authenticateClient(
   db: Queryable,
   credentials: { id: string; secret: string; basic: boolean },
 ): Promise<ClientRow> {
@@ -129,4 +166,26 @@ export async function requireClient(
   const credentials = clientCredentials(request, body);
   if (!credentials) throw unauthorized('no client authentication', false);
   return authenticateClient(db, credentials);
+}
+
+/**
+ * The client at the token and revocation endpoints. Credentials (client_secret_basic or
+ * client_secret_post) authenticate a confidential client; a public client has no secret,
+ * so it fails there. Without credentials, client_id names a public client (auth method
+ * `none`); a confidential client must authenticate. No client_id, or Tessera's own, is
+ * the first-party client: undefined, as before public clients existed.
+ */
+export async function authenticateTokenClient(
+  db: Queryable,
+  request: FastifyRequest,
+  body: Record<string, unknown>,
+): Promise<ClientRow | undefined> {
+  const credentials = clientCredentials(request, body);
+  if (credentials) return authenticateClient(db, credentials);
+  const id = body.client_id;
+  if (id === undefined || id === FIRST_PARTY_CLIENT_ID) return undefined;
+  const client = typeof id === 'string' ? await findClient(db, id) : undefined;
+  if (!client || client.disabled) throw unauthorized('unknown or disabled client_id', false);
+  if (client.type !== 'public') throw unauthorized('confidential client without client authentication', false);
+  return client;
 }

@@ -5,7 +5,7 @@ import { Value } from 'typebox/value';
 
 const Seconds = (def: number, min = 1, max = 31_536_000) => Type.Integer({ minimum: min, maximum: max, default: def });
 
-export const EnvSchema = Type.Object({
+const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
     default: 'development',
   }),
@@ -57,6 +57,13 @@ export const EnvSchema = Type.Object({
   CAPTCHA_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 30_000, default: 3000 }),
   CAPTCHA_HOSTNAMES: Type.Optional(Type.String({ maxLength: 16_384 })), // no default: unset means the ISSUER and CORS_ORIGINS hosts
   CAPTCHA_MIN_SCORE: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+  CAPTCHA_SCRIPT_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s"\'<>;,]+$', maxLength: 2048 })), // no default: the provider's
+  // Hosted pages and the authorization code flow.
+  SESSION_TTL: Seconds(86_400, 60, 31_536_000),
+  AUTH_CODE_TTL: Seconds(60, 5, 60),
+  AUTHORIZATION_REQUEST_TTL: Seconds(900, 60, 3600),
+  BRAND_NAME: Type.String({ minLength: 1, maxLength: 64, default: 'Tessera' }),
+  BRAND_LOGO_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s"\'<>;,]+$', maxLength: 2048 })),
   LOGIN_FAILURE_WINDOW: Seconds(900, 60, 86_400),
   LOGIN_DELAY_MAX_MS: Type.Integer({ minimum: 0, maximum: 30_000, default: 5000 }),
   LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
@@ -81,7 +88,7 @@ export const EnvSchema = Type.Object({
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   METRICS_HOST: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 });
-export type Env = Static<typeof EnvSchema>;
+type Env = Static<typeof EnvSchema>;
 
 export type SigningAlg = Env['SIGNING_ALG'];
 
@@ -124,7 +131,16 @@ export interface Config {
     hostnames: string[];
     /** reCAPTCHA v3 only: the lowest score that passes (1.0: very likely a human). */
     minScore: number;
+    /** The widget's script on the hosted login page (empty for provider none). */
+    scriptUrl: string;
   };
+  /** Browser session lifetime at the hosted pages (single sign-on), seconds. */
+  sessionTtl: number;
+  /** Authorization code lifetime, seconds (at most 60). */
+  authCodeTtl: number;
+  /** How long a pending authorization request waits for the user at the login page, seconds. */
+  authorizationRequestTtl: number;
+  pages: { brandName: string; logoUrl: string | undefined };
   loginDefence: { windowSeconds: number; maxDelayMs: number };
   rateLimits: { login: number; registration: number; token: number; global: number };
   audit: { retentionDays: number };
@@ -248,7 +264,12 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       afterIpFailures: env.CAPTCHA_AFTER_IP_FAILURES,
       hostnames: captchaHostnames(env.CAPTCHA_HOSTNAMES, issuer, corsOrigins),
       minScore: env.CAPTCHA_MIN_SCORE,
+      scriptUrl: env.CAPTCHA_SCRIPT_URL ?? DEFAULT_SCRIPT_URLS[env.CAPTCHA_PROVIDER],
     },
+    sessionTtl: env.SESSION_TTL,
+    authCodeTtl: env.AUTH_CODE_TTL,
+    authorizationRequestTtl: env.AUTHORIZATION_REQUEST_TTL,
+    pages: { brandName: env.BRAND_NAME, logoUrl: env.BRAND_LOGO_URL },
     loginDefence: { windowSeconds: env.LOGIN_FAILURE_WINDOW, maxDelayMs: env.LOGIN_DELAY_MAX_MS },
     rateLimits: {
       login: env.LOGIN_RATE_LIMIT,
@@ -273,6 +294,14 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
   checkProduction(config);
   return config;
 }
+
+/** Where each provider serves its widget script. */
+const DEFAULT_SCRIPT_URLS: Record<Env['CAPTCHA_PROVIDER'], string> = {
+  hcaptcha: 'https://js.hcaptcha.com/1/api.js',
+  turnstile: 'https://challenges.cloudflare.com/turnstile/v0/api.js',
+  recaptcha: 'https://www.google.com/recaptcha/api.js',
+  none: '',
+};
 
 function isAbsoluteUrl(value: string): boolean {
   try {
@@ -300,7 +329,7 @@ function parseOrigins(value: string): string[] {
     .map((o) => o.trim())
     .filter(Boolean);
   for (const origin of origins) {
-    let ok = false;
+    let ok: boolean;
     try {
       const url = new URL(origin);
       ok = (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
@@ -363,7 +392,7 @@ function metricsPort(port: number | undefined, mainPort: number): number | undef
 }
 
 /** Whether any proxy is trusted at all. */
-export function trustsAProxy(trustProxy: Config['trustProxy']): boolean {
+function trustsAProxy(trustProxy: Config['trustProxy']): boolean {
   return (
     trustProxy === true ||
     (typeof trustProxy === 'number' && trustProxy > 0) ||
@@ -400,6 +429,13 @@ function checkProduction(config: Config): void {
   }
   if (config.captcha.provider !== 'none' && !config.captcha.secret) {
     throw new ConfigError('CAPTCHA_SECRET', 'production needs the captcha secret while CAPTCHA_PROVIDER is not none');
+  }
+  if (config.captcha.provider !== 'none' && !config.captcha.sitekey) {
+    // Without it the login page's widget cannot render, and a due captcha could never pass.
+    throw new ConfigError(
+      'CAPTCHA_SITEKEY',
+      'production needs the captcha site key while CAPTCHA_PROVIDER is not none',
+    );
   }
   if (config.trustProxy === true) {
     // Believing every X-Forwarded-For would let any client pick its own address (dodging

@@ -10,6 +10,8 @@ export interface Secrets {
   box: SecretBox;
   /** A key of its own for hashing account names in the failure counters. */
   counterSecret: Buffer;
+  /** A key of its own for the hosted forms' CSRF tokens. */
+  formSecret: Buffer;
 }
 
 export function loadSecrets(config: Pick<Config, 'masterKey' | 'masterKeyPrevious' | 'env'>): Secrets {
@@ -17,5 +19,6 @@ export function loadSecrets(config: Pick<Config, 'masterKey' | 'masterKeyPreviou
   return {
     box: SecretBox.fromKey(masterKey, loadPreviousMasterKeys(config)),
     counterSecret: Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'tessera login failure keys', 32)),
+    formSecret: Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'tessera form tokens', 32)),
   };
 }

@@ -25,7 +25,7 @@ export class DatabaseQueryError extends Error {
   /** SQLSTATE (or the driver's code for a lost connection), for callers that tell failures apart. */
   readonly code: string | undefined;
 
-  constructor(failure: QueryFailedError) {
+  constructor(failure: Pick<QueryFailedError, 'query'> & { readonly driverError: unknown }) {
     const driver = failure.driverError as { code?: unknown; routine?: unknown; message?: unknown } | undefined;
     const code = typeof driver?.code === 'string' ? driver.code : undefined;
     const statement = statementName(failure.query);

@@ -7,7 +7,7 @@ import type { Queryable } from '../db/database.js';
 import { claimAnswer, pruneAnswers } from '../db/repositories/captcha-answers.js';
 
 /** Longer than any provider lets an answer live (reCAPTCHA 2 min, Turnstile 5 min). */
-export const REPLAY_TTL_SECONDS = 600;
+const REPLAY_TTL_SECONDS = 600;
 
 export interface CaptchaReplayStore {
   /** True for the first claim of an answer within the TTL; false for every later one. */

@@ -10,7 +10,7 @@ import type { CaptchaReplayStore } from './captcha-replay.js';
 
 export type CaptchaProvider = 'hcaptcha' | 'turnstile' | 'recaptcha' | 'none';
 
-export const DEFAULT_VERIFY_URLS: Record<Exclude<CaptchaProvider, 'none'>, string> = {
+const DEFAULT_VERIFY_URLS: Record<Exclude<CaptchaProvider, 'none'>, string> = {
   hcaptcha: 'https://api.hcaptcha.com/siteverify',
   turnstile: 'https://challenges.cloudflare.com/turnstile/v0/siteverify',
   recaptcha: 'https://www.google.com/recaptcha/api/siteverify',

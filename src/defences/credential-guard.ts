@@ -14,7 +14,7 @@ import type { Queryable } from '../db/database.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
 
 /** Where a secret is checked; also the captcha action expected there (reCAPTCHA v3). */
-export type CredentialStep = 'login' | 'password_change';
+type CredentialStep = 'login' | 'password_change';
 
 export interface CredentialGuardSettings {
   afterFailures: number;
@@ -73,7 +73,7 @@ export function auditGuardEvents(db: Queryable): (event: GuardEvent) => Promise<
 }
 
 /** 250 ms, doubling with each failure past the captcha threshold, up to the maximum. */
-export function failureDelayMs(failures: number, afterFailures: number, maxDelayMs: number): number {
+function failureDelayMs(failures: number, afterFailures: number, maxDelayMs: number): number {
   const over = failures - afterFailures;
   if (over <= 0) return 0;
   return Math.min(maxDelayMs, 250 * 2 ** Math.min(over - 1, 16));
@@ -96,6 +96,17 @@ export class CredentialGuard {
   /** The counter keys for an account name and a client IP. */
   keysFor(account: string, ip: string): { account: string; ip: string } {
     return attemptKeys(this.secret, account, ip);
+  }
+
+  /**
+   * Whether the next attempt for this account name from this IP needs a captcha, so a page
+   * can show the widget before the attempt is refused. Advisory: `check` decides.
+   */
+  async captchaDue(account: string, ip: string): Promise<boolean> {
+    if (!this.captcha.enabled) return false;
+    const keys = this.keysFor(account, ip);
+    const [forAccount = 0, forIp = 0] = await this.counter.count([keys.account, keys.ip]);
+    return forAccount >= this.settings.afterFailures || forIp >= this.settings.afterIpFailures;
   }
 
   /**

@@ -10,6 +10,7 @@ import { TesseraError } from '../errors/errors.js';
 import { noteSecurityEvent } from '../audit/request-context.js';
 import { TokenInvalidError } from '../tokens/token-service.js';
 import { issueTokenPair, type IssuedTokenPair, type TokenPairDeps } from './token-pair.js';
+import { FIRST_PARTY_CLIENT_ID } from '../clients/clients.js';
 
 export interface RefreshDeps extends TokenPairDeps {
   db: Database;
@@ -104,5 +105,7 @@ export async function refreshTokenGrant(
     refreshJti: outcome.jti,
     refreshIssuedAt: outcome.issuedAt,
     sessionExpiresAt: new Date(row.expires_at),
+    // Sessions opened by the code flow get a fresh ID token too (OIDC Core 12.2), without nonce.
+    openid: row.client_id !== FIRST_PARTY_CLIENT_ID ? { amr: row.amr } : undefined,
   });
 }

@@ -9,6 +9,8 @@ export interface TokenResponseBody {
   token_type: 'Bearer';
   expires_in: number;
   refresh_token?: string;
+  /** OIDC Core 3.1.3.3: when openid was granted. */
+  id_token?: string;
   scope: string;
 }
 
@@ -31,6 +33,8 @@ export interface SessionTokens {
   refreshJti: string;
   refreshIssuedAt: Date;
   sessionExpiresAt: Date;
+  /** OpenID Connect sessions: the ID token's amr and, at the code exchange, the request's nonce. */
+  openid?: { amr: string[]; nonce?: string | undefined } | undefined;
 }
 
 export interface TokenPairDeps {
@@ -43,15 +47,7 @@ const epoch = (d: Date) => Math.floor(d.getTime() / 1000);
 export async function issueTokenPair(deps: TokenPairDeps, s: SessionTokens): Promise<IssuedTokenPair> {
   const refreshExpiresAt = epoch(refreshTokenExpiry(s.refreshIssuedAt, s.sessionExpiresAt, deps.config.refreshIdleTtl));
   const [access, refresh] = await Promise.all([
-    deps.tokens.issueAccessToken({
-      sub: s.userId,
-      aud: s.audience,
-      clientId: s.clientId,
-      scope: s.scope,
-      sid: s.sessionId,
-      roles: s.roles,
-      authTime: epoch(s.authTime),
-    }),
+    issueAccessToken(deps, s),
     deps.tokens.issueRefreshToken({
       sub: s.userId,
       sid: s.sessionId,
@@ -60,14 +56,40 @@ export async function issueTokenPair(deps: TokenPairDeps, s: SessionTokens): Pro
       exp: refreshExpiresAt,
     }),
   ]);
-  return {
-    response: {
-      access_token: access.token,
-      token_type: 'Bearer',
-      expires_in: access.expiresIn,
-      refresh_token: refresh,
-      scope: s.scope,
-    },
-    refreshExpiresAt,
+  return { response: { ...access, refresh_token: refresh }, refreshExpiresAt };
+}
+
+/** A session's access token (and ID token) without a refresh token: clients not registered for refresh. */
+export async function issueAccessOnly(deps: TokenPairDeps, s: SessionTokens): Promise<TokenResponseBody> {
+  return issueAccessToken(deps, s);
+}
+
+async function issueAccessToken(deps: TokenPairDeps, s: SessionTokens): Promise<TokenResponseBody> {
+  const access = await deps.tokens.issueAccessToken({
+    sub: s.userId,
+    aud: s.audience,
+    clientId: s.clientId,
+    scope: s.scope,
+    sid: s.sessionId,
+    roles: s.roles,
+    authTime: epoch(s.authTime),
+  });
+  const body: TokenResponseBody = {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: s.scope,
   };
+  if (s.openid && s.scope.split(' ').includes('openid')) {
+    body.id_token = await deps.tokens.issueIdToken({
+      sub: s.userId,
+      aud: s.clientId,
+      authTime: epoch(s.authTime),
+      sid: s.sessionId,
+      amr: s.openid.amr,
+      nonce: s.openid.nonce,
+      accessToken: access.token,
+    });
+  }
+  return body;
 }

@@ -5,8 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { TesseraError } from '../errors/errors.js';
 import { decodeBody, formPairs } from './strict-decode.js';
 
-export function parseForm(body: string): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
+function parseForm(body: string): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
   for (const [name, value] of formPairs(body)) {
     if (name === undefined || value === undefined)
       throw new TesseraError('invalid_request', { detail: 'malformed or non-UTF-8 escape in a parameter' });

@@ -1,14 +1,14 @@
 // What must never leave the process in a log line or an audit detail: passwords, tokens,
-// secrets, cookies, Authorization values and captcha answers. Keys are judged by name at
+// secrets, cookies, Authorization values, captcha answers and authorization codes. Keys are judged by name at
 // any depth; strings are scrubbed of JWTs, credentials after an auth scheme, secret-named
-// query parameters and the raw input V8 quotes in JSON syntax errors.
+// query parameters (and code, state, nonce) and the raw input V8 quotes in JSON syntax errors.
 
 export const REDACTED = '[redacted]';
 
 const SECRET_KEY =
-  /passw(?:or)?d|passphrase|^pass$|^pwd$|secret|token|authorization|cookie|captcha[_-]?(?:answer|response)|^(?:h-captcha|g-recaptcha|cf-turnstile)-response$|^response$|api[_-]?key|private[_-]?(?:key|jwk)|master[_-]?key|credential/i;
+  /passw(?:or)?d|passphrase|^pass$|^pwd$|secret|token|authorization|cookie|captcha[_-]?(?:answer|response)|^(?:h-captcha|g-recaptcha|cf-turnstile)-response$|^response$|api[_-]?key|private[_-]?(?:key|jwk)|master[_-]?key|credential|^code_verifier$/i;
 
-export function isSecretKey(key: string): boolean {
+function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }
 
@@ -16,6 +16,8 @@ const JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const AUTH_VALUE = /\b(Bearer|Basic|DPoP)(\s+)[A-Za-z0-9._~+/=-]{4,}/gi;
 const SECRET_PARAM =
   /([A-Za-z0-9_-]*(?:passw(?:or)?d|secret|token|captcha[_-]?(?:answer|response)|api[_-]?key)[A-Za-z0-9_-]*)=([^&\s"\\;]+)/gi;
+/** The authorization code flow's one-time values, as they appear in a URL or a form body. */
+const FLOW_PARAM = /\b(code|code_verifier|state|nonce)=([^&\s"\\;]+)/g;
 // V8: `Unexpected token 'x', "<the raw input>" is not valid JSON`.
 const JSON_INPUT = /"[\s\S]*" is not valid JSON/g;
 
@@ -27,11 +29,15 @@ export function scrubString(value: string): string {
 
 /** A whole serialized log line: only patterns that cannot cross a JSON string's quotes. */
 export function scrubLine(line: string): string {
-  return line.replace(JWT, REDACTED).replace(AUTH_VALUE, `$1$2${REDACTED}`).replace(SECRET_PARAM, `$1=${REDACTED}`);
+  return line
+    .replace(JWT, REDACTED)
+    .replace(AUTH_VALUE, `$1$2${REDACTED}`)
+    .replace(SECRET_PARAM, `$1=${REDACTED}`)
+    .replace(FLOW_PARAM, `$1=${REDACTED}`);
 }
 
 function isPlainObject(value: object): value is Record<string, unknown> {
-  const proto = Object.getPrototypeOf(value);
+  const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
 

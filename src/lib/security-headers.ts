@@ -20,7 +20,8 @@ interface HeaderSink {
   setHeader(name: string, value: string): void;
   removeHeader(name: string): void;
 }
-type Helmet = (options: HelmetOptions) => (req: object, res: HeaderSink, next: (error?: unknown) => void) => void;
+// helmet types next's argument as unknown; what it passes is an Error (a CSP directive it refuses).
+type Helmet = (options: HelmetOptions) => (req: object, res: HeaderSink, next: (error?: Error) => void) => void;
 
 /** Runs helmet itself, the copy @fastify/helmet loads, so the set cannot drift from the plugin's. */
 function helmetHeaders(): Record<string, string> {

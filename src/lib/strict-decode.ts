@@ -46,7 +46,7 @@ const UNDECODABLE = '\uDC80';
  * a part reads as UNDECODABLE and the route's schema refuses it (routes without one read no query).
  */
 export function parseQuery(raw: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = Object.create(null);
+  const out = Object.create(null) as Record<string, string | string[]>;
   for (const [rawName, rawValue] of formPairs(raw)) {
     const name = rawName ?? UNDECODABLE;
     const value = rawValue ?? UNDECODABLE;

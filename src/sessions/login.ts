@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import { createSession } from '../db/repositories/sessions.js';
-import { findUserByEmail, updatePasswordHash } from '../db/repositories/users.js';
+import { findUserByEmail, updatePasswordHash, type UserRow } from '../db/repositories/users.js';
 import type { PasswordHasher } from '../domain/passwords/password-hasher.js';
 import { resolveAudience, resolveScope, USER_SCOPES } from '../domain/tokens/grant-request.js';
 import type { CredentialGuard } from '../defences/credential-guard.js';
@@ -40,7 +40,7 @@ export async function passwordLogin(
   r: LoginRequest,
   log: Log,
 ): Promise<IssuedTokenPair & { userId: string; sessionId: string }> {
-  const { config, db, hasher, credentialGuard } = deps;
+  const { config, db } = deps;
   // Cheap checks first: nothing here costs a hash.
   const clientId = r.clientId ?? FIRST_PARTY_CLIENT_ID;
   if (clientId !== FIRST_PARTY_CLIENT_ID)
@@ -50,34 +50,7 @@ export async function passwordLogin(
   const audience = resolveAudience(r.resource, config);
   if (audience === undefined) throw new TesseraError('invalid_target');
 
-  // The guard reserves an attempt before any hash: past the thresholds, a captcha first.
-  const {
-    value: user,
-    captcha,
-    account,
-  } = await credentialGuard.check(
-    { step: 'login', account: r.email, ip: r.ip, captchaToken: r.captchaToken },
-    async () => {
-      const found = await findUserByEmail(db, r.email);
-      // Unknown accounts cost the same argon2 verify as known ones: same answer, same time.
-      const passwordOk = found
-        ? await hasher.verify(found.password_hash, r.password)
-        : await hasher.verifyDummy(r.password);
-      if (found && passwordOk && !found.disabled) return { ok: true, value: found };
-      return {
-        ok: false,
-        reason: !found ? 'unknown_account' : found.disabled && passwordOk ? 'disabled' : 'wrong_password',
-        userId: found?.id ?? null,
-      };
-    },
-  );
-  if (hasher.needsRehash(user.password_hash)) {
-    // Parameters were raised since this hash was made: upgrade it, off the response path.
-    hasher
-      .hash(r.password)
-      .then((hash) => updatePasswordHash(db, user.id, user.password_hash, hash))
-      .catch((error: unknown) => log.warn({ err: error }, 'password rehash failed'));
-  }
+  const { user, captcha, account } = await checkPassword(deps, { ...r, step: 'login' }, log);
 
   const session = await createSession(db, {
     userId: user.id,
@@ -110,4 +83,54 @@ export async function passwordLogin(
     detail: { client_id: clientId, captcha, account },
   });
   return { ...issued, userId: user.id, sessionId: session.id };
+}
+
+export interface PasswordCheck {
+  email: string;
+  password: string;
+  captchaToken: string | undefined;
+  ip: string;
+}
+
+/**
+ * The password of an account, checked under the credential guard (whichever door it came
+ * through: /auth/login or the hosted login page, one set of counters). Unknown, disabled
+ * and wrong all answer invalid_credentials in the same time.
+ */
+export async function checkPassword(
+  deps: Pick<LoginDeps, 'db' | 'hasher' | 'credentialGuard'>,
+  r: PasswordCheck & { step: 'login' },
+  log: Log,
+): Promise<{ user: UserRow; captcha: 'passed' | 'not_needed'; account: string }> {
+  const { db, hasher, credentialGuard } = deps;
+  // The guard reserves an attempt before any hash: past the thresholds, a captcha first.
+  const {
+    value: user,
+    captcha,
+    account,
+  } = await credentialGuard.check(
+    { step: r.step, account: r.email, ip: r.ip, captchaToken: r.captchaToken },
+    async () => {
+      const found = await findUserByEmail(db, r.email);
+      // Unknown accounts cost the same argon2 verify as known ones: same answer, same time.
+      const passwordOk = found
+        ? await hasher.verify(found.password_hash, r.password)
+        : await hasher.verifyDummy(r.password);
+      if (found && passwordOk && !found.disabled) return { ok: true, value: found };
+      return {
+        ok: false,
+        reason: !found ? 'unknown_account' : found.disabled && passwordOk ? 'disabled' : 'wrong_password',
+        userId: found?.id ?? null,
+      };
+    },
+  );
+  if (hasher.needsRehash(user.password_hash)) {
+    // Parameters were raised since this hash was made: upgrade it, off the response path.
+    hasher
+      .hash(r.password)
+      .then((hash) => updatePasswordHash(db, user.id, user.password_hash, hash))
+      .catch((error: unknown) => log.warn({ err: error }, 'password rehash failed'));
+  }
+
+  return { user, captcha, account };
 }

@@ -2,14 +2,16 @@
 // kit's core with the keystore as key source, so resource services and Tessera judge a
 // token alike. Access tokens follow RFC 9068 (typ at+jwt); refresh tokens are signed
 // with a key that is never published.
-import { randomUUID } from 'node:crypto';
-import { SignJWT, type JWTPayload } from 'jose';
+import { createHash, randomUUID } from 'node:crypto';
+import { SignJWT, decodeJwt, type JWTPayload } from 'jose';
 import { verifyJwt, VerifierError, type AccessTokenClaims, type VerifierErrorCode } from '@tessera/verifier';
 import type { Keystore } from '../keys/keystore.js';
 import type { KeyPurpose } from '../domain/keys/key-states.js';
 
-export const ACCESS_TYP = 'at+jwt';
-export const REFRESH_TYP = 'refresh+jwt';
+const ACCESS_TYP = 'at+jwt';
+/** OIDC Core 2: ID tokens carry typ JWT, so neither kind passes for the other (RFC 9068 4). */
+const ID_TYP = 'JWT';
+const REFRESH_TYP = 'refresh+jwt';
 
 export interface AccessTokenInput {
   sub: string;
@@ -31,6 +33,24 @@ export interface AccessClaims extends JWTPayload {
   auth_time?: number;
 }
 
+export interface IdTokenInput {
+  sub: string;
+  /** The client the ID token is for. */
+  aud: string;
+  authTime: number;
+  sid: string;
+  amr: string[];
+  nonce?: string | undefined;
+  /** The access token issued with it, for at_hash (OIDC Core 3.1.3.6). */
+  accessToken: string;
+}
+
+export interface IdTokenHint {
+  sub: string;
+  aud: string[];
+  sid: string | undefined;
+}
+
 export interface RefreshClaims {
   sub: string;
   sid: string;
@@ -48,6 +68,14 @@ export class TokenInvalidError extends Error {
     this.name = 'TokenInvalidError';
     this.code = code;
   }
+}
+
+/** OIDC Core 3.1.3.6: the left half of the hash the signing algorithm uses, base64url. */
+function tokenHash(token: string, alg: string): string {
+  const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256')
+    .update(token, 'ascii')
+    .digest();
+  return digest.subarray(0, digest.length / 2).toString('base64url');
 }
 
 export class TokenService {
@@ -78,6 +106,50 @@ export class TokenService {
       .setJti(jti)
       .sign(key.privateKey);
     return { token, expiresIn: this.settings.accessTokenTtl, jti };
+  }
+
+  /** OIDC Core 2 and 3.1.3.7, signed with the published access-token key. */
+  async issueIdToken(input: IdTokenInput, now = Date.now()): Promise<string> {
+    const key = this.keystore.signingKey('access');
+    const iat = Math.floor(now / 1000);
+    const claims: Record<string, unknown> = {
+      auth_time: input.authTime,
+      sid: input.sid,
+      amr: input.amr,
+      at_hash: tokenHash(input.accessToken, key.alg),
+    };
+    if (input.nonce !== undefined) claims.nonce = input.nonce;
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ID_TYP })
+      .setIssuer(this.settings.issuer)
+      .setSubject(input.sub)
+      .setAudience(input.aud)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + this.settings.accessTokenTtl)
+      .setJti(randomUUID())
+      .sign(key.privateKey);
+  }
+
+  /**
+   * An ID token we issued, as a hint (RP-Initiated Logout, prompt=none): signature, issuer
+   * and typ checked; an expired one is still accepted (OIDC RP-Initiated Logout 1.0 2).
+   */
+  async verifyIdTokenHint(token: string, now = Date.now()): Promise<IdTokenHint> {
+    let exp: unknown;
+    let aud: unknown;
+    try {
+      ({ exp, aud } = decodeJwt(token));
+    } catch {
+      throw new TokenInvalidError('ERR_TOKEN_MALFORMED', 'unreadable id_token_hint');
+    }
+    const audiences =
+      typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud.filter((a) => typeof a === 'string') : [];
+    if (typeof exp !== 'number' || audiences.length === 0)
+      throw new TokenInvalidError('ERR_CLAIM_INVALID', 'id_token_hint without exp or aud');
+    // Judge it as of a moment it was valid; the signature and every other check stay.
+    const at = Math.min(now, (exp - 1) * 1000);
+    const claims = await this.verify(token, 'access', ID_TYP, audiences, at);
+    return { sub: claims.sub, aud: audiences, sid: claims.sid };
   }
 
   async issueRefreshToken(claims: RefreshClaims): Promise<string> {

@@ -16,6 +16,23 @@ import { assertError, basic, FORM, form, introspect, type TestClient } from './h
 const REPORTS = 'https://reports.example';
 const SECRET = /^[A-Za-z0-9_-]{43,}$/;
 const CLIENT_ID = /^[A-Za-z0-9_-]{16,64}$/;
+/** What registration answers for a confidential client (test/clients covers public ones). */
+const CLIENT_KEYS = [
+  'can_introspect',
+  'client_id',
+  'client_secret',
+  'created_at',
+  'first_party',
+  'grant_types',
+  'introspect',
+  'name',
+  'post_logout_redirect_uris',
+  'redirect_uris',
+  'require_pkce',
+  'scope',
+  'scopes',
+  'type',
+];
 
 // ---------------------------------------------------------------------------------
 // The CLI, run for real against this file's database (as test/cli does).
@@ -34,14 +51,7 @@ test('tessera clients create', { concurrency: true }, async (t) => {
     const lines = result.stdout.split('\n').filter(Boolean);
     assert.equal(lines.length, 1, 'one line of JSON');
     const printed = JSON.parse(lines[0]!) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(printed).sort(), [
-      'client_id',
-      'client_secret',
-      'grant_types',
-      'introspect',
-      'name',
-      'scope',
-    ]);
+    assert.deepEqual(Object.keys(printed).sort(), CLIENT_KEYS);
     assert.match(String(printed.client_id), CLIENT_ID);
     assert.match(String(printed.client_secret), SECRET);
     assert.ok(Buffer.from(String(printed.client_secret), 'base64url').length >= 32, 'at least 256 bits');
@@ -117,7 +127,7 @@ describe('clients over HTTP', () => {
   const registered = async (payload: Record<string, unknown>): Promise<Created> => {
     const res = await register(payload);
     assert.equal(res.statusCode, 201, res.body);
-    return res.json() as Created;
+    return res.json<Created>();
   };
   const token = (body: Record<string, string>, headers: Record<string, string> = {}) =>
     app().inject({ method: 'POST', url: '/oauth/token', headers: { ...FORM, ...headers }, payload: form(body) });
@@ -128,15 +138,8 @@ describe('clients over HTTP', () => {
     const res = await register({ name: 'Reports service', scope: 'reports:read reports:write', introspect: false });
     assert.equal(res.statusCode, 201, res.body);
     assert.equal(res.headers['cache-control'], 'no-store');
-    const created = res.json() as Created;
-    assert.deepEqual(Object.keys(created).sort(), [
-      'client_id',
-      'client_secret',
-      'grant_types',
-      'introspect',
-      'name',
-      'scope',
-    ]);
+    const created = res.json<Created>();
+    assert.deepEqual(Object.keys(created).sort(), CLIENT_KEYS);
     assert.match(created.client_id, CLIENT_ID);
     assert.match(created.client_secret, SECRET, 'at least 43 base64url characters');
     assert.ok(Buffer.from(created.client_secret, 'base64url').length >= 32, 'at least 256 bits');
@@ -199,7 +202,7 @@ describe('clients over HTTP', () => {
   it('client_credentials with client_secret_basic and client_secret_post: an access token for the client, no refresh token', async () => {
     const client = await registered({ name: 'Batch', scope: 'reports:read reports:write' });
     const sessions = await sessionCount();
-    const jwks = (await app().inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as JSONWebKeySet;
+    const jwks = (await app().inject({ method: 'GET', url: '/.well-known/jwks.json' })).json<JSONWebKeySet>();
     for (const [method, res] of [
       [
         'client_secret_basic',
@@ -216,7 +219,7 @@ describe('clients over HTTP', () => {
     ] as const) {
       assert.equal(res.statusCode, 200, `${method}: ${res.body}`);
       assert.equal(res.headers['cache-control'], 'no-store');
-      const body = res.json() as Record<string, unknown>;
+      const body = res.json<Record<string, unknown>>();
       assert.deepEqual(
         Object.keys(body).sort(),
         ['access_token', 'expires_in', 'scope', 'token_type'],
@@ -252,8 +255,8 @@ describe('clients over HTTP', () => {
       basic(client.client_id, client.client_secret),
     );
     assert.equal(narrow.statusCode, 200, narrow.body);
-    assert.equal((narrow.json() as { scope: string }).scope, 'reports:read');
-    assert.equal(decodeJwt((narrow.json() as { access_token: string }).access_token).scope, 'reports:read');
+    assert.equal(narrow.json<{ scope: string }>().scope, 'reports:read');
+    assert.equal(decodeJwt(narrow.json<{ access_token: string }>().access_token).scope, 'reports:read');
     for (const scope of ['reports:read reports:admin', 'reports:admin', 'openid profile']) {
       assertError(
         await token({ grant_type: 'client_credentials', scope }, basic(client.client_id, client.client_secret)),
@@ -308,7 +311,7 @@ describe('clients over HTTP', () => {
       basic(client.client_id, client.client_secret),
     );
     assert.equal(res.statusCode, 200, res.body);
-    const accessToken = (res.json() as { access_token: string }).access_token;
+    const accessToken = res.json<{ access_token: string }>().access_token;
     assert.equal(decodeJwt(accessToken).aud, REPORTS, 'resource selects the audience');
     assertError(
       await token(
@@ -330,7 +333,7 @@ describe('clients over HTTP', () => {
       // A token for the default audience is not for this service.
       const plain = await token({ grant_type: 'client_credentials' }, basic(client.client_id, client.client_secret));
       await assert.rejects(
-        verifier.verify((plain.json() as { access_token: string }).access_token),
+        verifier.verify(plain.json<{ access_token: string }>().access_token),
         (e: unknown) => e instanceof VerifierError && e.code === 'ERR_CLAIM_INVALID',
       );
     } finally {
@@ -379,11 +382,11 @@ describe('clients over HTTP', () => {
     assert.ok(!JSON.stringify(row).includes(cliClient.secret), 'only a hash of the secret is stored');
     const res = await token({ grant_type: 'client_credentials' }, basic(cliClient.id, cliClient.secret));
     assert.equal(res.statusCode, 200, res.body);
-    const body = res.json() as { access_token: string; scope: string };
+    const body = res.json<{ access_token: string; scope: string }>();
     assert.equal(body.scope, 'a b');
     const seen = await introspect(app(), cliClient, body.access_token);
     assert.equal(seen.statusCode, 200, seen.body);
-    assert.equal((seen.json() as { active: boolean; sub: string }).active, true);
-    assert.equal((seen.json() as { sub: string }).sub, cliClient.id);
+    assert.equal(seen.json<{ active: boolean; sub: string }>().active, true);
+    assert.equal(seen.json<{ sub: string }>().sub, cliClient.id);
   });
 });

@@ -53,7 +53,7 @@ export async function clientToken(
     payload: form({ grant_type: 'client_credentials', client_id: client.id, client_secret: client.secret, ...extra }),
   });
   assert.equal(res.statusCode, 200, res.body);
-  return (res.json() as { access_token: string }).access_token;
+  return res.json<{ access_token: string }>().access_token;
 }
 
 export function introspect(
@@ -133,7 +133,7 @@ export async function userRow(services: Pick<Services, 'db'>, id: string): Promi
 /** A refused answer: the status, the error code, the contract's error body shape. */
 export function assertError(res: LightMyRequestResponse, status: number, error: string): void {
   assert.equal(res.statusCode, status, `expected ${status} ${error}, got ${res.statusCode} ${res.body}`);
-  const body = res.json() as Record<string, unknown>;
+  const body = res.json<Record<string, unknown>>();
   assert.equal(body.error, error, res.body);
   assert.equal(typeof body.error_description, 'string');
 }

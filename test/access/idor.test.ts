@@ -33,7 +33,7 @@ describe('ids, roles and mass assignment', () => {
   const anotherSession = async (email: string) => {
     const res = await login(email);
     assert.equal(res.statusCode, 200, res.body);
-    return res.json() as { access_token: string; refresh_token: string };
+    return res.json<{ access_token: string; refresh_token: string }>();
   };
 
   before(async () => {
@@ -74,7 +74,7 @@ describe('ids, roles and mass assignment', () => {
     // Alice's own list never shows bob's sessions.
     const list = await app().inject({ method: 'GET', url: '/users/me/sessions', headers: alice.auth });
     assert.equal(list.statusCode, 200);
-    const ids = (list.json() as { sessions: { id: string }[] }).sessions.map((s) => s.id);
+    const ids = list.json<{ sessions: { id: string }[] }>().sessions.map((s) => s.id);
     assert.deepEqual(ids, [sidOf(alice.tokens.access_token)]);
   });
 
@@ -115,7 +115,7 @@ describe('ids, roles and mass assignment', () => {
     });
     assert.equal(list.statusCode, 200, list.body);
     assert.deepEqual(
-      (list.json() as { users: { id: string }[] }).users.map((u) => u.id),
+      list.json<{ users: { id: string }[] }>().users.map((u) => u.id),
       [plain.id],
     );
 
@@ -126,7 +126,7 @@ describe('ids, roles and mass assignment', () => {
       email: plain.email,
       roles: ['user'],
       disabled: true,
-      created_at: (disabled.json() as { created_at: string }).created_at,
+      created_at: disabled.json<{ created_at: string }>().created_at,
     });
     assert.equal((await userRow(ctx().services, plain.id)).disabled, true);
     assert.equal(await liveSessions(plain.id), 0, 'disabling ended the sessions');
@@ -135,11 +135,11 @@ describe('ids, roles and mass assignment', () => {
 
     const enabled = await patch(plain.id, moderator.auth, { disabled: false });
     assert.equal(enabled.statusCode, 200, enabled.body);
-    assert.equal((enabled.json() as { disabled: boolean }).disabled, false);
+    assert.equal(enabled.json<{ disabled: boolean }>().disabled, false);
     assert.equal((await userRow(ctx().services, plain.id)).disabled, false);
     const back = await login(plain.email);
     assert.equal(back.statusCode, 200, 'enabled again, the user logs in');
-    const plainAuth = bearer((back.json() as { access_token: string }).access_token);
+    const plainAuth = bearer(back.json<{ access_token: string }>().access_token);
 
     // Not moderators, admins or anyone with more than the user role; not themselves.
     const untouched = await Promise.all(
@@ -269,7 +269,7 @@ describe('ids, roles and mass assignment', () => {
 
     const res = await patch(target.id, admin.auth, { roles: ['moderator'] });
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual((res.json() as { roles: string[] }).roles, ['moderator']);
+    assert.deepEqual(res.json<{ roles: string[] }>().roles, ['moderator']);
     const row = await userRow(ctx().services, target.id);
     assert.deepEqual(row.roles, ['moderator']);
     assert.ok(row.sessions_revoked_at, 'the user’s sessions are marked revoked');
@@ -285,7 +285,7 @@ describe('ids, roles and mass assignment', () => {
     // Verifiers learn of it from the revoked list.
     const revoked = await revokedList(app(), watcher, since);
     assert.equal(revoked.statusCode, 200, revoked.body);
-    const body = revoked.json() as { users: { sub: string }[]; sessions: { sid: string }[] };
+    const body = revoked.json<{ users: { sub: string }[]; sessions: { sid: string }[] }>();
     assert.ok(
       body.users.some((u) => u.sub === target.id),
       'the user is listed',
@@ -331,13 +331,13 @@ describe('ids, roles and mass assignment', () => {
     const since = Math.floor(Date.now() / 1000) - 2;
     const res = await patch(target.id, admin.auth, { disabled: true });
     assert.equal(res.statusCode, 200, res.body);
-    assert.equal((res.json() as { disabled: boolean }).disabled, true);
+    assert.equal(res.json<{ disabled: boolean }>().disabled, true);
     const session = await sessionRow(ctx().services, sidOf(target.tokens.access_token));
     assert.equal(session.end_reason, 'user_disabled');
     assertError(await refresh(app(), target.tokens.refresh_token), 400, 'invalid_grant');
     assertError(await me(target.tokens.access_token), 401, 'invalid_token');
     assertError(await login(target.email), 401, 'invalid_credentials');
-    const revoked = (await revokedList(app(), watcher, since)).json() as { users: { sub: string }[] };
+    const revoked = (await revokedList(app(), watcher, since)).json<{ users: { sub: string }[] }>();
     assert.ok(revoked.users.some((u) => u.sub === target.id));
 
     assert.equal((await patch(target.id, admin.auth, { disabled: false })).statusCode, 200);
@@ -362,7 +362,7 @@ describe('ids, roles and mass assignment', () => {
         const res = await patch(admin.id, admin.auth, body);
         assertError(res, 400, 'invalid_request');
         assert.equal(
-          (res.json() as { error_description: string }).error_description,
+          res.json<{ error_description: string }>().error_description,
           'The last enabled admin cannot be demoted or disabled',
         );
       }
@@ -415,8 +415,8 @@ describe('ids, roles and mass assignment', () => {
         ]);
         const [la, lb] = await Promise.all([login(a.email), login(b.email)]);
         auth = {
-          a: bearer((la.json() as { access_token: string }).access_token),
-          b: bearer((lb.json() as { access_token: string }).access_token),
+          a: bearer(la.json<{ access_token: string }>().access_token),
+          b: bearer(lb.json<{ access_token: string }>().access_token),
         };
       }
     } finally {
@@ -451,7 +451,7 @@ describe('ids, roles and mass assignment', () => {
     const row = await userRow(ctx().services, target.id);
     assert.equal(row.disabled, false, 'the account stays enabled');
     assert.ok(row.sessions_revoked_at);
-    const revoked = (await revokedList(app(), watcher, since)).json() as { users: { sub: string }[] };
+    const revoked = (await revokedList(app(), watcher, since)).json<{ users: { sub: string }[] }>();
     assert.ok(revoked.users.some((u) => u.sub === target.id));
     assert.ok(!revoked.users.some((u) => u.sub === bystander.id));
 

@@ -45,7 +45,7 @@ describe('introspection, revocation and the revoked list', () => {
     const res = await introspect(app(), inspector, token, extra);
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers['cache-control'], 'no-store');
-    return res.json() as Record<string, unknown>;
+    return res.json<Record<string, unknown>>();
   };
   const login = async (email: string, extra: Record<string, string> = {}): Promise<Tokens> => {
     const res = await app().inject({
@@ -54,7 +54,7 @@ describe('introspection, revocation and the revoked list', () => {
       payload: { email, password: GOOD_PASSWORD, ...extra },
     });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json() as Tokens;
+    return res.json<Tokens>();
   };
   const endedCount = async () =>
     (
@@ -131,7 +131,7 @@ describe('introspection, revocation and the revoked list', () => {
         payload: form({ token, client_id: inspector.id, client_secret: inspector.secret }),
       });
       assert.equal(viaPost.statusCode, 200, viaPost.body);
-      assert.equal((viaPost.json() as { active: boolean }).active, true);
+      assert.equal(viaPost.json<{ active: boolean }>().active, true);
     });
 
     it('describes a live user token and a live client token', async () => {
@@ -193,9 +193,9 @@ describe('introspection, revocation and the revoked list', () => {
       const gone = await newClient(ctx().services, { scopes: ['reports:read'] });
       const goneToken = await clientToken(app(), gone);
       await ctx().services.db.query('UPDATE clients SET disabled = true WHERE id = $1', [gone.id]);
-      const jwks = (await app().inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as {
+      const jwks = (await app().inject({ method: 'GET', url: '/.well-known/jwks.json' })).json<{
         keys: { kid: string }[];
-      };
+      }>();
       const forged = await forgeries(
         live.tokens.access_token,
         jwks.keys.find((k) => k.kid === kidOf(live.tokens.access_token))!,
@@ -287,8 +287,8 @@ describe('introspection, revocation and the revoked list', () => {
           400,
           'unauthorized_client',
         );
-        // A caller merely naming another client.
-        assertError(await revoke(app(), token, { client_id: outsider.id }), 400, 'unauthorized_client');
+        // A caller merely naming a confidential client is not that client (RFC 7009 2.1).
+        assertError(await revoke(app(), token, { client_id: outsider.id }), 401, 'invalid_client');
       }
       // A client with a wrong secret is not authenticated at all.
       assertError(
@@ -303,7 +303,7 @@ describe('introspection, revocation and the revoked list', () => {
       assert.equal(rotated.statusCode, 200, 'the refresh token was not retired');
 
       // The client the session belongs to (the first-party one) may.
-      assert.equal((await revoke(app(), (rotated.json() as Tokens).refresh_token)).statusCode, 200);
+      assert.equal((await revoke(app(), rotated.json<Tokens>().refresh_token)).statusCode, 200);
       assert.ok((await sessionRow(ctx().services, sid)).ended_at);
     });
   });
@@ -323,7 +323,7 @@ describe('introspection, revocation and the revoked list', () => {
       const ok = await revokedList(app(), inspector, since);
       assert.equal(ok.statusCode, 200, ok.body);
       assert.equal(ok.headers['cache-control'], 'no-store');
-      assert.deepEqual(Object.keys(ok.json() as object).sort(), ['sessions', 'since', 'until', 'users']);
+      assert.deepEqual(Object.keys(ok.json<object>()).sort(), ['sessions', 'since', 'until', 'users']);
       for (const bad of ['abc', '-1', '', '1.5', '1e9'])
         assertError(await revokedList(app(), inspector, bad), 400, 'invalid_request');
     });
@@ -351,12 +351,12 @@ describe('introspection, revocation and the revoked list', () => {
 
       const res = await revokedList(app(), inspector, since);
       assert.equal(res.statusCode, 200, res.body);
-      const body = res.json() as {
+      const body = res.json<{
         since: number;
         until: number;
         sessions: { sid: string; ended_at: number }[];
         users: { sub: string; ended_at: number }[];
-      };
+      }>();
       assert.equal(body.since, since);
       assert.ok(body.until >= since && body.until <= Math.ceil(Date.now() / 1000) + 1);
       const sids = body.sessions.map((s) => s.sid);
@@ -379,7 +379,7 @@ describe('introspection, revocation and the revoked list', () => {
       }
 
       // A time in the future is no way to see more: the answer starts no earlier than asked or now.
-      const future = (await revokedList(app(), inspector, since + 3600)).json() as typeof body;
+      const future = (await revokedList(app(), inspector, since + 3600)).json<typeof body>();
       assert.ok(future.since >= Math.min(since + 3600, Math.floor(Date.now() / 1000) - 1), `since ${future.since}`);
       for (const entry of [...future.sessions, ...future.users]) assert.ok(entry.ended_at >= future.since);
     });
@@ -390,7 +390,7 @@ describe('introspection, revocation and the revoked list', () => {
         const low = floor();
         const res = await revokedList(app(), inspector, since);
         assert.equal(res.statusCode, 200, res.body);
-        const body = res.json() as { since: number; sessions: { ended_at: number }[] };
+        const body = res.json<{ since: number; sessions: { ended_at: number }[] }>();
         assert.ok(
           body.since >= low && body.since <= floor() + 1,
           `since ${since} clamped to ${body.since}, about ${low}`,
@@ -416,7 +416,7 @@ describe('introspection, revocation and the revoked list', () => {
     // The session itself lives on: a refresh gets a token from the new key, and it is active.
     const rotated = await refresh(app(), user.tokens.refresh_token);
     assert.equal(rotated.statusCode, 200, rotated.body);
-    const fresh = (rotated.json() as Tokens).access_token;
+    const fresh = rotated.json<Tokens>().access_token;
     assert.notEqual(kidOf(fresh), kid);
     assert.equal((await seen(fresh)).active, true);
     assert.equal((await seen(await clientToken(app(), service))).active, true);

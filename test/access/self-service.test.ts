@@ -40,7 +40,7 @@ describe('self-service', () => {
   ): Promise<Tokens> => {
     const res = await login(email, password, extra);
     assert.equal(res.statusCode, 200, res.body);
-    return res.json() as Tokens;
+    return res.json<Tokens>();
   };
   const changePassword = (tokens: Tokens, body: Record<string, unknown>) =>
     app().inject({ method: 'POST', url: '/users/me/password', headers: bearer(tokens.access_token), payload: body });
@@ -52,7 +52,7 @@ describe('self-service', () => {
     const res = await app().inject({ method: 'GET', url: '/users/me', headers: user.auth });
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers['cache-control'], 'no-store');
-    const body = res.json() as Record<string, unknown>;
+    const body = res.json<Record<string, unknown>>();
     assert.deepEqual(Object.keys(body).sort(), ['created_at', 'email', 'id', 'roles']);
     assert.equal(body.id, user.id);
     assert.equal(body.email, user.email);
@@ -112,17 +112,17 @@ describe('self-service', () => {
     assert.equal((await userinfo(current.access_token)).statusCode, 200);
     const rotated = await refresh(app(), current.refresh_token);
     assert.equal(rotated.statusCode, 200, rotated.body);
-    assert.equal((await userinfo((rotated.json() as Tokens).access_token)).statusCode, 200);
+    assert.equal((await userinfo(rotated.json<Tokens>().access_token)).statusCode, 200);
 
     // Only the new password logs in.
     assertError(await login(user.email, GOOD_PASSWORD), 401, 'invalid_credentials');
     assert.equal((await login(user.email, NEW_PASSWORD)).statusCode, 200);
     // Verifiers learn which sessions ended; the user is not listed, one session lives on.
     const watcher = await newClient(ctx().services, { introspect: true });
-    const revoked = (await revokedList(app(), watcher, Math.floor(Date.now() / 1000) - 30)).json() as {
+    const revoked = (await revokedList(app(), watcher, Math.floor(Date.now() / 1000) - 30)).json<{
       sessions: { sid: string }[];
       users: { sub: string }[];
-    };
+    }>();
     for (const s of others) assert.ok(revoked.sessions.some((r) => r.sid === sidOf(s.access_token)));
     assert.ok(!revoked.sessions.some((r) => r.sid === sidOf(current.access_token)));
     assert.ok(!revoked.users.some((u) => u.sub === user.id));
@@ -144,7 +144,7 @@ describe('self-service', () => {
     const res = await app().inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(laptop.access_token) });
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers['cache-control'], 'no-store');
-    const sessions = (res.json() as { sessions: Record<string, unknown>[] }).sessions;
+    const sessions = res.json<{ sessions: Record<string, unknown>[] }>().sessions;
     assert.deepEqual(sessions.map((s) => s.id).sort(), [sidOf(phone.access_token), sidOf(laptop.access_token)].sort());
     assert.ok(!sessions.some((s) => s.id === sidOf(stranger.tokens.access_token)));
     const byId = new Map(sessions.map((s) => [s.id, s]));
@@ -176,7 +176,7 @@ describe('self-service', () => {
     // The same list, seen from the phone, marks the phone.
     const fromPhone = (
       await app().inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(phone.access_token) })
-    ).json() as { sessions: { id: string; current: boolean }[] };
+    ).json<{ sessions: { id: string; current: boolean }[] }>();
     assert.deepEqual(
       fromPhone.sessions.filter((s) => s.current).map((s) => s.id),
       [sidOf(phone.access_token)],
@@ -189,7 +189,7 @@ describe('self-service', () => {
     assert.equal(rotated.statusCode, 200);
     const after = (
       await app().inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(laptop.access_token) })
-    ).json() as { sessions: { id: string; last_used_at: string }[] };
+    ).json<{ sessions: { id: string; last_used_at: string }[] }>();
     assert.ok(Date.parse(after.sessions.find((s) => s.id === sidOf(phone.access_token))!.last_used_at) > before);
   });
 
@@ -206,9 +206,9 @@ describe('self-service', () => {
     assert.equal(row.end_reason, 'ended_by_user');
     assertError(await refresh(app(), other.refresh_token), 400, 'invalid_grant');
     assertError(await userinfo(other.access_token), 401, 'invalid_token');
-    const list = (await app().inject({ method: 'GET', url: '/users/me/sessions', headers: user.auth })).json() as {
+    const list = (await app().inject({ method: 'GET', url: '/users/me/sessions', headers: user.auth })).json<{
       sessions: { id: string }[];
-    };
+    }>();
     assert.deepEqual(
       list.sessions.map((s) => s.id),
       [sidOf(user.tokens.access_token)],

@@ -50,7 +50,7 @@ test('GET /admin/audit', async (t) => {
   });
 
   await t.test('filters by type, outcome, target, actor, user and time', async () => {
-    const failures = (await get('?type=login_failure&outcome=failure')).json() as { events: EventView[] };
+    const failures = (await get('?type=login_failure&outcome=failure')).json<{ events: EventView[] }>();
     assert.equal(failures.events.length, 3);
     for (const e of failures.events) {
       assert.equal(e.type, 'login_failure');
@@ -63,27 +63,25 @@ test('GET /admin/audit', async (t) => {
     }
     const userId = failures.events[0]!.user_id!;
     assert.equal(
-      ((await get(`?target=${userId}&type=user_registered`)).json() as { events: EventView[] }).events.length,
+      (await get(`?target=${userId}&type=user_registered`)).json<{ events: EventView[] }>().events.length,
       1,
     );
-    assert.equal(((await get(`?user=${userId}`)).json() as { events: EventView[] }).events.length, 4);
+    assert.equal((await get(`?user=${userId}`)).json<{ events: EventView[] }>().events.length, 4);
     // The admin's own login names them as the actor.
-    const own = (await get(`?actor=${admin.id}&type=login_success`)).json() as { events: EventView[] };
+    const own = (await get(`?actor=${admin.id}&type=login_success`)).json<{ events: EventView[] }>();
     assert.equal(own.events.length, 1);
     assert.equal(own.events[0]!.target, admin.id);
-    const several = (await get('?type=login_failure,user_registered')).json() as { events: EventView[] };
+    const several = (await get('?type=login_failure,user_registered')).json<{ events: EventView[] }>();
     assert.ok(
       several.events.some((e) => e.type === 'user_registered') &&
         several.events.some((e) => e.type === 'login_failure'),
     );
     const future = Math.floor(Date.now() / 1000) + 3600;
-    assert.equal(((await get(`?since=${future}`)).json() as { events: EventView[] }).events.length, 0);
+    assert.equal((await get(`?since=${future}`)).json<{ events: EventView[] }>().events.length, 0);
     assert.ok(
-      (
-        (await get(`?until=${new Date(Date.now() + 60_000).toISOString()}&since=2020-01-01T00:00:00Z`)).json() as {
-          events: EventView[];
-        }
-      ).events.length > 5,
+      (await get(`?until=${new Date(Date.now() + 60_000).toISOString()}&since=2020-01-01T00:00:00Z`)).json<{
+        events: EventView[];
+      }>().events.length > 5,
     );
     assert.equal((await get('?since=yesterday')).statusCode, 400);
     assert.equal((await get('?outcome=maybe')).statusCode, 400);
@@ -96,11 +94,12 @@ test('GET /admin/audit', async (t) => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const page = (
+      // Annotated, not json<T>(): cursor is both read for and set from the page.
+      const page: { events: EventView[]; next_cursor: string | null } = (
         await get(
           `?limit=4${cursor ? `&cursor=${cursor}` : ''}&type=key_created,key_activated,user_registered,login_success,login_failure`,
         )
-      ).json() as { events: EventView[]; next_cursor: string | null };
+      ).json();
       seen.push(...page.events.map((e) => e.id));
       cursor = page.next_cursor;
       pages++;
@@ -114,7 +113,7 @@ test('GET /admin/audit', async (t) => {
     assert.equal(new Set(seen).size, seen.length, 'no event twice');
     const all = (
       await get('?limit=500&type=key_created,key_activated,user_registered,login_success,login_failure')
-    ).json() as { events: EventView[] };
+    ).json<{ events: EventView[] }>();
     assert.deepEqual(
       seen,
       all.events.map((e) => e.id),
@@ -123,7 +122,7 @@ test('GET /admin/audit', async (t) => {
 
   await t.test('every read is itself an audit event, with its filters', async () => {
     await get('?type=refresh_reuse&outcome=failure');
-    const reads = (await get('?type=audit_read&limit=2')).json() as { events: EventView[] };
+    const reads = (await get('?type=audit_read&limit=2')).json<{ events: EventView[] }>();
     const last = reads.events[0]!;
     assert.equal(last.actor, admin.id);
     assert.deepEqual(last.detail.filters, { type: 'refresh_reuse', outcome: 'failure' });

@@ -17,10 +17,10 @@ export interface Received {
 export async function startReceiver(mode: 'normal' | 'blackhole' | 'error' = 'normal') {
   const received: Received[] = [];
   const sockets = new Set<Socket>();
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
     let text = '';
     for await (const chunk of req) text += chunk;
-    let body: Record<string, unknown> = {};
+    let body: Record<string, unknown>;
     try {
       body = JSON.parse(text) as Record<string, unknown>;
     } catch {
@@ -29,6 +29,9 @@ export async function startReceiver(mode: 'normal' | 'blackhole' | 'error' = 'no
     received.push({ at: Date.now(), headers: req.headers, body });
     if (mode === 'blackhole') return; // never answer
     res.writeHead(mode === 'error' ? 500 : 204).end();
+  };
+  const server = createServer((req, res) => {
+    void answer(req, res);
   });
   server.on('connection', (socket) => {
     sockets.add(socket);

@@ -71,7 +71,6 @@ test('no secret reaches the logs, through every flow', async (t) => {
       if (typeof body[key] === 'string') secrets.add(body[key]);
     return body;
   };
-  const json = (payload: unknown) => ({ 'content-type': 'application/json', payload: JSON.stringify(payload) });
   const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
   const formHeaders = { 'content-type': 'application/x-www-form-urlencoded' };
   const inject = app.inject.bind(app);
@@ -271,7 +270,7 @@ test('no secret reaches the logs, through every flow', async (t) => {
   );
   const sessions = (
     await inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(session2.access_token) })
-  ).json() as { sessions: { id: string; current: boolean }[] };
+  ).json<{ sessions: { id: string; current: boolean }[] }>();
   const other = sessions.sessions.find((s) => !s.current);
   if (other)
     assert.equal(
@@ -426,7 +425,7 @@ test('no secret reaches the logs, through every flow', async (t) => {
 
   const rotated = (
     await inject({ method: 'POST', url: '/admin/keys/rotate', headers: asAdmin, payload: { purpose: 'access' } })
-  ).json() as { kid: string };
+  ).json<{ kid: string }>();
   await new Promise((r) => setTimeout(r, 1100));
   await services.syncKeys();
   const adminLogin2 = keep(

@@ -78,3 +78,21 @@ test('the logger: JSON lines with ISO time, redacted; pretty only for a terminal
   );
   assert.equal(pretty, '12:34:56.789 WARN  [01234567] security alert {"rule":"refresh_reuse"}\n');
 });
+
+test('authorization codes, verifiers, state and nonce never reach a log line', () => {
+  const location = 'https://app.example/cb?code=Zm9vYmFyYmF6cXV4&state=s-123456&iss=https%3A%2F%2Fid.example';
+  assert.equal(
+    scrubString(location),
+    'https://app.example/cb?code=[redacted]&state=[redacted]&iss=https%3A%2F%2Fid.example',
+  );
+  assert.equal(
+    scrubLine('{"body":"grant_type=authorization_code&code=abcdefgh&code_verifier=xyz12345678&nonce=n0nce"}'),
+    '{"body":"grant_type=authorization_code&code=[redacted]&code_verifier=[redacted]&nonce=[redacted]"}',
+  );
+  // A key named code is an error code (FST_ERR_VALIDATION) and stays; a verifier never does.
+  assert.deepEqual(redactDeep({ code: 'FST_ERR_VALIDATION', code_verifier: 'v', zipcode: '12345' }), {
+    code: 'FST_ERR_VALIDATION',
+    code_verifier: '[redacted]',
+    zipcode: '12345',
+  });
+});

@@ -23,6 +23,7 @@ const PRODUCTION_OK: Record<string, string> = {
   DATABASE_URL: 'postgres://tessera@db.internal:5432/tessera',
   ISSUER: 'https://id.example.com',
   CAPTCHA_SECRET: 'placeholder-captcha-secret',
+  CAPTCHA_SITEKEY: 'placeholder-site-key',
 };
 
 test('an empty environment gives the contract defaults', () => {
@@ -250,6 +251,7 @@ test('production refuses TRUST_PROXY=true; a list of proxies or a hop count is t
 
 test('production refuses a missing captcha secret while captcha is on', () => {
   assertRefused({ ...PRODUCTION_OK, CAPTCHA_SECRET: '' }, 'CAPTCHA_SECRET');
+  assertRefused({ ...PRODUCTION_OK, CAPTCHA_SITEKEY: '' }, 'CAPTCHA_SITEKEY');
   assert.equal(loadConfig({ ...PRODUCTION_OK, CAPTCHA_SECRET: '', CAPTCHA_PROVIDER: 'none' }).captcha.provider, 'none');
 });
 
@@ -289,4 +291,28 @@ test('CAPTCHA_MIN_SCORE: 0.5 by default, 0 to 1 inclusive', () => {
   assert.equal(loadConfig({ CAPTCHA_MIN_SCORE: '1' }).captcha.minScore, 1);
   assert.equal(loadConfig({ CAPTCHA_MIN_SCORE: '1.0' }).captcha.minScore, 1);
   assert.equal(loadConfig({ CAPTCHA_MIN_SCORE: '0.75' }).captcha.minScore, 0.75);
+});
+
+test('hosted page settings: hostile URLs and out-of-range lifetimes are refused, defaults as documented', () => {
+  const config = loadConfig({});
+  assert.equal(config.captcha.scriptUrl, 'https://js.hcaptcha.com/1/api.js');
+  assert.equal(
+    loadConfig({ CAPTCHA_PROVIDER: 'turnstile' }).captcha.scriptUrl,
+    'https://challenges.cloudflare.com/turnstile/v0/api.js',
+  );
+  assert.equal(config.sessionTtl, 86_400);
+  assert.equal(config.authCodeTtl, 60);
+  assert.equal(config.pages.brandName, 'Tessera');
+  for (const [variable, value] of [
+    ['BRAND_LOGO_URL', 'javascript:alert(1)'],
+    ['BRAND_LOGO_URL', 'https://cdn.example/logo.png" onerror="x'],
+    ['CAPTCHA_SCRIPT_URL', 'https://x.example/a.js; script-src *'],
+    ['CAPTCHA_SCRIPT_URL', 'data:text/javascript,alert(1)'],
+    ['AUTH_CODE_TTL', '61'],
+    ['AUTH_CODE_TTL', '0'],
+    ['SESSION_TTL', '10'],
+    ['BRAND_NAME', 'x'.repeat(65)],
+  ] as const) {
+    assert.throws(() => loadConfig({ [variable]: value }), new RegExp(variable), `${variable}=${value}`);
+  }
 });

@@ -184,7 +184,7 @@ test(
 test('password change with a stolen access token: the same guard, the same counters', async (t) => {
   const { first, goodAnswer } = await setup(t);
   const { email, id } = await register(first);
-  const tokens = (await login(first, email, GOOD_PASSWORD)).json() as { access_token: string };
+  const tokens = (await login(first, email, GOOD_PASSWORD)).json<{ access_token: string }>();
   const change = (current: string, ip: string, captcha_token?: string) =>
     first.app.inject({
       method: 'POST',
@@ -253,7 +253,7 @@ test('password change failures raise the per-account alert like failed logins', 
     CAPTCHA_PROVIDER: 'none',
   });
   const { email } = await register(built);
-  const tokens = (await login(built, email, GOOD_PASSWORD)).json() as { access_token: string };
+  const tokens = (await login(built, email, GOOD_PASSWORD)).json<{ access_token: string }>();
   for (let i = 0; i < 6; i++) {
     const res = await built.app.inject({
       method: 'POST',

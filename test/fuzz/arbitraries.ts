@@ -577,7 +577,9 @@ function validQueryValue(param: Parameter): fc.Arbitrary<Val> {
     );
   }
   const schema = param.schema;
-  if (schema.enum || schema.anyOf) return validFromSchema(schema).map((v) => String(v));
+  // Query parameters' enums and anyOfs hold strings, never objects or arrays.
+  if (schema.enum || schema.anyOf)
+    return validFromSchema(schema).map((v) => String(v as null | boolean | number | string | Ref));
   if (schema.format === 'uuid')
     return fc.oneof(fc.constantFrom<Val>(actorRef('admin', 'id'), actorRef('user', 'id'), victimRef('id')), fc.uuid());
   if (param.name === 'type')

@@ -157,7 +157,7 @@ export class Harness {
         url: '/userinfo',
         headers: { authorization: `Bearer ${actor.access}` },
       });
-      if (info.statusCode === 200 && sameRoles((info.json() as { roles: string[] }).roles, ROLES[name])) continue;
+      if (info.statusCode === 200 && sameRoles(info.json<{ roles: string[] }>().roles, ROLES[name])) continue;
       this.last = undefined;
       const [row] = await services.db.query<{ roles: string[]; disabled: boolean }>(
         'SELECT roles, disabled FROM users WHERE id = $1',
@@ -170,7 +170,7 @@ export class Harness {
           payload: { email: actor.email, password: GOOD_PASSWORD },
         });
         if (login.statusCode === 200) {
-          const tokens = login.json() as { access_token: string; refresh_token: string };
+          const tokens = login.json<{ access_token: string; refresh_token: string }>();
           this.live.actors[name] = {
             ...actor,
             access: tokens.access_token,
@@ -189,7 +189,7 @@ export class Harness {
     this.live.kids = keys.map((k) => k.kid);
     const jwks = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
     this.live.etag = String(jwks.headers.etag ?? '');
-    const published = (jwks.json() as { keys: Array<Record<string, unknown>> }).keys;
+    const published = jwks.json<{ keys: Array<Record<string, unknown>> }>().keys;
     this.live.accessJwk = published.find((k) => k.kid === this.live.kids[0]) ?? published[0] ?? {};
     this.dirty = false;
   }
@@ -387,9 +387,8 @@ export class Harness {
         const now = after.exempt[sid];
         if (JSON.stringify(now) === JSON.stringify(was)) continue;
         // Reuse of a rotated refresh token may end its session, and nothing else.
-        const { ended_at: e0, end_reason: r0, last_used_at: l0, ...rest0 } = was;
-        const { ended_at: e1, end_reason: r1, last_used_at: l1, ...rest1 } = now ?? {};
-        (void r0, void l0, void l1);
+        const { ended_at: e0, end_reason: _r0, last_used_at: _l0, ...rest0 } = was;
+        const { ended_at: e1, end_reason: r1, last_used_at: _l1, ...rest1 } = now ?? {};
         this.reuseEndings += 1;
         assert.ok(
           e0 === null && e1 !== null && r1 === 'refresh_reuse',
@@ -479,7 +478,7 @@ async function newActor(built: Built, name: ActorName): Promise<Live['actors'][A
 
 const errorCodeOf = (res: LightMyRequestResponse) => {
   try {
-    return String((res.json() as { error?: unknown }).error);
+    return String(res.json<{ error?: unknown }>().error);
   } catch {
     return 'not-json';
   }
@@ -505,7 +504,11 @@ function scannable(res: LightMyRequestResponse): string {
   const parts: string[] = [];
   const walk = (v: unknown, key: string) => {
     if (Array.isArray(v)) v.forEach((x) => walk(x, key));
-    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) (parts.push(k), walk(x, k));
+    else if (v !== null && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) {
+        parts.push(k);
+        walk(x, k);
+      }
     else if (!OPAQUE_FIELDS.has(key)) parts.push(String(v));
   };
   walk(parsed, '');
@@ -514,9 +517,19 @@ function scannable(res: LightMyRequestResponse): string {
 
 /** Every refusal: {error, error_description} (captcha_required adds its two documented fields), generic, echoing nothing. */
 function checkErrorBody(res: LightMyRequestResponse, sent: Sent, label: string): void {
+  // The browser-facing routes refuse with the error page: HTML, no script, nothing echoed raw.
+  if (/^text\/html; charset=utf-8$/.test(String(res.headers['content-type']))) {
+    assert.ok(
+      new URL(sent.url, 'http://localhost').pathname.startsWith('/oauth/'),
+      `HTML only on the hosted pages\n${label}`,
+    );
+    assert.doesNotMatch(res.body, /<script/i, `no script on an error page\n${label}`);
+    assert.match(String(res.headers['content-security-policy']), /default-src 'none'/, `the page's CSP\n${label}`);
+    return;
+  }
   let body: Record<string, unknown>;
   try {
-    body = res.json() as Record<string, unknown>;
+    body = res.json<Record<string, unknown>>();
   } catch {
     assert.fail(`a refusal has a JSON body\n${label}`);
   }

@@ -127,7 +127,7 @@ export async function registerAndLogin(app: FastifyInstance, email = uniqueEmail
   return {
     email,
     password,
-    tokens: login.json() as { access_token: string; refresh_token: string; scope: string; expires_in: number },
+    tokens: login.json<{ access_token: string; refresh_token: string; scope: string; expires_in: number }>(),
   };
 }
 
@@ -152,7 +152,7 @@ export async function userWithRoles(built: Pick<Built, 'app' | 'services'>, role
     payload: { email, password: GOOD_PASSWORD },
   });
   if (login.statusCode !== 200) throw new Error(`login failed: ${login.body}`);
-  const tokens = login.json() as { access_token: string; refresh_token: string };
+  const tokens = login.json<{ access_token: string; refresh_token: string }>();
   return { id: result.user.id, email, tokens, auth: { authorization: `Bearer ${tokens.access_token}` } };
 }
 

@@ -46,7 +46,7 @@ async function dropStale(admin: pg.Client): Promise<void> {
   );
   for (const { datname } of rows) {
     const pid = Number(datname.split('_')[2]);
-    let alive = false;
+    let alive: boolean;
     try {
       process.kill(pid, 0);
       alive = true;

@@ -1,7 +1,7 @@
 // A real HTTP stand-in for a captcha provider's siteverify API, on 127.0.0.1. Unlike the
 // real providers it accepts a good answer any number of times, so that refusing a replay
 // is Tessera's own doing.
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface SiteverifyRequest {
@@ -31,7 +31,7 @@ export async function startSiteverify(options: { goodAnswer?: string | RegExp; s
     for await (const chunk of req) body += chunk;
     return new URLSearchParams(body);
   };
-  const server = createServer(async (req, res) => {
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
     const form = await read(req);
     received.push({
       secret: form.get('secret'),
@@ -54,6 +54,9 @@ export async function startSiteverify(options: { goodAnswer?: string | RegExp; s
       ? { success, challenge_ts: new Date().toISOString(), ...verdict }
       : { success, 'error-codes': ['invalid-input-response'] };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+  const server = createServer((req, res) => {
+    void answer(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

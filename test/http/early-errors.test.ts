@@ -106,7 +106,8 @@ async function exchange(dial: Dial, chunks: string[], { awaitEachAnswer = false 
       try {
         resolve(parseResponses(received));
       } catch (error) {
-        reject(error);
+        // parseResponses throws node:assert's AssertionErrors, passed on as they are.
+        reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
     if (awaitEachAnswer) sendNext();

@@ -18,11 +18,20 @@ const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
       url: path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000'),
     })),
 );
-/** Public discovery documents may be cached; everything else must not be. */
+/** The hosted pages answer HTML (their CSP is checked in test/oidc and test/authorization). */
+const HOSTED_PAGES = new Set([
+  '/oauth/authorize',
+  '/oauth/authorize/login',
+  '/oauth/authorize/consent',
+  '/oauth/logout',
+  '/oauth/logout/confirm',
+]);
+/** Public discovery documents and the stylesheet may be cached; everything else must not be. */
 const CACHEABLE = new Set([
   '/.well-known/jwks.json',
   '/.well-known/oauth-authorization-server',
   '/.well-known/openid-configuration',
+  '/assets/tessera.css',
 ]);
 
 function assertHeaders(res: LightMyRequestResponse, path: string, label: string) {
@@ -31,15 +40,22 @@ function assertHeaders(res: LightMyRequestResponse, path: string, label: string)
   assert.match(csp, /default-src 'none'/, `${label}: CSP`);
   assert.match(csp, /frame-ancestors 'none'/, `${label}: frame-ancestors`);
   assert.equal(h['x-content-type-options'], 'nosniff', `${label}: nosniff`);
-  assert.equal(h['referrer-policy'], 'no-referrer', `${label}: referrer policy`);
+  // Hosted pages send same-origin, so their own form posts carry a real Origin.
+  const html = String(h['content-type']).startsWith('text/html');
+  assert.equal(h['referrer-policy'], html ? 'same-origin' : 'no-referrer', `${label}: referrer policy`);
   assert.equal(h['x-powered-by'], undefined, `${label}: no x-powered-by`);
   if (!(CACHEABLE.has(path) && res.statusCode < 400))
     assert.equal(h['cache-control'], 'no-store', `${label}: no-store`);
-  // GET /metrics answers Prometheus text, its exposition format; everything else JSON.
+  // GET /metrics answers Prometheus text, its exposition format; the hosted pages HTML; the
+  // stylesheet CSS; everything else JSON.
   const type =
     path === '/metrics' && res.statusCode === 200
       ? /^text\/plain; version=0\.0\.4; charset=utf-8$/
-      : /^application\/json; charset=utf-8$/;
+      : HOSTED_PAGES.has(path)
+        ? /^text\/html; charset=utf-8$/
+        : path === '/assets/tessera.css' && res.statusCode === 200
+          ? /^text\/css; charset=utf-8$/
+          : /^application\/json; charset=utf-8$/;
   if (res.body.length > 0) assert.match(String(h['content-type']), type, `${label}: JSON with charset`);
 }
 

@@ -12,18 +12,29 @@ const BODY_LIMIT = 16_384;
 
 type Endpoint = { url: string; valid: Record<string, string> };
 
+/** What these tests send: always a path, never a URL object. */
+type PathRequest = InjectOptions & { url: string };
+
+/** A payload in a failure label: text as sent, anything else as JSON. */
+const shown = (payload: unknown): string =>
+  typeof payload === 'string'
+    ? payload
+    : Buffer.isBuffer(payload)
+      ? payload.toString('utf8')
+      : String(JSON.stringify(payload));
+
 describe('hostile input', () => {
   const ctx = suiteApp();
   const send = (options: InjectOptions) => ctx().app.inject(options);
   const userCount = async () =>
     (await ctx().services.db.query<{ n: number }>('SELECT count(*)::int AS n FROM users'))[0]!.n;
   /** Refused with a safe 4xx; the generic description of its code when the code is a generic one. */
-  const refused = async (options: InjectOptions, status?: number) => {
+  const refused = async (options: PathRequest, status?: number) => {
     const res = await send(options);
-    const label = `${options.method} ${options.url} ${String(options.payload).slice(0, 60)}`;
+    const label = `${options.method} ${options.url} ${shown(options.payload).slice(0, 60)}`;
     assert.ok(res.statusCode < 500, `${label}: never a 5xx, got ${res.statusCode} ${res.body}`);
     assertSafeErrorShape(res);
-    const body = res.json() as { error: string; error_description: string };
+    const body = res.json<{ error: string; error_description: string }>();
     if (DESCRIPTIONS[body.error] && body.error !== 'invalid_request')
       assert.equal(body.error_description, DESCRIPTIONS[body.error], label);
     if (status !== undefined) assert.equal(res.statusCode, status, `${label}: ${res.body}`);
@@ -85,7 +96,7 @@ describe('hostile input', () => {
 
   it('answers 413 to bodies over BODY_LIMIT, whatever their type', async () => {
     const big = 'a'.repeat(BODY_LIMIT + 1);
-    const cases: InjectOptions[] = [
+    const cases: PathRequest[] = [
       { method: 'POST', url: '/auth/login', payload: { email: 'a@example.com', password: big } },
       { method: 'POST', url: '/users', payload: { email: 'a@example.com', password: big } },
       {

@@ -28,7 +28,7 @@ describe('discovery, JWKS and userinfo', () => {
     assert.equal(res.headers['cache-control'], 'public, max-age=300');
     assert.match(res.headers['content-type'] as string, /^application\/json/);
     assert.match(String(res.headers.etag), /^"[^"]+"$/);
-    const { keys } = res.json() as { keys: JWK[] };
+    const { keys } = res.json<{ keys: JWK[] }>();
     assert.ok(keys.length >= 1);
     for (const key of keys) {
       for (const member of Object.keys(key)) assert.ok(PUBLIC_MEMBERS.has(member), `unexpected member ${member}`);
@@ -85,13 +85,24 @@ describe('discovery, JWKS and userinfo', () => {
     assert.deepEqual(a.json(), b.json());
   });
 
-  it('answers /userinfo with sub, email and roles of the bearer', async () => {
+  it('answers /userinfo with sub, roles and the claims of the granted scopes', async () => {
     const { email, tokens } = await registerAndLogin(ctx().app);
-    const [user] = await ctx().services.db.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [email]);
+    const [user] = await ctx().services.db.query<{ id: string; updated_at: Date }>(
+      'SELECT id, updated_at FROM users WHERE email = $1',
+      [email],
+    );
+    const updatedAt = Math.floor(new Date(user!.updated_at).getTime() / 1000);
     for (const scheme of ['Bearer', 'bearer']) {
       const res = await get('/userinfo', { authorization: `${scheme} ${tokens.access_token}` });
       assert.equal(res.statusCode, 200, res.body);
-      assert.deepEqual(res.json(), { sub: user!.id, email, roles: ['user'] });
+      // The default first-party scope is openid profile email.
+      assert.deepEqual(res.json(), {
+        sub: user!.id,
+        roles: ['user'],
+        email,
+        email_verified: false,
+        updated_at: updatedAt,
+      });
       assert.equal(res.headers['cache-control'], 'no-store');
     }
   });
@@ -196,7 +207,10 @@ describe('end to end over a real socket', () => {
     });
     assert.equal(userinfo.status, 200);
     const info = (await userinfo.json()) as { sub: string; email: string; roles: string[] };
-    assert.deepEqual(info, { sub: payload.sub, email, roles: ['user'] });
+    assert.deepEqual(
+      { sub: info.sub, email: info.email, roles: info.roles },
+      { sub: payload.sub, email, roles: ['user'] },
+    );
 
     const anonymous = await fetch(metadata.userinfo_endpoint);
     assert.equal(anonymous.status, 401);

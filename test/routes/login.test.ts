@@ -49,7 +49,7 @@ describe('POST /auth/login', () => {
     assert.equal(body.expires_in, TTL);
     assert.equal(body.scope, 'openid profile email');
 
-    const jwks = (await ctx().app.inject({ url: '/.well-known/jwks.json' })).json() as JSONWebKeySet;
+    const jwks = (await ctx().app.inject({ url: '/.well-known/jwks.json' })).json<JSONWebKeySet>();
     const header = decodeProtectedHeader(body.access_token);
     assert.equal(header.typ, 'at+jwt');
     assert.equal(header.alg, 'ES256');

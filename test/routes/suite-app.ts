@@ -73,7 +73,7 @@ export interface ErrorExpectation {
 export function assertErrorResponse(res: InjectResponse, expected: ErrorExpectation): void {
   assert.equal(res.statusCode, expected.status, `status for ${res.body}`);
   assertSafeErrorShape(res);
-  const body = res.json() as Record<string, unknown>;
+  const body = res.json<Record<string, unknown>>();
   assert.equal(body.error, expected.error);
   assert.equal(body.error_description, expected.description ?? DESCRIPTIONS[expected.error]);
 }
@@ -82,7 +82,7 @@ export function assertErrorResponse(res: InjectResponse, expected: ErrorExpectat
 export function assertSafeErrorShape(res: InjectResponse): void {
   assert.ok(res.statusCode >= 400 && res.statusCode < 500, `a 4xx, got ${res.statusCode}: ${res.body}`);
   assert.match(String(res.headers['content-type']), /^application\/json/);
-  const body = res.json() as Record<string, unknown>;
+  const body = res.json<Record<string, unknown>>();
   assert.deepEqual(Object.keys(body).sort(), ['error', 'error_description'], `body ${res.body}`);
   assert.equal(typeof body.error, 'string');
   assert.equal(typeof body.error_description, 'string');

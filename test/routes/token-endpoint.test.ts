@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import type { LightMyRequestResponse } from 'fastify';
 import { registerAndLogin, refresh } from '../helpers/build.js';
+import { createClient } from '../../src/clients/clients.js';
 import { FORM, assertErrorResponse, form, suiteApp } from './suite-app.js';
 
 const ISSUER = 'http://localhost:3000';
@@ -56,7 +57,6 @@ describe('POST /oauth/token', () => {
     const { email, password } = await registerAndLogin(ctx().app);
     for (const grantType of [
       'password',
-      'authorization_code',
       'client_credentials_x',
       'urn:ietf:params:oauth:grant-type:jwt-bearer',
       'constructor',
@@ -266,7 +266,13 @@ describe('POST /oauth/token', () => {
 
   it('refuses a refresh for another client without retiring the token', async () => {
     const { tokens } = await registerAndLogin(ctx().app);
-    invalidGrant(await refresh(ctx().app, tokens.refresh_token, { client_id: 'another-client' }));
+    const { client: other } = await createClient(ctx().services.db, {
+      name: 'another app',
+      type: 'public',
+      redirectUris: ['https://other.example/cb'],
+      scopes: ['openid'],
+    });
+    invalidGrant(await refresh(ctx().app, tokens.refresh_token, { client_id: other.id }));
     await assertUntouched(tokens);
     const ok = await refresh(ctx().app, tokens.refresh_token, { client_id: 'tessera' });
     assert.equal(ok.statusCode, 200, ok.body);
@@ -326,11 +332,11 @@ describe('POST /oauth/token with REFRESH_REUSE_GRACE=0', () => {
   it('ends the session when a retired refresh token comes back, and the successor dies with it', async () => {
     const { email, password, tokens } = await registerAndLogin(ctx().app);
     const otherLogin = await ctx().app.inject({ method: 'POST', url: '/auth/login', payload: { email, password } });
-    const otherSession = otherLogin.json() as Tokens;
+    const otherSession = otherLogin.json<Tokens>();
     const sid = decodeJwt(tokens.refresh_token).sid as string;
     const rotated = await refresh(ctx().app, tokens.refresh_token);
     assert.equal(rotated.statusCode, 200, rotated.body);
-    const successor = rotated.json() as Tokens;
+    const successor = rotated.json<Tokens>();
 
     const replay = await refresh(ctx().app, tokens.refresh_token);
     assertErrorResponse(replay, { status: 400, error: 'invalid_grant' });
@@ -377,7 +383,7 @@ describe('POST /oauth/token with REFRESH_REUSE_GRACE=0', () => {
 
   it('still ends the session when a retired token comes back asking for a wider scope', async () => {
     const { tokens } = await registerAndLogin(ctx().app);
-    const successor = (await refresh(ctx().app, tokens.refresh_token)).json() as Tokens;
+    const successor = (await refresh(ctx().app, tokens.refresh_token)).json<Tokens>();
     assertErrorResponse(await refresh(ctx().app, tokens.refresh_token, { scope: 'openid admin' }), {
       status: 400,
       error: 'invalid_grant',

@@ -162,7 +162,7 @@ async function runSoak(t: TestContext, scenario: Scenario): Promise<void> {
     return {
       status: res.statusCode,
       code,
-      sub: res.statusCode === 200 ? (res.json() as { sub: string }).sub : undefined,
+      sub: res.statusCode === 200 ? res.json<{ sub: string }>().sub : undefined,
       start,
       end,
     };

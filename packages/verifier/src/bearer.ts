@@ -41,7 +41,7 @@ export function setUp(
 }
 
 /** The bearer token; undefined when none was sent (another scheme counts as none), null when malformed. */
-export function bearerToken(header: string | undefined): string | undefined | null {
+function bearerToken(header: string | undefined): string | undefined | null {
   if (header === undefined) return undefined;
   if (!/^bearer(\s|$)/i.test(header)) return undefined;
   const match = BEARER.exec(header);

@@ -48,7 +48,7 @@ function send(res: ServerResponse, answer: Answer): void {
   res.end(JSON.stringify(answer.body));
 }
 
-export function tesseraAuth(options: TesseraAuthExpressOptions): TesseraAuthMiddleware {
+function tesseraAuth(options: TesseraAuthExpressOptions): TesseraAuthMiddleware {
   const { realm, verifier, owned } = setUp(options);
   // Per middleware, so claims verified for another audience never satisfy this one's checks.
   const mine = new WeakMap<IncomingMessage, AccessTokenClaims>();

@@ -23,7 +23,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     tesseraVerifier: Verifier;
     /** preHandler: verifies the bearer token and sets request.auth, or answers 401. */
-    authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    authenticate(this: void, request: FastifyRequest, reply: FastifyReply): Promise<void>;
   }
   interface FastifyRequest {
     /** The verified access token claims, or null when the request was not authenticated. */
@@ -110,7 +110,7 @@ async function plugin(app: FastifyInstance, options: TesseraAuthOptions): Promis
   if (owned) app.addHook('onClose', async () => verifier.close());
 }
 
-export const tesseraAuth = fp(plugin, { name: 'tessera-verifier', fastify: '5.x' });
+const tesseraAuth = fp(plugin, { name: 'tessera-verifier', fastify: '5.x' });
 export default tesseraAuth;
 export type { TesseraAuthOptions } from './bearer.js';
 export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js';

@@ -11,7 +11,7 @@ export interface JsonResponse {
 }
 
 /** Anything larger is not a JWKS, metadata document or revocation list we want to parse. */
-export const MAX_RESPONSE_BYTES = 512 * 1024;
+const MAX_RESPONSE_BYTES = 512 * 1024;
 
 export async function fetchJson(
   fetchImpl: FetchLike,
@@ -40,7 +40,8 @@ async function readLimited(response: Response, maxBytes: number): Promise<string
     throw new Error('response too large');
   }
   if (!response.body) return '';
-  const reader = response.body.getReader();
+  // fetch bodies are byte streams (Fetch standard), typed ReadableStream<any> by undici.
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {

@@ -7,9 +7,9 @@ import { VerifierError } from './errors.js';
 import { cacheSeconds, fetchJson, isObject, type FetchLike } from './http.js';
 
 /** Bounds on how long a JWKS is trusted without asking again, in seconds. */
-export const JWKS_MAX_AGE_DEFAULT = 300;
-export const JWKS_MAX_AGE_MIN = 0;
-export const JWKS_MAX_AGE_MAX = 24 * 60 * 60;
+const JWKS_MAX_AGE_DEFAULT = 300;
+const JWKS_MAX_AGE_MIN = 0;
+const JWKS_MAX_AGE_MAX = 24 * 60 * 60;
 /** A published set larger than this is not Tessera's. */
 const MAX_KEYS = 100;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
@@ -228,7 +228,7 @@ export class JwksCache {
  * at all (so the cached keys stay); skips single keys that are unfit. A kid that appears
  * twice is ambiguous and dropped.
  */
-export function parseJwks(body: unknown): Map<string, JWK> {
+function parseJwks(body: unknown): Map<string, JWK> {
   if (!isObject(body) || !Array.isArray(body.keys)) throw new Error('not a JWKS');
   if (body.keys.length > MAX_KEYS) throw new Error('JWKS has too many keys');
   const found = new Map<string, JWK>();

@@ -48,7 +48,7 @@ interface Settings extends Required<Omit<RevocationRuntime, 'onError'>> {
 }
 
 /** RFC 6749 2.3.1: client id and secret are form-urlencoded before Basic encoding. */
-export function basicAuthorization(clientId: string, clientSecret: string): string {
+function basicAuthorization(clientId: string, clientSecret: string): string {
   const encode = (value: string) => new URLSearchParams([['', value]]).toString().slice(1);
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`, 'utf8').toString('base64')}`;
 }
@@ -199,7 +199,7 @@ interface Entry {
 }
 
 /** `{since, until, sessions: [{sid, ended_at}], users: [{sub, ended_at}]}`; throws on anything else. */
-export function parseRevocationList(body: unknown): { until: number; sessions: Entry[]; users: Entry[] } {
+function parseRevocationList(body: unknown): { until: number; sessions: Entry[]; users: Entry[] } {
   if (!isObject(body)) throw new Error('revocation list is not an object');
   const { until } = body;
   if (typeof until !== 'number' || !Number.isFinite(until)) throw new Error('revocation list without until');

@@ -141,6 +141,9 @@ export async function verifyJwt(
   return claims;
 }
 
+/** Array.isArray, without narrowing a readonly array to any[]. */
+const isList = (value: unknown): value is readonly unknown[] => Array.isArray(value);
+
 /**
  * Checked on every call, for JavaScript callers: jose skips the iss check when no issuer
  * is given, and a string spread as a list would accept its characters as audiences.
@@ -149,7 +152,7 @@ function checkPolicy(policy: JwtPolicy): string[] {
   const { issuer, audience, typ, keys } = policy ?? ({} as Partial<JwtPolicy>);
   if (typeof issuer !== 'string' || issuer.length === 0)
     throw new TypeError('policy.issuer must be a non-empty string');
-  const audiences = typeof audience === 'string' ? [audience] : Array.isArray(audience) ? [...audience] : [];
+  const audiences = typeof audience === 'string' ? [audience] : isList(audience) ? [...audience] : [];
   if (audiences.length === 0 || !audiences.every((a) => typeof a === 'string' && a.length > 0))
     throw new TypeError('policy.audience must name at least one audience');
   if (typeof typ !== 'string' || typ.length === 0) throw new TypeError('policy.typ must be a non-empty string');

@@ -19,6 +19,8 @@ export interface SessionRow {
   ended_at: Date | null;
   user_agent: string | null;
   ip: string | null;
+  browser_session_id: string | null;
+  amr: string[];
 }
 
 export interface NewSession {
@@ -30,14 +32,33 @@ export interface NewSession {
   ttlSeconds: number;
   userAgent: string | null;
   ip: string | null;
+  /** When the password was checked: now for a direct login, the browser session's for a code. */
+  authTime?: Date;
+  /** The browser session (hosted pages) it was opened from; it ends with that one. */
+  browserSessionId?: string;
+  amr?: string[];
 }
 
 export async function createSession(db: Queryable, s: NewSession): Promise<SessionRow> {
   const rows = await db.query<SessionRow>(
-    `INSERT INTO sessions (user_id, client_id, scope, audience, auth_time, expires_at, current_jti, current_issued_at, user_agent, ip)
-     VALUES ($1, $2, $3, $4, date_trunc('second', now()), now() + make_interval(secs => $5), $6, date_trunc('second', now()), $7, $8)
+    `INSERT INTO sessions (user_id, client_id, scope, audience, auth_time, expires_at, current_jti, current_issued_at,
+                           user_agent, ip, browser_session_id, amr)
+     VALUES ($1, $2, $3, $4, coalesce($9::timestamptz, date_trunc('second', now())), now() + make_interval(secs => $5), $6,
+             date_trunc('second', now()), $7, $8, $10, coalesce($11::text[], '{pwd}'))
      RETURNING *`,
-    [s.userId, s.clientId, s.scope, s.audience, s.ttlSeconds, s.jti, s.userAgent, s.ip],
+    [
+      s.userId,
+      s.clientId,
+      s.scope,
+      s.audience,
+      s.ttlSeconds,
+      s.jti,
+      s.userAgent,
+      s.ip,
+      s.authTime ?? null,
+      s.browserSessionId ?? null,
+      s.amr ?? null,
+    ],
   );
   return rows[0]!;
 }
@@ -50,6 +71,7 @@ export interface RotationResult extends RotationRow {
   audience: string;
   auth_time: Date;
   expires_at: Date;
+  amr: string[];
   roles: string[];
 }
 
@@ -96,8 +118,10 @@ export async function rotateRefresh(
          AND s.ended_at IS NULL AND s.expires_at > now()
          AND s.last_used_at > now() - make_interval(secs => $6::int)
          AND ($8::text IS NULL OR s.client_id = $8::text)
+         -- RFC 6749 6: a confidential client's refresh token works only with that client authenticated.
+         AND ($8::text IS NOT NULL OR NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = s.client_id AND c.type = 'confidential'))
        RETURNING s.id, s.user_id, s.client_id, s.scope, s.audience, s.auth_time, s.expires_at,
-                 s.current_jti, s.current_issued_at, s.ended_at, u.roles
+                 s.current_jti, s.current_issued_at, s.ended_at, s.amr, u.roles
      ), event AS (
        INSERT INTO security_events (type, outcome, actor, target, user_id, session_id, ip, user_agent, request_id, detail)
        SELECT CASE WHEN hit.ended_at IS NULL THEN 'token_refreshed' ELSE 'refresh_reuse' END,
@@ -132,13 +156,15 @@ export async function findLiveSession(
   sessionId: string,
   userId: string,
   graceSeconds = 0,
-): Promise<(Pick<SessionRow, 'scope' | 'audience' | 'current_jti'> & { replayable_jti: string | null }) | undefined> {
+): Promise<
+  (Pick<SessionRow, 'scope' | 'audience' | 'current_jti' | 'client_id'> & { replayable_jti: string | null }) | undefined
+> {
   if (!isUuid(sessionId) || !isUuid(userId)) return undefined;
   // replayable_jti: the just-retired jti while it may still be presented (grace window).
   const rows = await db.query<
-    Pick<SessionRow, 'scope' | 'audience' | 'current_jti'> & { replayable_jti: string | null }
+    Pick<SessionRow, 'scope' | 'audience' | 'current_jti' | 'client_id'> & { replayable_jti: string | null }
   >(
-    `SELECT scope, audience, current_jti,
+    `SELECT scope, audience, current_jti, client_id,
             CASE WHEN $3::int > 0 AND rotated_at > now() - make_interval(secs => $3::int) THEN previous_jti::text END AS replayable_jti
        FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()`,
     [sessionId, userId, graceSeconds],

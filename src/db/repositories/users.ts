@@ -14,6 +14,8 @@ export interface UserRow {
   roles: Role[];
   disabled: boolean;
   created_at: Date;
+  updated_at: Date;
+  email_verified_at: Date | null;
 }
 
 export async function findUserByEmail(db: Queryable, email: string): Promise<UserRow | undefined> {

@@ -65,7 +65,7 @@ export function checkInvariants(keys: readonly KeyRecord[]): void {
   }
 }
 
-export function nextKey(keys: readonly KeyRecord[], purpose: KeyPurpose): KeyRecord | undefined {
+function nextKey(keys: readonly KeyRecord[], purpose: KeyPurpose): KeyRecord | undefined {
   return keys.find((k) => k.purpose === purpose && k.state === 'next');
 }
 

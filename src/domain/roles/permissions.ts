@@ -31,8 +31,6 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   user: SELF,
 };
 
-export const ROLES = Object.keys(ROLE_PERMISSIONS) as Role[];
-
 function isRole(value: unknown): value is Role {
   return typeof value === 'string' && Object.hasOwn(ROLE_PERMISSIONS, value);
 }

@@ -6,14 +6,16 @@ import { TesseraError } from '../../errors/errors.js';
 import { checkUserToken, type UserRow } from '../../sessions/access-tokens.js';
 import type { AccessClaims } from '../../tokens/token-service.js';
 
-export interface Auth {
+interface Auth {
   claims: AccessClaims;
   user: UserRow;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    authenticate(this: void, request: FastifyRequest, reply: FastifyReply): Promise<void>;
+    /** The same, for a token in the Authorization header or an `access_token` form parameter (RFC 6750 2.2). */
+    authenticateWithBodyToken(this: void, request: FastifyRequest, reply: FastifyReply): Promise<void>;
   }
   interface FastifyRequest {
     /** Who called: set by app.authenticate (named apart from the verifier kit's request.auth). */
@@ -30,10 +32,8 @@ export default fp(
     const audiences = [...new Set([config.issuer, config.defaultAudience])];
     app.decorateRequest('principal', null);
 
-    app.decorate('authenticate', async (request: FastifyRequest) => {
-      const header = request.headers.authorization;
-      const match = typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header) : null;
-      if (!match) {
+    const authenticateToken = async (request: FastifyRequest, token: string | undefined) => {
+      if (token === undefined) {
         throw new TesseraError('invalid_token', {
           detail: 'no bearer token',
           headers: { 'WWW-Authenticate': bearerChallenge(config.issuer) },
@@ -46,7 +46,7 @@ export default fp(
         });
       let claims: AccessClaims;
       try {
-        claims = await app.tokens.verifyAccessToken(match[1]!, audiences);
+        claims = await app.tokens.verifyAccessToken(token, audiences);
       } catch (error) {
         throw refuse(`access token rejected: ${(error as Error).message}`);
       }
@@ -54,6 +54,22 @@ export default fp(
       const checked = await checkUserToken(app.db, claims);
       if ('refused' in checked) throw refuse(checked.refused);
       request.principal = { claims, user: checked.user };
+    };
+    const fromHeader = (request: FastifyRequest) => {
+      const header = request.headers.authorization;
+      return typeof header === 'string' ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)?.[1] : undefined;
+    };
+    app.decorate('authenticate', async (request: FastifyRequest) => {
+      await authenticateToken(request, fromHeader(request));
+    });
+    app.decorate('authenticateWithBodyToken', async (request: FastifyRequest) => {
+      const body = request.body as Record<string, unknown> | undefined;
+      const inBody = typeof body?.access_token === 'string' ? body.access_token : undefined;
+      const inHeader = fromHeader(request);
+      // RFC 6750 2: a client uses one method per request.
+      if (inBody !== undefined && inHeader !== undefined)
+        throw new TesseraError('invalid_request', { detail: 'access token in both header and body' });
+      await authenticateToken(request, inHeader ?? inBody);
     });
   },
   { name: 'authentication', dependencies: ['database', 'token-service'] },

@@ -1,9 +1,11 @@
 // Housekeeping on a timer of its own: about once a minute, counter entries past the window
-// and spent captcha answers (login_failures, captcha_answers); about once an hour, and on
+// and spent captcha answers (login_failures, captcha_answers), and expired browser sessions,
+// authorization requests and codes; about once an hour, and on
 // the first pass after start, the audit log and alerts past AUDIT_RETENTION_DAYS.
 // app.housekeeping() runs a whole pass now.
 import fp from 'fastify-plugin';
 import { applyAuditRetention } from '../../audit/audit-log.js';
+import { pruneAuthorizationState } from '../../authorization/housekeeping.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,6 +26,7 @@ export default fp(
       while (running) await running.catch(() => undefined);
       running = (async () => {
         await app.credentialGuard.prune();
+        await pruneAuthorizationState(app.db);
         if (withRetention) await applyAuditRetention(app.db, app.config.audit.retentionDays);
       })().finally(() => {
         running = undefined;

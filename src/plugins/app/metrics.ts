@@ -25,7 +25,7 @@ function grantOf(route: string, body: unknown): string | undefined {
   return route === '/oauth/token' && typeof grant === 'string' ? grant.slice(0, 32) : undefined;
 }
 
-export function serveMetrics(metrics: Metrics, port: number, host: string): Promise<Server> {
+function serveMetrics(metrics: Metrics, port: number, host: string): Promise<Server> {
   const server = createServer((request, response) => {
     const path = (request.url ?? '').split('?')[0];
     if (request.method !== 'GET' || path !== '/metrics') {

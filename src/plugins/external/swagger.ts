@@ -11,9 +11,22 @@ export default fp(
           title: 'Tessera',
           version: '0.1.0',
           description: 'Identity and token service. Generated from the route schemas; do not edit by hand.',
+          license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
         },
-        servers: [{ url: 'http://localhost:3000' }],
-        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+        // Relative: the API is served at the root of whatever origin ISSUER names.
+        servers: [{ url: '/' }],
+        components: {
+          securitySchemes: {
+            bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+            clientBasic: {
+              type: 'http',
+              scheme: 'basic',
+              description:
+                'OAuth client authentication, client_secret_basic (RFC 6749 2.3.1). The OAuth endpoints also ' +
+                'accept client_secret_post: client_id and client_secret in the form body instead.',
+            },
+          },
+        },
       },
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),

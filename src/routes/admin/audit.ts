@@ -92,6 +92,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { policy: { permission: 'audit:read' } },
       schema: {
+        operationId: 'queryAudit',
         summary: 'Query the audit log (newest first, cursor-paged); the read is itself recorded',
         tags: ['admin'],
         security: [{ bearer: [] }],

@@ -39,6 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     '/keys',
     {
       schema: {
+        operationId: 'listKeys',
         summary: 'List signing keys',
         tags: ['admin'],
         security: [{ bearer: [] }],
@@ -66,6 +67,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     '/keys/rotate',
     {
       schema: {
+        operationId: 'rotateKey',
         summary: 'Start a key rotation: a next key is published now and signs after KEY_PUBLISH_AHEAD',
         tags: ['admin'],
         security: [{ bearer: [] }],
@@ -104,6 +106,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     '/keys/:kid/revoke',
     {
       schema: {
+        operationId: 'revokeKey',
         summary: 'Revoke a key at once; a revoked signing key is replaced immediately',
         tags: ['admin'],
         security: [{ bearer: [] }],

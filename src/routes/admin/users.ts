@@ -36,6 +36,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { policy: { permission: 'users:read' } },
       schema: {
+        operationId: 'listUsers',
         summary: 'List and search users (paged by cursor)',
         tags: ['admin'],
         security: bearer,
@@ -76,6 +77,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       // Moderators may reach this route; what they may change is decided per request.
       config: { policy: { permission: 'users:disable' } },
       schema: {
+        operationId: 'updateUser',
         summary:
           'Change roles (admin) or the disabled flag (admin; moderators for plain users); ends the user’s sessions',
         tags: ['admin'],
@@ -104,6 +106,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { policy: { permission: 'sessions:end-any' } },
       schema: {
+        operationId: 'endUserSessions',
         summary: 'End every session of a user',
         tags: ['admin'],
         security: bearer,

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
-import { Password, Text, TokenResponse, errors } from '../../schemas.js';
+import { Password, Text, errors, tokenResponseRef } from '../../schemas.js';
 import { passwordLogin } from '../../sessions/login.js';
 import { noStore } from '../../lib/http.js';
 import { deliverRefreshToken } from '../../lib/refresh-cookie.js';
@@ -31,10 +31,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       bodyLimit: 8192,
       config: { policy: { public: true }, rateLimit: { max: app.config.rateLimits.login, timeWindow: ONE_MINUTE } },
       schema: {
+        operationId: 'login',
         summary: 'Log in with email and password',
         tags: ['auth'],
+        security: [],
         body: LoginBody,
-        response: { 200: TokenResponse, ...errors(400, 401, 413, 415, 429, 503) },
+        response: { 200: tokenResponseRef, ...errors(400, 401, 413, 415, 429, 503) },
       },
     },
     async (request, reply) => {

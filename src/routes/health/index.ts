@@ -1,6 +1,7 @@
 // Liveness and readiness for orchestrators.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { errors } from '../../schemas.js';
 
 const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
 
@@ -10,7 +11,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     '/healthz',
     {
       config: { policy: { public: true } },
-      schema: { summary: 'Liveness', tags: ['health'], response: { 200: Status } },
+      schema: {
+        operationId: 'healthz',
+        summary: 'Liveness',
+        tags: ['health'],
+        security: [],
+        response: { 200: Status, ...errors(429) },
+      },
     },
     async () => ({ status: 'ok' }),
   );
@@ -19,9 +26,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { policy: { public: true } },
       schema: {
+        operationId: 'readyz',
         summary: 'Readiness: database reachable, keys loaded',
         tags: ['health'],
-        response: { 200: Status, 503: Status },
+        security: [],
+        response: { 200: Status, 503: Status, ...errors(429) },
       },
     },
     async (_request, reply) => {

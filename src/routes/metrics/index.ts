@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { errors } from '../../schemas.js';
 
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   if (app.config.metrics.port !== undefined) return;
@@ -13,6 +13,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { policy: { permission: 'metrics:read' } },
       schema: {
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics (admins; served on METRICS_PORT without auth when that is set)',
         tags: ['admin'],
         security: [{ bearer: [] }],

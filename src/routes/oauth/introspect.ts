@@ -55,8 +55,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { policy: { client: true }, rateLimit: { max: config.rateLimits.token, timeWindow: ONE_MINUTE } },
       schema: {
+        operationId: 'introspectToken',
         summary: 'Token introspection (RFC 7662), for clients allowed to introspect',
         tags: ['oauth'],
+        security: [{ clientBasic: [] }],
         consumes: ['application/x-www-form-urlencoded'],
         body: Type.Object(
           {
@@ -99,8 +101,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { policy: { client: true }, rateLimit: { max: config.rateLimits.token, timeWindow: ONE_MINUTE } },
       schema: {
+        operationId: 'listRevoked',
         summary: 'Sessions and users ended since a unix time (within the access token lifetime), for verifiers',
         tags: ['oauth'],
+        security: [{ clientBasic: [] }],
         querystring: Type.Object({ since: Type.String({ pattern: '^[0-9]{1,12}$' }) }, { additionalProperties: false }),
         response: { 200: Revoked, ...errors(400, 401, 403, 429) },
       },

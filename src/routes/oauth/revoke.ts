@@ -6,7 +6,7 @@ import { TesseraError } from '../../errors/errors.js';
 import { Text, errors } from '../../schemas.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
 import { noStore } from '../../lib/http.js';
-import { authenticateClient, clientCredentials, FIRST_PARTY_CLIENT_ID } from '../../clients/clients.js';
+import { authenticateTokenClient, FIRST_PARTY_CLIENT_ID } from '../../clients/clients.js';
 import { revokeToken } from '../../sessions/revocation.js';
 import { checkNotCrossSite, clearRefreshCookie, refreshCookie } from '../../lib/refresh-cookie.js';
 
@@ -28,8 +28,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { policy: { client: true }, rateLimit: { max: config.rateLimits.token, timeWindow: ONE_MINUTE } },
       schema: {
+        operationId: 'revokeToken',
         summary: 'Token revocation (RFC 7009); a refresh or user access token ends its session',
         tags: ['oauth'],
+        // Confidential clients authenticate; public clients (and browser mode) send none.
+        security: [{ clientBasic: [] }, {}],
         consumes: ['application/x-www-form-urlencoded'],
         body: RevokeBody,
         response: {
@@ -46,8 +49,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       noStore(reply);
-      const credentials = clientCredentials(request, request.body);
-      const client = credentials ? await authenticateClient(app.db, credentials) : undefined;
+      // Confidential clients authenticate; public ones name themselves (RFC 7009 2.1).
+      const client = await authenticateTokenClient(app.db, request, request.body);
       const requester = client?.id ?? request.body.client_id ?? FIRST_PARTY_CLIENT_ID;
       // Browser mode logout: the cookie names the session; refuse anything cross-site.
       const cookie = request.body.token ? undefined : refreshCookie(request);

@@ -6,10 +6,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
-import { Text, TokenResponse, errors } from '../../schemas.js';
+import { Text, errors, tokenResponseRef } from '../../schemas.js';
 import { noStore } from '../../lib/http.js';
 import { checkNotCrossSite, deliverRefreshToken, refreshCookie } from '../../lib/refresh-cookie.js';
-import { authenticateClient as checkClientSecret, clientCredentials, type ClientRow } from '../../clients/clients.js';
+import { authenticateTokenClient, type ClientRow } from '../../clients/clients.js';
+import { authorizationCodeGrant } from '../../grants/authorization-code.js';
 import { refreshTokenGrant } from '../../grants/refresh-token.js';
 import { clientCredentialsGrant, mayUseClientCredentials } from '../../grants/client-credentials.js';
 import type { TokenResponseBody } from '../../grants/token-pair.js';
@@ -20,6 +21,9 @@ const TokenBody = Type.Object(
   {
     grant_type: Text({ minLength: 1, maxLength: 128 }),
     refresh_token: Type.Optional(Text({ minLength: 1 })),
+    code: Type.Optional(Text({ minLength: 1, maxLength: 512 })),
+    redirect_uri: Type.Optional(Text({ minLength: 1, maxLength: 2048 })),
+    code_verifier: Type.Optional(Text({ minLength: 1, maxLength: 256 })),
     client_id: Type.Optional(Text({ minLength: 1, maxLength: 128 })),
     client_secret: Type.Optional(Text({ minLength: 1, maxLength: 512 })),
     scope: Type.Optional(Text({ minLength: 1, maxLength: 1024 })),
@@ -37,6 +41,29 @@ interface GrantHandler {
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const grants: Record<string, GrantHandler> = {
+    authorization_code: {
+      checkAllowed(client) {
+        // Public clients identify themselves with client_id; confidential ones authenticate.
+        if (!client) {
+          throw new TesseraError('invalid_client', {
+            detail: 'authorization_code without a client',
+            headers: { 'WWW-Authenticate': 'Basic realm="tessera"' },
+          });
+        }
+        if (!client.grant_types.includes('authorization_code'))
+          throw new TesseraError('unauthorized_client', { detail: 'grant not allowed for client' });
+      },
+      async issue(request, _reply, client) {
+        const body = request.body;
+        return authorizationCodeGrant(app, client!, {
+          code: body.code,
+          redirectUri: body.redirect_uri,
+          codeVerifier: body.code_verifier,
+          ip: request.ip,
+          userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
+        });
+      },
+    },
     refresh_token: {
       async issue(request, reply, client) {
         const body = request.body;
@@ -88,8 +115,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
 
   /** Confidential clients authenticate (client_secret_basic or _post); public clients send client_id only. */
   async function authenticateClient(request: TokenRequest): Promise<ClientRow | undefined> {
-    const credentials = clientCredentials(request, request.body);
-    return credentials ? checkClientSecret(app.db, credentials) : undefined;
+    return authenticateTokenClient(app.db, request, request.body);
   }
 
   function checkGrantAllowed(grant: GrantHandler, client: ClientRow | undefined): void {
@@ -101,12 +127,15 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { policy: { client: true }, rateLimit: { max: app.config.rateLimits.token, timeWindow: ONE_MINUTE } },
       schema: {
+        operationId: 'token',
         summary:
-          'Token endpoint (grants: refresh_token, client_credentials; client_secret_basic or client_secret_post)',
+          'Token endpoint (grants: authorization_code, refresh_token, client_credentials; client_secret_basic, client_secret_post, or none for public clients)',
         tags: ['oauth'],
+        // Confidential clients authenticate; public clients send client_id only.
+        security: [{ clientBasic: [] }, {}],
         consumes: ['application/x-www-form-urlencoded'],
         body: TokenBody,
-        response: { 200: TokenResponse, ...errors(400, 401, 413, 415, 429, 503) },
+        response: { 200: tokenResponseRef, ...errors(400, 401, 413, 415, 429, 503) },
       },
     },
     async (request, reply) => {

@@ -23,7 +23,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Answers 201 with the normalized email whether or not the email was already registered, so the endpoint ' +
           'cannot be used to learn which emails have accounts; an existing account is left untouched.',
+        operationId: 'registerUser',
         tags: ['users'],
+        security: [],
         body: RegisterBody,
         response: { 201: Registered, ...errors(400, 403, 413, 415, 429, 503) },
       },

@@ -39,6 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: user,
       schema: {
+        operationId: 'getMe',
         summary: 'Own profile',
         tags: ['users'],
         security: bearer,
@@ -57,6 +58,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       bodyLimit: 8192,
       config: { ...user, rateLimit: { max: 10, timeWindow: ONE_MINUTE } },
       schema: {
+        operationId: 'changePassword',
         summary: 'Change own password (current password required, under the login defences); ends every other session',
         tags: ['users'],
         security: bearer,
@@ -96,6 +98,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: user,
       schema: {
+        operationId: 'listOwnSessions',
         summary: 'Own live sessions',
         tags: ['users'],
         security: bearer,
@@ -125,6 +128,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: user,
       schema: {
+        operationId: 'endOwnSession',
         summary: 'End one of own sessions',
         tags: ['users'],
         security: bearer,

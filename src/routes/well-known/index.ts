@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { USER_SCOPES } from '../../domain/tokens/grant-request.js';
+import { errors } from '../../schemas.js';
 
 const Metadata = Type.Object(
   {
@@ -9,6 +10,8 @@ const Metadata = Type.Object(
     token_endpoint: Type.String(),
     jwks_uri: Type.String(),
     userinfo_endpoint: Type.String(),
+    authorization_endpoint: Type.String(),
+    end_session_endpoint: Type.String(),
     revocation_endpoint: Type.String(),
     introspection_endpoint: Type.String(),
     grant_types_supported: Type.Array(Type.String()),
@@ -39,18 +42,23 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, keystore } = app;
   const metadata = {
     issuer: config.issuer,
+    authorization_endpoint: `${config.issuer}/oauth/authorize`,
     token_endpoint: `${config.issuer}/oauth/token`,
     jwks_uri: `${config.issuer}/.well-known/jwks.json`,
     userinfo_endpoint: `${config.issuer}/userinfo`,
+    end_session_endpoint: `${config.issuer}/oauth/logout`,
     revocation_endpoint: `${config.issuer}/oauth/revoke`,
     introspection_endpoint: `${config.issuer}/oauth/introspect`,
-    grant_types_supported: ['refresh_token', 'client_credentials'],
-    // No authorization endpoint: users log in through POST /auth/login.
-    response_types_supported: [],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    code_challenge_methods_supported: ['S256'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [config.signingAlg],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    scopes_supported: [...USER_SCOPES],
+    scopes_supported: [...USER_SCOPES, 'offline_access'],
     claims_supported: [
       'iss',
       'sub',
@@ -64,19 +72,35 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       'sid',
       'roles',
       'auth_time',
+      'nonce',
+      'at_hash',
+      'amr',
       'email',
+      'email_verified',
+      'updated_at',
     ],
+    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+    authorization_response_iss_parameter_supported: true,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    claims_parameter_supported: false,
   };
 
-  for (const path of ['/oauth-authorization-server', '/openid-configuration']) {
+  const metadataPaths = [
+    ['/oauth-authorization-server', 'getOAuthAuthorizationServerMetadata'],
+    ['/openid-configuration', 'getOpenIdConfiguration'],
+  ] as const;
+  for (const [path, operationId] of metadataPaths) {
     app.get(
       path,
       {
         config: { policy: { public: true } },
         schema: {
+          operationId,
           summary: 'Authorization server metadata (RFC 8414)',
           tags: ['discovery'],
-          response: { 200: Metadata },
+          security: [],
+          response: { 200: Metadata, ...errors(429) },
         },
       },
       async (_request, reply) => {
@@ -91,9 +115,15 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { policy: { public: true } },
       schema: {
+        operationId: 'getJwks',
         summary: 'Public signing keys (RFC 7517); conditional GET with ETag',
         tags: ['discovery'],
-        response: { 200: Type.Object({ keys: Type.Array(Jwk) }, { additionalProperties: false }), 304: Type.Null() },
+        security: [],
+        response: {
+          200: Type.Object({ keys: Type.Array(Jwk) }, { additionalProperties: false }),
+          304: Type.Null(),
+          ...errors(429),
+        },
       },
     },
     async (request, reply) => {

@@ -1,0 +1,224 @@
+// The hosted pages (login, consent, error, sign-out): Eta templates compiled once at
+// startup, every interpolation HTML-escaped, each answer with its own nonce and CSP.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Eta } from 'eta/core';
+import { type CaptchaProvider, originSource, pageCsp } from './csp.js';
+import { packageRoot } from './package-root.js';
+import { stylesheet } from './stylesheet.js';
+
+/** One answer: the document and the Content-Security-Policy made for it (same nonce). */
+export interface Page {
+  html: string;
+  csp: string;
+}
+
+export interface PagesSettings {
+  brandName: string;
+  logoUrl?: string | undefined;
+  captcha: { provider: CaptchaProvider; sitekey?: string | undefined; scriptUrl: string };
+}
+
+export type LoginMessage =
+  'invalid_credentials' | 'captcha_required' | 'captcha_failed' | 'rate_limited' | 'unavailable';
+
+/** What a failed sign-in says: never which of the email or the password was wrong. */
+export const LOGIN_MESSAGES: Readonly<Record<LoginMessage, string>> = {
+  invalid_credentials: 'The email or password is incorrect.',
+  captcha_required: 'Please complete the check below and try again.',
+  captcha_failed: 'The check could not be verified. Please complete it again.',
+  rate_limited: 'Too many attempts. Please wait a moment and try again.',
+  unavailable: 'Signing in is not possible right now. Please try again later.',
+};
+
+export interface ScopeView {
+  name: string;
+  description: string;
+}
+
+const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  openid: 'Know who you are on this service',
+  profile: 'See your basic profile information',
+  email: 'See your email address',
+  offline_access: 'Keep access while you are not using it',
+};
+
+/** The consent page's lines for these scopes; a scope we do not know shows its name. */
+export function describeScopes(names: readonly string[]): ScopeView[] {
+  return names.map((name) => ({
+    name,
+    description: Object.hasOwn(SCOPE_DESCRIPTIONS, name) ? SCOPE_DESCRIPTIONS[name]! : name,
+  }));
+}
+
+/** The element each provider's script turns into its widget. */
+const CAPTCHA_WIDGET_CLASS: Readonly<Record<Exclude<CaptchaProvider, 'none'>, string>> = {
+  hcaptcha: 'h-captcha',
+  turnstile: 'cf-turnstile',
+  recaptcha: 'g-recaptcha',
+};
+
+export interface LoginPage {
+  clientName: string;
+  action: string;
+  hidden: Readonly<Record<string, string>>;
+  email?: string | undefined;
+  message?: LoginMessage | undefined;
+  /** Whether this answer must carry the captcha widget (ignored with CAPTCHA_PROVIDER=none). */
+  captcha: boolean;
+  formActions: readonly string[];
+}
+
+interface ConsentPage {
+  clientName: string;
+  action: string;
+  hidden: Readonly<Record<string, string>>;
+  scopes: readonly ScopeView[];
+  formActions: readonly string[];
+}
+
+interface ErrorPage {
+  title?: string | undefined;
+  message: string;
+  /** The OAuth error code, shown as is (escaped). */
+  error?: string | undefined;
+  errorDescription?: string | undefined;
+}
+
+interface LogoutConfirmPage {
+  action: string;
+  hidden: Readonly<Record<string, string>>;
+  clientName?: string | undefined;
+  formActions: readonly string[];
+}
+
+interface LoggedOutPage {
+  clientName?: string | undefined;
+}
+
+export interface Pages {
+  login(data: LoginPage): Page;
+  consent(data: ConsentPage): Page;
+  error(data: ErrorPage): Page;
+  logoutConfirm(data: LogoutConfirmPage): Page;
+  loggedOut(data?: LoggedOutPage): Page;
+}
+
+const TEMPLATES = ['layout', 'login', 'consent', 'error', 'logout-confirm', 'logged-out'] as const;
+type TemplateName = (typeof TEMPLATES)[number];
+
+export const TEMPLATES_DIR = join('src', 'pages', 'templates');
+
+/** Our own form targets only: a path on this origin, never `//host` or a scheme. */
+const FORM_PATH = /^\/(?![/\\])[^\s"'<>\\]*$/;
+
+function formPath(action: string): string {
+  if (!FORM_PATH.test(action)) throw new Error(`a page's form action must be a path on this server: ${action}`);
+  return action;
+}
+
+/** A logo is an http(s) URL (its origin joins img-src) or a path on this server. */
+function checkLogoUrl(logoUrl: string | undefined): string | undefined {
+  if (logoUrl === undefined || logoUrl === '') return undefined;
+  if (FORM_PATH.test(logoUrl) || originSource(logoUrl) !== undefined) return logoUrl;
+  throw new Error('BRAND_LOGO_URL must be an http(s) URL or a path on this server');
+}
+
+function newNonce(): string {
+  return randomBytes(16).toString('base64');
+}
+
+export function createPages(settings: PagesSettings): Pages {
+  const eta = new Eta({ autoEscape: true, useWith: false, varName: 'it', cache: true });
+  // The whole defence rests on this; refuse to start if a future Eta escaped less.
+  if (eta.config.escapeFunction(`&<>"'`) !== '&amp;&lt;&gt;&quot;&#39;') {
+    throw new Error('the template engine does not escape & < > " \' as expected');
+  }
+  const dir = join(packageRoot(), TEMPLATES_DIR);
+  for (const name of TEMPLATES) eta.loadTemplate(`@${name}`, readFileSync(join(dir, `${name}.eta`), 'utf8'));
+
+  const { brandName } = settings;
+  const logoUrl = checkLogoUrl(settings.logoUrl);
+  const { provider, scriptUrl } = settings.captcha;
+  if (provider !== 'none' && originSource(scriptUrl) === undefined) {
+    throw new Error('CAPTCHA_SCRIPT_URL must be an http(s) URL');
+  }
+  const { href } = stylesheet();
+
+  function page(
+    name: Exclude<TemplateName, 'layout'>,
+    title: string,
+    data: object,
+    csp: { nonce: string; captcha: boolean; formActions?: readonly string[] | undefined },
+  ): Page {
+    const body = eta.render(`@${name}`, { ...data, brandName, nonce: csp.nonce });
+    const html = eta.render('@layout', { title, brandName, logoUrl, stylesheet: href, body });
+    return {
+      html,
+      csp: pageCsp({
+        nonce: csp.nonce,
+        captcha: csp.captcha ? { provider, scriptUrl } : undefined,
+        logoUrl,
+        formActions: csp.formActions,
+      }),
+    };
+  }
+
+  return {
+    login(data) {
+      const email = data.email ?? '';
+      const widget =
+        data.captcha && provider !== 'none'
+          ? { className: CAPTCHA_WIDGET_CLASS[provider], sitekey: settings.captcha.sitekey ?? '', scriptUrl }
+          : undefined;
+      return page(
+        'login',
+        'Sign in',
+        {
+          clientName: data.clientName,
+          action: formPath(data.action),
+          hidden: Object.entries(data.hidden),
+          email,
+          message: data.message ? LOGIN_MESSAGES[data.message] : undefined,
+          autofocus: email === '' ? 'email' : 'password',
+          captcha: widget,
+        },
+        { nonce: newNonce(), captcha: widget !== undefined, formActions: data.formActions },
+      );
+    },
+    consent(data) {
+      return page(
+        'consent',
+        'Allow access',
+        {
+          clientName: data.clientName,
+          action: formPath(data.action),
+          hidden: Object.entries(data.hidden),
+          scopes: data.scopes,
+        },
+        { nonce: newNonce(), captcha: false, formActions: data.formActions },
+      );
+    },
+    error(data) {
+      const title = data.title ?? 'Something went wrong';
+      return page(
+        'error',
+        title,
+        { title, message: data.message, error: data.error, errorDescription: data.errorDescription },
+        { nonce: newNonce(), captcha: false },
+      );
+    },
+    logoutConfirm(data) {
+      return page(
+        'logout-confirm',
+        'Sign out',
+        { action: formPath(data.action), hidden: Object.entries(data.hidden), clientName: data.clientName },
+        { nonce: newNonce(), captcha: false, formActions: data.formActions },
+      );
+    },
+    loggedOut(data = {}) {
+      return page('logged-out', 'Signed out', { clientName: data.clientName }, { nonce: newNonce(), captcha: false });
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Screenshots of every hosted page, light and dark (prefers-color-scheme), at a phone-sized
+// viewport: login, login with the captcha widget, consent, error, logout confirmation and
+// logged out. Taken in memory and checked on every run; written to docs/screenshots/ only
+// with UPDATE_SCREENSHOTS=1 (UPDATE_SCREENSHOTS=1 node --import tsx --test test/oidc/screenshots.test.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { launchBrowser, screenshot, watchedPage } from '../helpers/browser.js';
+import { WIDGET_LABEL, startCaptchaWidget } from '../helpers/captcha-widget-stand-in.js';
+import { decide, hostedPage, submitLogin, world } from './helpers.js';
+
+/** Both colour schemes of the page as it stands; the two must differ (the dark styles apply). */
+async function both(page: Page, name: string): Promise<void> {
+  const background: string[] = [];
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    background.push(await page.evaluate<string>('getComputedStyle(document.body).backgroundColor'));
+    await screenshot(page, name, colorScheme);
+  }
+  assert.notEqual(background[0], background[1], `${name}: the dark scheme changes the page's background`);
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+test('screenshots of the hosted pages, light and dark', async (t) => {
+  const captcha = await startCaptchaWidget(t, 'hcaptcha');
+  const w = await world(
+    t,
+    { ...captcha.env, CAPTCHA_AFTER_FAILURES: '1', CAPTCHA_AFTER_IP_FAILURES: '100000' },
+    { email: 'ada.lovelace@example.com' },
+  );
+  const { server, user, firstParty, thirdParty } = w;
+  const browser = await launchBrowser(t);
+  const watch = await watchedPage(browser, { viewport: { width: 480, height: 720 } });
+  const { page } = watch;
+
+  await page.goto(firstParty.loginUrl());
+  assert.equal(await hostedPage(page), 'login');
+  await both(page, 'login');
+
+  await submitLogin(page, user.email, 'not-the-password-1');
+  await page.locator('.h-captcha button', { hasText: WIDGET_LABEL }).waitFor();
+  await both(page, 'login-with-captcha');
+
+  // The third party's consent, after signing in with the captcha solved (the hint names the
+  // account the captcha is due for).
+  await page.goto(thirdParty.loginUrl({ login_hint: user.email }));
+  await page.locator('.h-captcha button', { hasText: WIDGET_LABEL }).click();
+  await page.locator('.h-captcha[data-stand-in="solved"]').waitFor();
+  await submitLogin(page, user.email, user.password);
+  assert.equal(await hostedPage(page), 'consent', await page.content());
+  await both(page, 'consent');
+  await decide(page, 'allow');
+  thirdParty.lastSuccess();
+
+  await page.goto(`${server.url}/oauth/authorize?client_id=no-such-client&response_type=code`);
+  await both(page, 'error');
+
+  await page.goto(`${server.url}/oauth/logout`);
+  assert.equal(await hostedPage(page), 'logout-confirm', await page.content());
+  await both(page, 'logout-confirm');
+  await decide(page, 'logout');
+  assert.match(await page.locator('main').innerText(), /signed out/i);
+  await both(page, 'logged-out');
+
+  assert.deepEqual(watch.cspViolations(), [], 'no page broke its CSP');
+  watch.assertClean('screenshots');
+});
