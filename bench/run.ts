@@ -1,5 +1,7 @@
 // npm run bench: figures, not pass/fail. Runs against BENCH_DATABASE_URL (PostgreSQL)
-// when set, else the embedded engine, on loopback with bounded counts.
+// when set, else the embedded engine, on loopback with bounded counts; then the side-by-side
+// throughput table against oidc-provider (bench/side-by-side.ts). `npm run bench --
+// --side-by-side-only` runs the table alone.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config/config.js';
 import { buildServer } from '../src/server.js';
+import { sideBySide } from './side-by-side.js';
 
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 500);
 const LOGINS = Number(process.env.BENCH_LOGINS ?? 40);
@@ -87,4 +90,5 @@ async function main() {
   await app.close();
 }
 
-await main();
+if (!process.argv.includes('--side-by-side-only')) await main();
+await sideBySide();

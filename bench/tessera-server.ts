@@ -1,0 +1,268 @@
+// Tessera as the side-by-side bench drives it: a real listening server (src/server.ts
+// buildServer) on a fresh PostgreSQL database, in a child process pinned with taskset.
+//
+// As a module: startTessera({ adminUrl, cores }) spawns this file under `taskset -c <cores>`
+// and talks to it over IPC. As a script:
+//
+//   taskset -c 1 node --import tsx bench/tessera-server.ts --database-url postgres://postgres@127.0.0.1:5432/postgres
+//
+// creates bench_tessera_<hex> there (dropped on exit), starts Tessera on it with a fresh
+// MASTER_KEY, rate limits out of the way, CAPTCHA_PROVIDER=none and LOG_LEVEL=silent,
+// registers one client_credentials client and a few users, and prints one JSON line
+// ({ url, jwksUrl, tokenUrl, clientId, clientSecret, database, pid }) once listening.
+//
+// Refresh tokens: the users log in through POST /auth/login (real logins, one argon2id verify
+// each); the many more a run needs are minted by the steps the login runs once the password
+// has been checked (src/sessions/login.ts: createSession, then issueTokenPair), so thousands
+// cost seconds, not minutes of argon2. They are the same tokens, for the same first-party
+// client, scope and audience. The login_success audit event is not written for these.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { createClient, FIRST_PARTY_CLIENT_ID } from '../src/clients/clients.js';
+import { loadConfig } from '../src/config/config.js';
+import { createSession } from '../src/db/repositories/sessions.js';
+import { findUserByEmail } from '../src/db/repositories/users.js';
+import { resolveAudience, resolveScope, USER_SCOPES } from '../src/domain/tokens/grant-request.js';
+import { issueTokenPair } from '../src/grants/token-pair.js';
+import { buildServer } from '../src/server.js';
+
+const USERS = 16;
+const PASSWORD = 'bench-password-quiet-orbit';
+const HIGH = '10000000';
+
+interface TesseraInfo {
+  url: string;
+  jwksUrl: string;
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  database: string;
+  pid: number;
+}
+
+export interface TesseraServer extends TesseraInfo {
+  /** `n` fresh refresh tokens, each of its own session. */
+  mintRefreshTokens(n: number): Promise<string[]>;
+  /** Stops serving and drops the database. */
+  close(): Promise<void>;
+}
+
+function withDatabase(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function admin<T>(adminUrl: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function dropDatabase(adminUrl: string, database: string): Promise<void> {
+  await admin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`));
+}
+
+async function serveInProcess(adminUrl: string) {
+  const database = `bench_tessera_${randomBytes(6).toString('hex')}`;
+  await admin(adminUrl, (c) => c.query(`CREATE DATABASE "${database}"`));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: withDatabase(adminUrl, database),
+    MASTER_KEY: randomBytes(32).toString('base64'),
+    CAPTCHA_PROVIDER: 'none',
+    LOGIN_DELAY_MAX_MS: '0',
+    // The schema caps these three at 10^6; the global limit takes 10^7.
+    LOGIN_RATE_LIMIT: '1000000',
+    TOKEN_RATE_LIMIT: '1000000',
+    REGISTRATION_RATE_LIMIT: '1000000',
+    RATE_LIMIT_MAX: HIGH,
+  });
+  const app = await buildServer(config, { logger: false });
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+  } catch (error) {
+    await app.close();
+    await dropDatabase(adminUrl, database);
+    throw error;
+  }
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+  const { client, secret } = await createClient(app.db, {
+    name: 'bench client_credentials',
+    scopes: ['api'],
+    grantTypes: ['client_credentials'],
+  });
+
+  // Real users, each logged in once through the endpoint.
+  const emails = Array.from({ length: USERS }, (_, i) => `bench-${i}-${randomBytes(3).toString('hex')}@example.com`);
+  const loginTokens: string[] = [];
+  for (const email of emails) {
+    const created = await fetch(`${url}/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
+    if (created.status !== 201 && created.status !== 200) throw new Error(`POST /users ${created.status}`);
+    const login = await fetch(`${url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
+    if (login.status !== 200) throw new Error(`POST /auth/login ${login.status} ${await login.text()}`);
+    loginTokens.push(((await login.json()) as { refresh_token: string }).refresh_token);
+  }
+  const users = await Promise.all(emails.map((e) => findUserByEmail(app.db, e)));
+  const scope = resolveScope(undefined, USER_SCOPES)!;
+  const audience = resolveAudience(undefined, config)!;
+
+  let n = 0;
+  const mintOne = async (): Promise<string> => {
+    const user = users[n++ % users.length]!;
+    const session = await createSession(app.db, {
+      userId: user.id,
+      clientId: FIRST_PARTY_CLIENT_ID,
+      scope,
+      audience,
+      jti: randomUUID(),
+      ttlSeconds: config.refreshTokenTtl,
+      userAgent: 'bench',
+      ip: '127.0.0.1',
+    });
+    const issued = await issueTokenPair(
+      { tokens: app.tokens, config },
+      {
+        sessionId: session.id,
+        userId: user.id,
+        clientId: FIRST_PARTY_CLIENT_ID,
+        scope,
+        audience,
+        roles: user.roles,
+        authTime: new Date(session.auth_time),
+        refreshJti: session.current_jti,
+        refreshIssuedAt: new Date(session.current_issued_at),
+        sessionExpiresAt: new Date(session.expires_at),
+      },
+    );
+    return issued.response.refresh_token;
+  };
+  const mintRefreshTokens = async (count: number): Promise<string[]> => {
+    // The login tokens first, then minted ones, a few at a time (the pool has 10 connections).
+    const out = loginTokens.splice(0, count);
+    while (out.length < count) {
+      out.push(...(await Promise.all(Array.from({ length: Math.min(16, count - out.length) }, mintOne))));
+    }
+    return out;
+  };
+
+  const info: TesseraInfo = {
+    url,
+    jwksUrl: `${url}/.well-known/jwks.json`,
+    tokenUrl: `${url}/oauth/token`,
+    clientId: client.id,
+    clientSecret: secret,
+    database,
+    pid: process.pid,
+  };
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      await app.close();
+      await dropDatabase(adminUrl, database);
+    })());
+  return { info, mintRefreshTokens, close };
+}
+
+const SCRIPT = fileURLToPath(import.meta.url);
+const REPO_ROOT = join(dirname(SCRIPT), '..');
+
+type ChildMessage = { id: number; tokens?: string[]; error?: string };
+
+export async function startTessera(options: { adminUrl: string; cores: string }): Promise<TesseraServer> {
+  const args = ['-c', options.cores, process.execPath, '--import', 'tsx', SCRIPT, '--database-url', options.adminUrl];
+  const child: ChildProcess = spawn('taskset', args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const info = await new Promise<TesseraInfo>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const onExit = (code: number | null) => reject(new Error(`tessera bench server exited (${code}) before listening`));
+    child.once('exit', onExit);
+    child.once('error', reject);
+    lines.on('line', (line) => {
+      if (!line.startsWith('{')) return process.stderr.write(`${line}\n`);
+      child.off('exit', onExit);
+      resolve(JSON.parse(line) as TesseraInfo);
+    });
+  });
+  let next = 0;
+  const pending = new Map<number, { resolve: (t: string[]) => void; reject: (e: Error) => void }>();
+  child.on('message', (message: ChildMessage) => {
+    const waiter = pending.get(message.id);
+    pending.delete(message.id);
+    if (message.error) waiter?.reject(new Error(message.error));
+    else waiter?.resolve(message.tokens ?? []);
+  });
+  let closed: Promise<void> | undefined;
+  return {
+    ...info,
+    mintRefreshTokens: (n) =>
+      new Promise((resolve, reject) => {
+        const id = next++;
+        pending.set(id, { resolve, reject });
+        child.send({ id, mint: n });
+      }),
+    close: () =>
+      (closed ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        await exited;
+        // Had the child died without cleaning up, its database would be left behind.
+        await dropDatabase(options.adminUrl, info.database);
+      })()),
+  };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const i = argv.indexOf('--database-url');
+  const adminUrl =
+    (i === -1 ? undefined : argv[i + 1]) ??
+    process.env.BENCH_DATABASE_URL ??
+    'postgres://postgres@127.0.0.1:5432/postgres';
+  const server = await serveInProcess(adminUrl);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('disconnect', stop);
+  process.on('message', (message: { id: number; mint: number }) => {
+    server.mintRefreshTokens(message.mint).then(
+      (tokens) => process.send?.({ id: message.id, tokens } satisfies ChildMessage),
+      (error: Error) => process.send?.({ id: message.id, error: error.message } satisfies ChildMessage),
+    );
+  });
+  process.stdout.write(`${JSON.stringify(server.info)}\n`);
+}
+
+if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
