@@ -16,11 +16,9 @@
 // has been checked (src/sessions/login.ts: createSession, then issueTokenPair), so thousands
 // cost seconds, not minutes of argon2. They are the same tokens, for the same first-party
 // client, scope and audience. The login_success audit event is not written for these.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { createClient, FIRST_PARTY_CLIENT_ID } from '../src/clients/clients.js';
@@ -30,6 +28,7 @@ import { findUserByEmail } from '../src/db/repositories/users.js';
 import { resolveAudience, resolveScope, USER_SCOPES } from '../src/domain/tokens/grant-request.js';
 import { issueTokenPair } from '../src/grants/token-pair.js';
 import { buildServer } from '../src/server.js';
+import { startPinnedChild, type ChildMessage } from './pinned-child.js';
 
 const USERS = 16;
 const PASSWORD = 'bench-password-quiet-orbit';
@@ -188,47 +187,19 @@ async function serveInProcess(adminUrl: string) {
 const SCRIPT = fileURLToPath(import.meta.url);
 const REPO_ROOT = join(dirname(SCRIPT), '..');
 
-type ChildMessage = { id: number; tokens?: string[]; error?: string };
-
 export async function startTessera(options: { adminUrl: string; cores: string }): Promise<TesseraServer> {
-  const args = ['-c', options.cores, process.execPath, '--import', 'tsx', SCRIPT, '--database-url', options.adminUrl];
-  const child: ChildProcess = spawn('taskset', args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const info = await new Promise<TesseraInfo>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    const onExit = (code: number | null) => reject(new Error(`tessera bench server exited (${code}) before listening`));
-    child.once('exit', onExit);
-    child.once('error', reject);
-    lines.on('line', (line) => {
-      if (!line.startsWith('{')) return process.stderr.write(`${line}\n`);
-      child.off('exit', onExit);
-      resolve(JSON.parse(line) as TesseraInfo);
-    });
+  const child = await startPinnedChild<TesseraInfo>({
+    label: 'tessera bench server',
+    cores: options.cores,
+    script: SCRIPT,
+    args: ['--database-url', options.adminUrl],
+    cwd: REPO_ROOT,
   });
-  let next = 0;
-  const pending = new Map<number, { resolve: (t: string[]) => void; reject: (e: Error) => void }>();
-  child.on('message', (message: ChildMessage) => {
-    const waiter = pending.get(message.id);
-    pending.delete(message.id);
-    if (message.error) waiter?.reject(new Error(message.error));
-    else waiter?.resolve(message.tokens ?? []);
-  });
-  let closed: Promise<void> | undefined;
   return {
-    ...info,
-    mintRefreshTokens: (n) =>
-      new Promise((resolve, reject) => {
-        const id = next++;
-        pending.set(id, { resolve, reject });
-        child.send({ id, mint: n });
-      }),
-    close: () =>
-      (closed ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        await exited;
-        // Had the child died without cleaning up, its database would be left behind.
-        await dropDatabase(options.adminUrl, info.database);
-      })()),
+    ...child.info,
+    mintRefreshTokens: (n) => child.mintRefreshTokens(n),
+    // Had the child died without cleaning up, its database would be left behind.
+    close: () => child.close(() => dropDatabase(options.adminUrl, child.info.database)),
   };
 }
 

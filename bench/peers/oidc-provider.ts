@@ -14,17 +14,16 @@
 // database, refreshTokens? }) and serves until SIGTERM or SIGINT. `--database-url` names an
 // administrative connection: a fresh database bench_peer_<random> is created there and
 // dropped on exit. Without it, oidc-provider's in-memory adapter is used (smoke runs only).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors, type ClientMetadata, type Configuration, type JWK } from 'oidc-provider';
 import { createPgAdapterStore, dropDatabase, type PgAdapterStore } from './oidc-provider-pg-adapter.js';
+import { startPinnedChild, type ChildMessage } from '../pinned-child.js';
 
 export const CC_CLIENT_ID = 'bench-cc';
 export const RT_CLIENT_ID = 'bench-rt';
@@ -225,49 +224,24 @@ async function startInProcess({ port = 0, databaseUrl, poolSize }: StartOptions)
 const SCRIPT = fileURLToPath(import.meta.url);
 const REPO_ROOT = join(dirname(SCRIPT), '..', '..');
 
-type ChildMessage = { id: number; tokens?: string[]; error?: string };
-
 async function startPinned(options: StartOptions & { cores: string }): Promise<OidcProviderPeer> {
-  const args = ['-c', options.cores, process.execPath, '--import', 'tsx', SCRIPT, '--port', String(options.port ?? 0)];
+  const args = ['--port', String(options.port ?? 0)];
   if (options.databaseUrl) args.push('--database-url', options.databaseUrl);
   if (options.poolSize) args.push('--pool-size', String(options.poolSize));
-  const child: ChildProcess = spawn('taskset', args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const info = await new Promise<PeerInfo>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    const onExit = (code: number | null) => reject(new Error(`oidc-provider peer exited (${code}) before listening`));
-    child.once('exit', onExit);
-    child.once('error', reject);
-    lines.on('line', (line) => {
-      if (!line.startsWith('{')) return process.stderr.write(`${line}\n`);
-      child.off('exit', onExit);
-      resolve(JSON.parse(line) as PeerInfo);
-    });
+  const child = await startPinnedChild<PeerInfo>({
+    label: 'oidc-provider peer',
+    cores: options.cores,
+    script: SCRIPT,
+    args,
+    cwd: REPO_ROOT,
   });
-  let next = 0;
-  const pending = new Map<number, { resolve: (t: string[]) => void; reject: (e: Error) => void }>();
-  child.on('message', (message: ChildMessage) => {
-    const waiter = pending.get(message.id);
-    pending.delete(message.id);
-    if (message.error) waiter?.reject(new Error(message.error));
-    else waiter?.resolve(message.tokens ?? []);
-  });
-  let closed: Promise<void> | undefined;
+  const { databaseUrl } = options;
+  const { database } = child.info;
   return {
-    ...info,
-    mintRefreshTokens: (n) =>
-      new Promise((resolve, reject) => {
-        const id = next++;
-        pending.set(id, { resolve, reject });
-        child.send({ id, mint: n });
-      }),
-    close: () =>
-      (closed ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        await exited;
-        // Had the child died without cleaning up, its database would be left behind.
-        if (options.databaseUrl && info.database) await dropDatabase(options.databaseUrl, info.database);
-      })()),
+    ...child.info,
+    mintRefreshTokens: (n) => child.mintRefreshTokens(n),
+    // Had the child died without cleaning up, its database would be left behind.
+    close: () => child.close(databaseUrl && database ? () => dropDatabase(databaseUrl, database) : undefined),
   };
 }
 
