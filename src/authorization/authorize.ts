@@ -152,9 +152,10 @@ async function keep(
   params: AuthorizationParams,
   browser: BrowserState,
 ): Promise<AuthorizationRequestRow> {
+  // The hint was judged at the start; an ID token has no reason to sit in the table.
   return createAuthorizationRequest(deps.db, {
     browserHash: sha256(browser.binding),
-    params,
+    params: { ...params, idTokenHint: undefined },
     ttlSeconds: deps.config.authorizationRequestTtl,
   });
 }
