@@ -6,6 +6,7 @@ import { ClientsAndRevocations1764529200000 } from './1764529200000-clients-and-
 import { AuditLog1764720000000 } from './1764720000000-audit-log.js';
 import { CaptchaAnswers1764806400000 } from './1764806400000-captcha-answers.js';
 import { AuthorizationCode1764892800000 } from './1764892800000-authorization-code.js';
+import { AuditTree1764979200000 } from './1764979200000-audit-tree.js';
 
 export const migrations = [
   InitialSchema1764356400000,
@@ -14,4 +15,5 @@ export const migrations = [
   AuditLog1764720000000,
   CaptchaAnswers1764806400000,
   AuthorizationCode1764892800000,
+  AuditTree1764979200000,
 ];

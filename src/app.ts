@@ -100,7 +100,7 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   await app.register(hasherPlugin);
   await app.register(keystorePlugin, { box });
   await app.register(tokenServicePlugin);
-  await app.register(auditPlugin);
+  await app.register(auditPlugin, { box });
   await app.register(credentialGuardPlugin, { counterSecret });
   await app.register(housekeepingPlugin);
   await app.register(metricsPlugin);

@@ -5,13 +5,17 @@ import { join } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { migrations } from '../migrations/index.js';
 import { pruneAuditLog } from './audit/audit-log.js';
+import { loadAuditKey } from './audit/audit-key.js';
+import { newestCheckpoint } from './audit/audit-reads.js';
+import { readCheckpointDocument } from './audit/checkpoint-document.js';
+import { verifyAuditLog, type SavedCheckpoint } from './audit/verify-log.js';
+import { CheckpointError } from './domain/audit/checkpoint.js';
 import { runWithAuditContext } from './audit/request-context.js';
 import { clientView, registerClient, type NewClient } from './clients/clients.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { openCore, type Core } from './core.js';
 import { Database } from './db/database.js';
 import { acquireEmbeddedLock, EmbeddedDatabaseBusyError } from './db/embedded-lock.js';
-import { verifyAuditChain } from './db/repositories/security-events.js';
 import { listAllKeys } from './db/repositories/signing-keys.js';
 import type { Role } from './db/repositories/users.js';
 import { CLIENT_GRANT_TYPES, checkClientMetadata } from './domain/clients/client-metadata.js';
@@ -137,16 +141,38 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     path: ['audit', 'verify'],
-    summary: "check the audit log's hash chain; exit 1 naming the first broken event",
-    details: `Prints {"ok","events","first_id","head","anchor"}; keep "head" elsewhere to compare later.\n${READS_ONLY}`,
+    args: '[--checkpoint FILE]',
+    summary: 'recompute the audit tree from the events; exit 1 naming what no longer matches',
+    details: [
+      "Recomputes every sealed event's leaf and the tree in this process, and checks the roots",
+      'against every signed checkpoint in the database and, with --checkpoint, against one saved',
+      'earlier (the JSON `tessera audit checkpoint` prints or AUDIT_CHECKPOINT_URL received): the',
+      'log must still hold, unchanged and in order, everything that checkpoint covered, and the',
+      'database must hold the key that signed it.',
+      'Prints {"ok","tree_size","root_hash","events","unsealed","pruned_size","checkpoints","against"}.',
+      READS_ONLY,
+    ].join('\n'),
     readOnly: true,
     run: auditVerify,
   },
   {
+    path: ['audit', 'checkpoint'],
+    summary: 'print the newest signed checkpoint of the audit log as one JSON object',
+    details: [
+      'Prints {"origin","tree_size","root_hash","timestamp","checkpoint","verifier_key"}: "checkpoint"',
+      'is a C2SP tlog-checkpoint signed note, "verifier_key" the audit key in signed-note form.',
+      "Keep it out of the database's reach and pass it to `tessera audit verify --checkpoint` later.",
+      READS_ONLY,
+    ].join('\n'),
+    readOnly: true,
+    run: auditCheckpoint,
+  },
+  {
     path: ['audit', 'prune'],
     args: '[--days N]',
-    summary: 'delete events older than N days (AUDIT_RETENTION_DAYS), keeping the chain checkable',
-    details: 'Records the new anchor in an audit_pruned event. Prints {"deleted","through_id","retention_days"}.',
+    summary: 'delete events older than N days (AUDIT_RETENTION_DAYS), keeping the tree checkable',
+    details:
+      'Checks what it removes first, then keeps a prune record signed by the audit key (needs\nMASTER_KEY) and records an audit_pruned event. Prints {"deleted","pruned_size","retention_days"}.',
     run: auditPrune,
   },
 ];
@@ -438,24 +464,70 @@ async function clientsCreate(args: string[]): Promise<void> {
 }
 
 async function auditVerify(args: string[]): Promise<void> {
-  if (args.length) throw new UsageError('audit verify takes no arguments');
-  const report = await withDatabase((db) => verifyAuditChain(db));
-  if (!report.ok) throw new Error(`audit log broken at event ${report.broken!.id ?? '?'}: ${report.broken!.reason}`);
-  process.stdout.write(
-    `${JSON.stringify({ ok: true, events: report.events, first_id: report.firstId, head: report.head, anchor: report.anchor ? { through_id: report.anchor.throughId, hash: report.anchor.hash } : null })}\n`,
+  const { checkpoint: file } = options(args, { checkpoint: { type: 'string' } });
+  let saved: SavedCheckpoint | undefined;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      throw new Error(`cannot read the checkpoint file ${file}`);
+    }
+    try {
+      saved = readCheckpointDocument(text);
+    } catch (error) {
+      if (error instanceof CheckpointError)
+        throw new Error(`the saved checkpoint does not verify: ${error.message}`, { cause: error });
+      throw error;
+    }
+  }
+  const report = await withDatabase((db) =>
+    db.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      return verifyAuditLog(tx, { saved });
+    }),
   );
+  if (!report.ok) {
+    const where = report.problem!.eventId !== undefined ? ` (event ${report.problem!.eventId})` : '';
+    throw new Error(`audit log broken${where}: ${report.problem!.reason}`);
+  }
+  process.stdout.write(
+    `${JSON.stringify({
+      ok: true,
+      tree_size: report.treeSize,
+      root_hash: report.rootHash,
+      events: report.events,
+      unsealed: report.unsealed,
+      pruned_size: report.prunedSize,
+      checkpoints: report.checkpoints,
+      against: report.against
+        ? { tree_size: report.against.treeSize, root_hash: report.against.rootHash, covered: report.against.covered }
+        : null,
+    })}\n`,
+  );
+}
+
+async function auditCheckpoint(args: string[]): Promise<void> {
+  if (args.length) throw new UsageError('audit checkpoint takes no arguments');
+  const doc = await withDatabase((db) => newestCheckpoint(db));
+  if (!doc) throw new Error('no checkpoint yet: no event has been sealed (a running server seals within a second)');
+  process.stdout.write(`${JSON.stringify(doc)}\n`);
 }
 
 async function auditPrune(args: string[]): Promise<void> {
   const { days } = options(args, { days: { type: 'string' } });
   if (days !== undefined && !/^[1-9]\d{0,4}$/.test(days))
     throw new UsageError('--days must be a whole number of days, at least 1');
-  const retention = days !== undefined ? Number(days) : loadConfig().audit.retentionDays;
+  const config = loadConfig();
+  const retention = days !== undefined ? Number(days) : config.audit.retentionDays;
   if (retention === 0) throw new Error('AUDIT_RETENTION_DAYS is 0 (keep forever): nothing to prune; pass --days N');
-  const result = await withDatabase((db) => pruneAuditLog(db, retention));
-  process.stdout.write(
-    `${JSON.stringify({ deleted: result.deleted, through_id: result.throughId, retention_days: retention })}\n`,
-  );
+  await withCore(async (core) => {
+    const key = await loadAuditKey(core.db, core.box, config.issuer);
+    const result = await pruneAuditLog(core.db, key, retention);
+    process.stdout.write(
+      `${JSON.stringify({ deleted: result.deleted, pruned_size: result.prunedSize, retention_days: retention })}\n`,
+    );
+  });
 }
 
 /**

@@ -1,10 +1,10 @@
-// Reads committed security events in order (never in the request that made them), feeds
-// them to the alert rules, stores alerts deduplicated per rule and subject, logs each new
+// Reads sealed security events in leaf order (never in the request that made them; a
+// leaf is never skipped, whatever order transactions commit in), feeds them to the alert rules, stores alerts deduplicated per rule and subject, logs each new
 // one at warn and hands it to the webhook. The read position is one locked row, so with
 // several instances on one database each event is evaluated once, by one of them; events
 // recorded by CLI commands alert through the running server.
 import type { Database } from '../db/database.js';
-import { countEventsInWindow, listEventsAfter } from '../db/repositories/security-events.js';
+import { countEventsInWindow, listSealedEventsAfter } from '../db/repositories/security-events.js';
 import {
   advanceAlertCursor,
   foldIntoAlert,
@@ -60,6 +60,7 @@ export class AlertEngine {
     private readonly db: Database,
     private readonly settings: AlertEngineSettings,
     private readonly log: Log,
+    private readonly hooks: { beforeCheck?: () => Promise<unknown> } = {},
     fetchImpl?: typeof fetch,
   ) {
     this.webhook = new WebhookDispatcher(
@@ -94,6 +95,7 @@ export class AlertEngine {
   }
 
   private async drain(): Promise<AlertRow[]> {
+    await this.hooks.beforeCheck?.();
     const raised: AlertRow[] = [];
     for (let round = 0; round < 20 && !this.closed; round++) {
       const { alerts, read } = await this.evaluateBatch();
@@ -109,8 +111,11 @@ export class AlertEngine {
     return this.db.transaction(async (tx) => {
       const cursor = await lockAlertCursor(tx);
       if (cursor === undefined) return { alerts: [], read: 0 };
-      const events = await listEventsAfter(tx, cursor, BATCH);
-      if (events.length === 0) return { alerts: [], read: 0 };
+      const read = await listSealedEventsAfter(tx, cursor.lastLeaf, BATCH);
+      if (read.length === 0) return { alerts: [], read: 0 };
+      // Events recorded before the tree were read by the chain's cursor already.
+      const events = read.filter((e) => e.id > cursor.legacyFloor);
+      const leafOf = new Map(events.map((e) => [e.id, e.leaf_index!]));
       const alerts: AlertRow[] = [];
       for (const group of groupMatches(events, s)) {
         const { match } = group;
@@ -121,7 +126,7 @@ export class AlertEngine {
             types: match.threshold.types,
             field: match.threshold.field,
             subject: match.subject,
-            throughId: lastEventId,
+            throughLeaf: leafOf.get(lastEventId)!,
             windowSeconds: s.windowSeconds,
           });
           if (count < match.threshold.limit) continue;
@@ -153,8 +158,8 @@ export class AlertEngine {
           }),
         );
       }
-      await advanceAlertCursor(tx, events[events.length - 1]!.id);
-      return { alerts, read: events.length };
+      await advanceAlertCursor(tx, read[read.length - 1]!.leaf_index!);
+      return { alerts, read: read.length };
     });
   }
 

@@ -3,8 +3,21 @@
 // collected in the request context; the target the event names), redacts the detail and
 // hands the finished row to the security_events repository. Retention lives here too.
 import type { Database, Queryable } from '../db/database.js';
-import { insertSecurityEvent, pruneEventsBefore, type PruneResult } from '../db/repositories/security-events.js';
+import { insertSecurityEvent } from '../db/repositories/security-events.js';
 import { pruneAlerts } from '../db/repositories/alerts.js';
+import {
+  firstLeafSince,
+  insertPruneAndDelete,
+  checkpointAtOrAfter,
+  latestPrune,
+  listCheckpointsFrom,
+  readTree,
+  waitSealLock,
+} from '../db/repositories/audit-tree.js';
+import { formatCheckpoint, signCheckpoint, verifyCheckpoint } from '../domain/audit/checkpoint.js';
+import { TreeFrontier } from '../domain/audit/merkle-tree.js';
+import type { AuditKey } from './audit-key.js';
+import { replayLeaves } from './verify-log.js';
 import { defaultOutcome, type Outcome } from './event-types.js';
 import { auditContext, noteSecurityEvent } from './request-context.js';
 import { redactDeep } from '../lib/redact.js';
@@ -75,26 +88,107 @@ export async function recordSecurityEvent(db: Queryable, e: SecurityEventInput):
   noteSecurityEvent({ type: row.type, outcome: row.outcome });
 }
 
+export interface PruneResult {
+  deleted: number;
+  /** Leaves [0, prunedSize) are gone; null when nothing was old enough. */
+  prunedSize: number | null;
+}
+
 /**
- * Deletes events older than the retention and records the anchor as an audit_pruned
- * event in the same transaction, so the rest of the chain stays checkable.
+ * Deletes the sealed events older than the retention, oldest leaves first, keeping what
+ * the tree needs to go on (the frontier at the prune point) in a prune record signed by
+ * the audit key, and records an audit_pruned event in the same transaction. Before
+ * deleting anything it recomputes the leaves it removes, and those up to the next signed
+ * checkpoint, and refuses a log that no longer matches its checkpoints (a prune must not
+ * launder tampering).
  */
-export async function pruneAuditLog(db: Database, retentionDays: number): Promise<Omit<PruneResult, 'throughHash'>> {
-  if (retentionDays <= 0) return { deleted: 0, throughId: null };
+export async function pruneAuditLog(db: Database, key: AuditKey, retentionDays: number): Promise<PruneResult> {
+  if (retentionDays <= 0) return { deleted: 0, prunedSize: null };
+  const total: PruneResult = { deleted: 0, prunedSize: null };
+  // A long backlog goes in bounded transactions, each under its own signed record.
+  for (;;) {
+    const step = await pruneStep(db, key, retentionDays);
+    if (step.prunedSize === null) return total;
+    total.deleted += step.deleted;
+    total.prunedSize = step.prunedSize;
+  }
+}
+
+/** Leaves removed per prune transaction at most. */
+const PRUNE_STEP = 50_000;
+
+function pruneStep(db: Database, key: AuditKey, retentionDays: number): Promise<PruneResult> {
   return db.transaction(async (tx) => {
-    const { deleted, throughId, throughHash } = await pruneEventsBefore(tx, retentionDays);
-    if (throughId === null) return { deleted: 0, throughId: null };
+    await waitSealLock(tx); // no sealing while the tree's start moves
+    const tree = await readTree(tx, true);
+    const [{ cutoff } = { cutoff: new Date(0) }] = await tx.query<{ cutoff: Date }>(
+      'SELECT now() - make_interval(days => $1::int) AS cutoff',
+      [retentionDays],
+    );
+    const pruneAt = Math.min(
+      await firstLeafSince(tx, tree.prunedSize, new Date(cutoff), tree.size),
+      tree.prunedSize + PRUNE_STEP,
+    );
+    if (pruneAt <= tree.prunedSize) return { deleted: 0, prunedSize: null };
+
+    const previous = await latestPrune(tx);
+    const frontier = previous ? TreeFrontier.fromJSON(previous.frontier) : new TreeFrontier();
+    // The checkpoints over what goes, and the first one past it (the newest, if no kept one is).
+    const next = (await checkpointAtOrAfter(tx, pruneAt)) ?? {
+      treeSize: tree.size,
+      rootHash: tree.rootHash,
+      note: tree.checkpoint ?? '',
+    };
+    const checkpoints = [...(await listCheckpointsFrom(tx, tree.prunedSize, pruneAt)), next];
+    const checks = new Map(
+      checkpoints.map((c) => {
+        const checked = verifyCheckpoint(c.note, key);
+        if (checked.size !== c.treeSize || Buffer.from(checked.rootHash).toString('base64') !== c.rootHash) {
+          throw new Error(`audit prune refused: the checkpoint at size ${c.treeSize} does not match its signature`);
+        }
+        return [c.treeSize, { rootHash: c.rootHash, what: `the signed checkpoint at size ${c.treeSize}` }] as const;
+      }),
+    );
+    const refuse = (problem: { reason: string } | undefined) => {
+      if (problem) throw new Error(`audit prune refused: ${problem.reason}; run tessera audit verify`);
+    };
+    refuse(await replayLeaves(tx, frontier, checks, { until: pruneAt }));
+    if (frontier.size !== pruneAt) refuse({ reason: `leaves end at ${frontier.size}, before ${pruneAt}` });
+    const kept = frontier.toJSON();
+    const rootHash = frontier.root();
+    refuse(await replayLeaves(tx, frontier, checks, { until: next.treeSize }));
+    if (frontier.size !== next.treeSize) refuse({ reason: `leaves end at ${frontier.size}, before ${next.treeSize}` });
+
+    const note = signCheckpoint(
+      formatCheckpoint({
+        origin: key.name,
+        size: pruneAt,
+        rootHash,
+        timestamp: new Date(),
+        extensions: [`tessera-prune ${pruneAt - tree.prunedSize} events older than ${retentionDays} days`],
+      }),
+      key,
+    );
+    const deleted = await insertPruneAndDelete(tx, {
+      treeSize: pruneAt,
+      rootHash: Buffer.from(rootHash).toString('base64'),
+      frontier: kept,
+      retentionDays,
+      note,
+      unlock: key.pruneUnlock(tree.pruneCount),
+      nextLock: key.pruneLock(tree.pruneCount + 1),
+    });
     await recordSecurityEvent(tx, {
       type: 'audit_pruned',
       target: null,
-      detail: { through_id: throughId, through_hash: throughHash, deleted, retention_days: retentionDays },
+      detail: { pruned_size: pruneAt, deleted, retention_days: retentionDays },
     });
-    return { deleted, throughId };
+    return { deleted, prunedSize: pruneAt };
   });
 }
 
-/** Audit retention: the log (keeping its chain checkable) and the alerts that summarize it. */
-export async function applyAuditRetention(db: Database, retentionDays: number): Promise<void> {
-  await pruneAuditLog(db, retentionDays);
+/** Audit retention: the log (keeping its tree checkable) and the alerts that summarize it. */
+export async function applyAuditRetention(db: Database, key: AuditKey, retentionDays: number): Promise<void> {
+  await pruneAuditLog(db, key, retentionDays);
   await pruneAlerts(db, retentionDays);
 }

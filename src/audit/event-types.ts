@@ -49,7 +49,10 @@ export const EVENT_TYPES = {
   key_revoked: { outcome: 'success', what: 'a signing key was revoked' },
   master_key_rewrap: { outcome: 'success', what: 'stored secrets were re-sealed under a new master key' },
   audit_read: { outcome: 'success', what: 'an admin read the audit log (detail: the filters)' },
-  audit_pruned: { outcome: 'success', what: 'events past AUDIT_RETENTION_DAYS were deleted; detail is the new anchor' },
+  audit_pruned: {
+    outcome: 'success',
+    what: 'events past AUDIT_RETENTION_DAYS were deleted under a signed prune record',
+  },
 } as const satisfies Record<string, { outcome: Outcome; what: string }>;
 
 type EventType = keyof typeof EVENT_TYPES;

@@ -76,6 +76,8 @@ const EnvSchema = Type.Object({
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384 }),
   // Audit log, alerts and metrics.
   AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 36_500, default: 365 }),
+  AUDIT_SEAL_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 500 }),
+  AUDIT_CHECKPOINT_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
   ALERT_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
   ALERT_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000 }),
   ALERT_WEBHOOK_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 3 }),
@@ -143,7 +145,12 @@ export interface Config {
   pages: { brandName: string; logoUrl: string | undefined };
   loginDefence: { windowSeconds: number; maxDelayMs: number };
   rateLimits: { login: number; registration: number; token: number; global: number };
-  audit: { retentionDays: number };
+  audit: {
+    retentionDays: number;
+    sealIntervalMs: number;
+    /** Where each new signed checkpoint is POSTed; may carry a secret path, never logged. */
+    checkpointUrl: string | undefined;
+  };
   alerts: {
     webhookUrl: string | undefined;
     webhookTimeoutMs: number;
@@ -277,7 +284,11 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       token: env.TOKEN_RATE_LIMIT,
       global: env.RATE_LIMIT_MAX,
     },
-    audit: { retentionDays: env.AUDIT_RETENTION_DAYS },
+    audit: {
+      retentionDays: env.AUDIT_RETENTION_DAYS,
+      sealIntervalMs: env.AUDIT_SEAL_INTERVAL_MS,
+      checkpointUrl: webhookUrl(env.AUDIT_CHECKPOINT_URL, 'AUDIT_CHECKPOINT_URL'),
+    },
     alerts: {
       webhookUrl: webhookUrl(env.ALERT_WEBHOOK_URL),
       webhookTimeoutMs: env.ALERT_WEBHOOK_TIMEOUT_MS,
@@ -373,8 +384,8 @@ function tlsFiles(certFile: string | undefined, keyFile: string | undefined): Co
   return { certFile, keyFile };
 }
 
-/** ALERT_WEBHOOK_URL: an absolute http(s) URL (it may carry a secret path; it is never logged). */
-function webhookUrl(value: string | undefined): string | undefined {
+/** ALERT_WEBHOOK_URL, AUDIT_CHECKPOINT_URL: absolute http(s) URLs (they may carry a secret path; never logged). */
+function webhookUrl(value: string | undefined, name = 'ALERT_WEBHOOK_URL'): string | undefined {
   if (value === undefined) return undefined;
   try {
     const url = new URL(value);
@@ -382,7 +393,7 @@ function webhookUrl(value: string | undefined): string | undefined {
   } catch {
     // reported below
   }
-  throw new ConfigError('ALERT_WEBHOOK_URL', 'must be an absolute http(s) URL');
+  throw new ConfigError(name, 'must be an absolute http(s) URL');
 }
 
 function metricsPort(port: number | undefined, mainPort: number): number | undefined {

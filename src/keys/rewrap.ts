@@ -6,6 +6,7 @@ import type { Queryable } from '../db/database.js';
 import { listAllKeys, replaceSealedKey } from '../db/repositories/signing-keys.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
 import { privateKeyAad } from './keystore.js';
+import { rewrapAuditKey } from '../audit/audit-key.js';
 
 export interface RewrapResult {
   rewrapped: number;
@@ -23,6 +24,10 @@ export async function rewrapSecrets(db: Queryable, box: SecretBox): Promise<Rewr
     const resealed = box.seal(box.open(key.privateKeyEnc, aad), aad);
     if (await replaceSealedKey(db, key.kid, key.privateKeyEnc, resealed)) result.rewrapped++;
   }
+  // The audit key is sealed the same way, in a table of its own.
+  const audit = await rewrapAuditKey(db, box);
+  if (audit === 'rewrapped') result.rewrapped++;
+  if (audit === 'current') result.alreadyCurrent++;
   await recordSecurityEvent(db, { type: 'master_key_rewrap', detail: { ...result, master_key_id: box.keyId } });
   return result;
 }

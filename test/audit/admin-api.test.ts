@@ -16,7 +16,8 @@ interface EventView {
   user_agent: string | null;
   request_id: string | null;
   detail: Record<string, unknown>;
-  hash: string;
+  hash: string | null;
+  leaf_index: number | null;
 }
 
 test('GET /admin/audit', async (t) => {
@@ -50,6 +51,7 @@ test('GET /admin/audit', async (t) => {
   });
 
   await t.test('filters by type, outcome, target, actor, user and time', async () => {
+    await app.auditSealer.seal();
     const failures = (await get('?type=login_failure&outcome=failure')).json<{ events: EventView[] }>();
     assert.equal(failures.events.length, 3);
     for (const e of failures.events) {
@@ -58,7 +60,8 @@ test('GET /admin/audit', async (t) => {
       assert.equal(e.ip, '127.0.0.1');
       assert.equal(e.user_agent, 'audit-test/1.0');
       assert.match(String(e.request_id), /^[0-9a-f-]{36}$/);
-      assert.match(e.hash, /^[0-9a-f]{64}$/);
+      assert.match(String(e.hash), /^[0-9a-f]{64}$/, 'sealed: its leaf hash');
+      assert.equal(typeof e.leaf_index, 'number');
       assert.equal(e.detail.reason, 'wrong_password');
     }
     const userId = failures.events[0]!.user_id!;

@@ -1,8 +1,12 @@
 // Helpers for the audit tests: a real webhook receiver on 127.0.0.1, a log capture, and
-// raw SQL that bypasses the append-only trigger the way a tamperer would have to.
+// raw SQL with the audit guards off, the way a tamperer would have to, and verifying after it.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Queryable } from '../../src/db/database.js';
+import assert from 'node:assert/strict';
+import type { Database, Queryable } from '../../src/db/database.js';
+import { verifyAuditLog, type AuditReport, type SavedCheckpoint } from '../../src/audit/verify-log.js';
+import { newestCheckpoint } from '../../src/audit/audit-reads.js';
+import { readCheckpointDocument } from '../../src/audit/checkpoint-document.js';
 
 export interface Received {
   at: number;
@@ -73,16 +77,16 @@ export function captureLogs() {
   };
 }
 
-/** Runs SQL with the append-only trigger off, in one transaction: what tampering takes. */
+/** Runs SQL with the audit log's guard off, in one transaction: what tampering takes (DDL rights). */
 export async function tamper(
   db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> },
   sql: string,
   params: unknown[] = [],
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.query('ALTER TABLE security_events DISABLE TRIGGER security_events_append_only');
+    await tx.query('ALTER TABLE security_events DISABLE TRIGGER security_events_guard');
     await tx.query(sql, params);
-    await tx.query('ALTER TABLE security_events ENABLE TRIGGER security_events_append_only');
+    await tx.query('ALTER TABLE security_events ENABLE TRIGGER security_events_guard');
   });
 }
 
@@ -99,3 +103,43 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+// --- the audit tree ---
+
+const GUARDED = ['security_events', 'audit_tree', 'audit_prunes', 'audit_checkpoints', 'audit_keys'];
+
+class RolledBack extends Error {
+  constructor(readonly report: AuditReport) {
+    super('rolled back');
+  }
+}
+
+/** Tampers with every guard off (what DDL rights allow), verifies, and rolls it all back. */
+export async function afterTampering(
+  db: Database,
+  saved: SavedCheckpoint | undefined,
+  tamper: (tx: Queryable) => Promise<unknown>,
+): Promise<AuditReport> {
+  try {
+    await db.transaction(async (tx) => {
+      for (const table of GUARDED) await tx.query(`ALTER TABLE ${table} DISABLE TRIGGER USER`);
+      await tamper(tx);
+      for (const table of GUARDED) await tx.query(`ALTER TABLE ${table} ENABLE TRIGGER USER`);
+      throw new RolledBack(await verifyAuditLog(tx, saved ? { saved } : {}));
+    });
+  } catch (error) {
+    if (error instanceof RolledBack) return error.report;
+    throw error;
+  }
+  throw new Error('unreachable');
+}
+
+export async function saveCheckpoint(db: Database): Promise<SavedCheckpoint> {
+  const doc = await newestCheckpoint(db);
+  assert.ok(doc, 'a checkpoint exists');
+  // As stored outside: the JSON text, read back.
+  return readCheckpointDocument(JSON.stringify(doc));
+}
+
+export const idAtLeaf = async (db: Queryable, leaf: number) =>
+  Number((await db.query<{ id: string }>('SELECT id FROM security_events WHERE leaf_index = $1', [leaf]))[0]!.id);

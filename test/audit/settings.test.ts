@@ -8,7 +8,7 @@ const base = { NODE_ENV: 'test', MASTER_KEY: 'x', DATA_DIR: 'memory://settings' 
 
 test('defaults', () => {
   const config = loadConfig(base);
-  assert.deepEqual(config.audit, { retentionDays: 365 });
+  assert.deepEqual(config.audit, { retentionDays: 365, sealIntervalMs: 500, checkpointUrl: undefined });
   assert.deepEqual(config.alerts, {
     webhookUrl: undefined,
     webhookTimeoutMs: 3000,

@@ -315,7 +315,7 @@ test('the command table: each command says what it does, and help tells the read
   }
   assert.deepEqual(
     COMMANDS.filter((c) => c.readOnly).map((c) => c.path.join(' ')),
-    ['keys list', 'audit verify'],
+    ['keys list', 'audit verify', 'audit checkpoint'],
   );
 });
 

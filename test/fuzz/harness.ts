@@ -49,7 +49,7 @@ const OPAQUE_FIELDS = new Set([
   'replacement',
   'account',
   'hash',
-  'prev_hash',
+  'leaf_index',
   'target',
   'actor',
   'request_id',

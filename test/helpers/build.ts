@@ -47,6 +47,8 @@ export interface TestServices {
   attempts: FastifyInstance['attempts'];
   credentialGuard: FastifyInstance['credentialGuard'];
   alerts: FastifyInstance['alerts'];
+  auditSealer: FastifyInstance['auditSealer'];
+  auditKey: FastifyInstance['auditKey'];
   syncKeys(): Promise<void>;
   housekeeping(): Promise<void>;
   /** Closes the app (every plugin closes what it opened); safe to call again. */
@@ -84,6 +86,12 @@ export function servicesOf(app: FastifyInstance, config: Config): TestServices {
     },
     get alerts() {
       return app.alerts;
+    },
+    get auditSealer() {
+      return app.auditSealer;
+    },
+    get auditKey() {
+      return app.auditKey;
     },
     syncKeys: () => app.syncKeys(),
     housekeeping: () => app.housekeeping(),

@@ -102,6 +102,10 @@ test('master key rotation re-seals every private key, and can be repeated after 
     'SELECT private_key_enc FROM signing_keys',
   );
   assert.ok(after.every((r) => SecretBox.sealedWith(r.private_key_enc) === newId));
+  const [auditKey] = await rotating.services.db.query<{ private_key_enc: string }>(
+    'SELECT private_key_enc FROM audit_keys',
+  );
+  assert.equal(SecretBox.sealedWith(auditKey!.private_key_enc), newId, 'the audit key is re-sealed too');
   await rotating.app.close();
   await rotating.services.close();
 
@@ -144,5 +148,18 @@ test(
     assert.ok(!/"d"\s*:/.test(dump), 'no private JWK member d in the dump');
     assert.ok(!/"(p|q|dp|dq|qi)"\s*:/.test(dump));
     assert.ok(dump.includes('v1.'), 'sealed values are there');
+    // The audit key: its private half (PKCS#8 or the raw seed) appears nowhere in a dump.
+    const audit = execFileSync('pg_dump', ['--data-only', '--table=audit_keys', config.database.url], {
+      encoding: 'utf8',
+    });
+    const der = services.auditKey.privateKey.export({ format: 'der', type: 'pkcs8' });
+    assert.ok(audit.includes('v1.'), 'the audit key is stored sealed');
+    for (const form of [
+      der.toString('base64'),
+      der.subarray(-32).toString('base64'),
+      der.subarray(-32).toString('hex'),
+    ]) {
+      assert.ok(!audit.includes(form));
+    }
   },
 );

@@ -31,18 +31,19 @@ const toAlert = (r: AlertRow): AlertRow => ({
 });
 
 /**
- * The rules' read position, locked for this transaction; undefined when another
- * instance holds it (that one is evaluating the same events right now).
+ * The rules' read position (the last leaf of the audit tree they read, and the id up to
+ * which events were read before the tree existed), locked for this transaction;
+ * undefined when another instance holds it (that one is evaluating the same events now).
  */
-export async function lockAlertCursor(tx: Queryable): Promise<number | undefined> {
-  const [row] = await tx.query<{ last_event_id: number }>(
-    'SELECT last_event_id FROM alert_cursor FOR UPDATE SKIP LOCKED',
+export async function lockAlertCursor(tx: Queryable): Promise<{ lastLeaf: number; legacyFloor: number } | undefined> {
+  const [row] = await tx.query<{ last_leaf_index: string | number; last_event_id: string | number }>(
+    'SELECT last_leaf_index, last_event_id FROM alert_cursor FOR UPDATE SKIP LOCKED',
   );
-  return row ? Number(row.last_event_id) : undefined;
+  return row ? { lastLeaf: Number(row.last_leaf_index), legacyFloor: Number(row.last_event_id) } : undefined;
 }
 
-export async function advanceAlertCursor(tx: Queryable, lastEventId: number): Promise<void> {
-  await tx.query('UPDATE alert_cursor SET last_event_id = greatest(last_event_id, $1)', [lastEventId]);
+export async function advanceAlertCursor(tx: Queryable, lastLeaf: number): Promise<void> {
+  await tx.query('UPDATE alert_cursor SET last_leaf_index = greatest(last_leaf_index, $1)', [lastLeaf]);
 }
 
 export async function latestAlert(db: Queryable, rule: string, subject: string): Promise<AlertRow | undefined> {

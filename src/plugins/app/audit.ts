@@ -1,17 +1,42 @@
-// app.alerts: the alert rules over the audit log, evaluated in the background, with the
-// webhook that delivers what they raise; stopped (deliveries bounded) on close.
+// The audit log's background work: app.auditSealer seals committed events into the
+// audit tree and signs checkpoints (every AUDIT_SEAL_INTERVAL_MS, pushing the newest to
+// AUDIT_CHECKPOINT_URL), and app.alerts evaluates the alert rules over sealed events,
+// with the webhook that delivers what they raise. The audit key is opened here from the
+// sealing box (an option, never decorated) and handed to the sealer and to retention
+// (app.auditKey is for those two only). Both stop on close.
 import fp from 'fastify-plugin';
+import type { SecretBox } from '../../crypto/secret-box.js';
 import { AlertEngine } from '../../audit/alert-engine.js';
+import { loadAuditKey, type AuditKey } from '../../audit/audit-key.js';
+import { AuditSealer } from '../../audit/sealer.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     alerts: AlertEngine;
+    auditSealer: AuditSealer;
+    auditKey: AuditKey;
   }
 }
 
-export default fp(
-  async (app) => {
-    const { alerts: settings, issuer } = app.config;
+/** Events per sealing transaction. */
+const SEAL_BATCH = 2000;
+const CHECKPOINT_PUSH_TIMEOUT_MS = 5000;
+
+export default fp<{ box: SecretBox }>(
+  async (app, { box }) => {
+    const { alerts: settings, audit, issuer } = app.config;
+    const auditKey = await loadAuditKey(app.db, box, issuer);
+    const sealer = new AuditSealer(
+      app.db,
+      auditKey,
+      {
+        intervalMs: audit.sealIntervalMs,
+        batchSize: SEAL_BATCH,
+        checkpointUrl: audit.checkpointUrl,
+        pushTimeoutMs: CHECKPOINT_PUSH_TIMEOUT_MS,
+      },
+      app.log,
+    );
     const alerts = new AlertEngine(
       app.db,
       {
@@ -30,10 +55,18 @@ export default fp(
         issuer,
       },
       app.log,
+      // The rules read sealed events only: seal what is committed first.
+      { beforeCheck: () => sealer.seal() },
     );
+    sealer.start();
     alerts.start();
+    app.decorate('auditKey', auditKey);
+    app.decorate('auditSealer', sealer);
     app.decorate('alerts', alerts);
-    app.addHook('onClose', () => alerts.close());
+    app.addHook('onClose', async () => {
+      await alerts.close();
+      await sealer.close();
+    });
   },
   { name: 'audit', dependencies: ['database'] },
 );

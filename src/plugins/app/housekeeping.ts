@@ -27,7 +27,7 @@ export default fp(
       running = (async () => {
         await app.credentialGuard.prune();
         await pruneAuthorizationState(app.db);
-        if (withRetention) await applyAuditRetention(app.db, app.config.audit.retentionDays);
+        if (withRetention) await applyAuditRetention(app.db, app.auditKey, app.config.audit.retentionDays);
       })().finally(() => {
         running = undefined;
       });
@@ -46,5 +46,5 @@ export default fp(
       await running?.catch(() => undefined);
     });
   },
-  { name: 'housekeeping', dependencies: ['database', 'credential-guard'] },
+  { name: 'housekeeping', dependencies: ['database', 'credential-guard', 'audit'] },
 );

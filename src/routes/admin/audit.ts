@@ -28,7 +28,12 @@ const AuditEventView = Type.Object(
     user_agent: Type.Union([Type.String(), Type.Null()]),
     request_id: Type.Union([Type.String(), Type.Null()]),
     detail: Type.Record(Type.String(), Type.Unknown()),
-    hash: Type.String({ description: 'this event’s link in the hash chain' }),
+    hash: Type.Union([Type.String(), Type.Null()], {
+      description: 'this event’s leaf hash in the audit tree (hex); null until sealed, within about a second',
+    }),
+    leaf_index: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'this event’s place in the audit tree; null until sealed',
+    }),
   },
   { additionalProperties: false },
 );
@@ -84,6 +89,7 @@ const view = (e: AuditEvent) => ({
   request_id: e.request_id,
   detail: e.detail,
   hash: e.hash,
+  leaf_index: e.leaf_index,
 });
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
