@@ -22,7 +22,10 @@ COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-bookworm-slim AS runtime
+# GLIBC_TUNABLES: a fixed mmap threshold, so glibc hands each argon2 work area
+# (ARGON2_MEMORY_KIB, 19 MiB) back after the hash instead of keeping one per libuv thread.
 ENV NODE_ENV=production \
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 \
     HOST=0.0.0.0 \
     PORT=3000 \
     DATA_DIR=/var/lib/tessera

@@ -17,6 +17,7 @@ import helmetPlugin from './plugins/external/helmet.js';
 import corsPlugin from './plugins/external/cors.js';
 import cookiePlugin from './plugins/external/cookie.js';
 import rateLimitPlugin from './plugins/external/rate-limit.js';
+import staticDocumentsPlugin from './routes/well-known/static-documents.js';
 
 import databasePlugin from './plugins/app/database.js';
 import hasherPlugin from './plugins/app/hasher.js';
@@ -86,9 +87,11 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   app.addSchema(TokenResponse);
   app.setErrorHandler(errorHandler);
 
-  // 1. Third-party plugins, in the order their hooks must run.
+  // 1. Third-party plugins, in the order their hooks must run. The discovery documents and
+  // the JWKS are answered in the first onRequest hook of all, with the security headers.
   await app.register(swaggerPlugin);
   await app.register(redisPlugin);
+  await app.register(staticDocumentsPlugin);
   await app.register(helmetPlugin);
   await app.register(closingPlugin);
   await app.register(corsPlugin);

@@ -2,8 +2,8 @@
 // what the caller left out (the acting user, IP, user agent and request id the HTTP layer
 // collected in the request context; the target the event names), redacts the detail and
 // hands the finished row to the security_events repository. Retention lives here too.
-import type { Database, Queryable } from '../db/database.js';
-import { insertSecurityEvent } from '../db/repositories/security-events.js';
+import { Database, type Queryable } from '../db/database.js';
+import { insertSecurityEvent, insertSecurityEvents } from '../db/repositories/security-events.js';
 import { pruneAlerts } from '../db/repositories/alerts.js';
 import {
   firstLeafSince,
@@ -80,13 +80,81 @@ function completeEvent(e: SecurityEventInput) {
 
 /**
  * Appends one event. Inside a caller's transaction (tx) it is part of that transaction:
- * it commits or rolls back with the change it describes.
+ * it commits or rolls back with the change it describes. On its own (db is the Database)
+ * it is written together with the other events recorded at the same moment (one
+ * statement and one commit for all; group commit), and resolves once it is committed.
  */
 export async function recordSecurityEvent(db: Queryable, e: SecurityEventInput): Promise<void> {
   const row = completeEvent(e);
-  await insertSecurityEvent(db, row);
+  if (db instanceof Database) await batcherOf(db).append(row);
+  else await insertSecurityEvent(db, row);
   noteSecurityEvent({ type: row.type, outcome: row.outcome });
 }
+
+type StoredEvent = ReturnType<typeof completeEvent>;
+interface Pending {
+  row: StoredEvent;
+  done: (error?: Error) => void;
+}
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error('event insert failed'));
+
+/** Rows per statement at most; statements in flight per database at most. */
+const BATCH_ROWS = 500;
+const FLUSHES_IN_FLIGHT = 2;
+
+/**
+ * Group commit for events recorded outside a transaction: whatever arrives while a flush
+ * is in flight goes out in the next one. Each caller gets its own row's outcome.
+ */
+class EventBatcher {
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+
+  constructor(private readonly db: Database) {}
+
+  append(row: StoredEvent): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ row, done: (error) => (error === undefined ? resolve() : reject(error)) });
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.inFlight < FLUSHES_IN_FLIGHT && this.queue.length > 0) {
+      const batch = this.queue.splice(0, BATCH_ROWS);
+      this.inFlight++;
+      void this.write(batch).finally(() => {
+        this.inFlight--;
+        this.flush();
+      });
+    }
+  }
+
+  /** A failed batch is split in halves until the rows that fail are alone (their callers get the error). */
+  private async write(batch: Pending[]): Promise<void> {
+    try {
+      if (batch.length === 1) await insertSecurityEvent(this.db, batch[0]!.row);
+      else
+        await insertSecurityEvents(
+          this.db,
+          batch.map((b) => b.row),
+        );
+      for (const b of batch) b.done();
+    } catch (error) {
+      if (batch.length === 1) return batch[0]!.done(asError(error));
+      const half = Math.ceil(batch.length / 2);
+      await this.write(batch.slice(0, half));
+      await this.write(batch.slice(half));
+    }
+  }
+}
+
+const batchers = new WeakMap<Database, EventBatcher>();
+const batcherOf = (db: Database): EventBatcher => {
+  let batcher = batchers.get(db);
+  if (!batcher) batchers.set(db, (batcher = new EventBatcher(db)));
+  return batcher;
+};
 
 export interface PruneResult {
   deleted: number;

@@ -1,5 +1,6 @@
 // Every setting Tessera reads, as one TypeBox schema checked at boot. An invalid
 // value stops the start with a message that names the variable.
+import { availableParallelism } from 'node:os';
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
 
@@ -41,7 +42,8 @@ const EnvSchema = Type.Object({
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 19_456, maximum: 4_194_304, default: 19_456 }),
   ARGON2_ITERATIONS: Type.Integer({ minimum: 2, maximum: 64, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
-  HASH_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  // Default: the cores this process may run on (CPU affinity included), see hashConcurrency().
+  HASH_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   HASH_QUEUE: Type.Integer({ minimum: 0, maximum: 10_000, default: 32 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', maxLength: 4096 })),
   REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_-]{1,64}$', default: 'tessera:' }),
@@ -253,7 +255,7 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       memoryCost: env.ARGON2_MEMORY_KIB,
       timeCost: env.ARGON2_ITERATIONS,
       parallelism: env.ARGON2_PARALLELISM,
-      concurrency: env.HASH_CONCURRENCY,
+      concurrency: env.HASH_CONCURRENCY ?? hashConcurrency(),
       queue: env.HASH_QUEUE,
     },
     bodyLimit: env.BODY_LIMIT,
@@ -375,6 +377,15 @@ function captchaHostnames(value: string | undefined, issuer: string, corsOrigins
     }
   }
   return [...new Set(hosts.map((h) => h.toLowerCase()))];
+}
+
+/**
+ * Hashes at once by default: one per core this process may run on (os.availableParallelism
+ * honours taskset and cgroup-free affinity masks). More threads than cores add no login
+ * throughput and take the event loop's share of the CPU: every other request waits.
+ */
+function hashConcurrency(): number {
+  return Math.max(1, Math.min(64, availableParallelism()));
 }
 
 function tlsFiles(certFile: string | undefined, keyFile: string | undefined): Config['tls'] {

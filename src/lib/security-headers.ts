@@ -1,5 +1,6 @@
 // The security headers every answer carries, as one set: the helmet plugin's options and
-// what helmet itself makes of them, for answers written where no Fastify hook runs.
+// what helmet itself makes of them, computed once; the helmet plugin copies it onto every
+// reply, and answers written where no Fastify hook runs take it from here.
 import { createRequire } from 'node:module';
 import type { FastifyHelmetOptions } from '@fastify/helmet';
 
@@ -7,14 +8,14 @@ type HelmetOptions = Omit<FastifyHelmetOptions, 'global' | 'enableCSPNonces'>;
 
 export const HELMET_OPTIONS = {
   contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-  hsts: false, // per answer: the helmet plugin's onSend hook, securityHeaders below
+  hsts: false, // per answer: securityHeaders below
   referrerPolicy: { policy: 'no-referrer' },
   crossOriginResourcePolicy: { policy: 'same-origin' },
 } satisfies HelmetOptions;
 
 export const HSTS = 'max-age=63072000; includeSubDomains';
 /** No token or personal data may sit in a cache unless a route says otherwise. */
-export const DEFAULT_CACHE_CONTROL = 'no-store';
+const DEFAULT_CACHE_CONTROL = 'no-store';
 
 interface HeaderSink {
   setHeader(name: string, value: string): void;

@@ -3,10 +3,11 @@
 // token alike. Access tokens follow RFC 9068 (typ at+jwt); refresh tokens are signed
 // with a key that is never published.
 import { createHash, randomUUID } from 'node:crypto';
-import { SignJWT, decodeJwt, type JWTPayload } from 'jose';
+import { decodeJwt, type JWTPayload } from 'jose';
 import { verifyJwt, VerifierError, type AccessTokenClaims, type VerifierErrorCode } from '@tessera/verifier';
 import type { Keystore } from '../keys/keystore.js';
 import type { KeyPurpose } from '../domain/keys/key-states.js';
+import { signCompactJws } from './compact-jws.js';
 
 const ACCESS_TYP = 'at+jwt';
 /** OIDC Core 2: ID tokens carry typ JWT, so neither kind passes for the other (RFC 9068 4). */
@@ -95,16 +96,16 @@ export class TokenService {
     if (input.sid) claims.sid = input.sid;
     if (input.roles) claims.roles = input.roles;
     if (input.authTime !== undefined) claims.auth_time = input.authTime;
-    const token = await new SignJWT(claims)
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TYP })
-      .setIssuer(this.settings.issuer)
-      .setSubject(input.sub)
-      .setAudience(input.aud)
-      .setIssuedAt(iat)
-      .setNotBefore(iat)
-      .setExpirationTime(iat + this.settings.accessTokenTtl)
-      .setJti(jti)
-      .sign(key.privateKey);
+    Object.assign(claims, {
+      iss: this.settings.issuer,
+      sub: input.sub,
+      aud: input.aud,
+      iat,
+      nbf: iat,
+      exp: iat + this.settings.accessTokenTtl,
+      jti,
+    });
+    const token = await signCompactJws({ alg: key.alg, kid: key.kid, typ: ACCESS_TYP }, claims, key.privateKey);
     return { token, expiresIn: this.settings.accessTokenTtl, jti };
   }
 
@@ -119,15 +120,15 @@ export class TokenService {
       at_hash: tokenHash(input.accessToken, key.alg),
     };
     if (input.nonce !== undefined) claims.nonce = input.nonce;
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ID_TYP })
-      .setIssuer(this.settings.issuer)
-      .setSubject(input.sub)
-      .setAudience(input.aud)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + this.settings.accessTokenTtl)
-      .setJti(randomUUID())
-      .sign(key.privateKey);
+    Object.assign(claims, {
+      iss: this.settings.issuer,
+      sub: input.sub,
+      aud: input.aud,
+      iat,
+      exp: iat + this.settings.accessTokenTtl,
+      jti: randomUUID(),
+    });
+    return signCompactJws({ alg: key.alg, kid: key.kid, typ: ID_TYP }, claims, key.privateKey);
   }
 
   /**
@@ -154,15 +155,16 @@ export class TokenService {
 
   async issueRefreshToken(claims: RefreshClaims): Promise<string> {
     const key = this.keystore.signingKey('refresh');
-    return new SignJWT({ sid: claims.sid })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: REFRESH_TYP })
-      .setIssuer(this.settings.issuer)
-      .setSubject(claims.sub)
-      .setAudience(this.settings.issuer)
-      .setIssuedAt(claims.iat)
-      .setExpirationTime(claims.exp)
-      .setJti(claims.jti)
-      .sign(key.privateKey);
+    const payload = {
+      sid: claims.sid,
+      iss: this.settings.issuer,
+      sub: claims.sub,
+      aud: this.settings.issuer,
+      iat: claims.iat,
+      exp: claims.exp,
+      jti: claims.jti,
+    };
+    return signCompactJws({ alg: key.alg, kid: key.kid, typ: REFRESH_TYP }, payload, key.privateKey);
   }
 
   async verifyRefreshToken(token: string, now = Date.now()): Promise<RefreshClaims> {

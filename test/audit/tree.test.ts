@@ -151,6 +151,36 @@ test('the audit log as a tree', async (t) => {
     assert.equal(report.ok, true, JSON.stringify(report.problem));
   });
 
+  await t.test('events recorded at the same moment share one statement; a bad one fails alone', async () => {
+    const marker = `group-${Date.now()}`;
+    const calls = Array.from({ length: 200 }, (_, i) =>
+      recordSecurityEvent(db, { type: 'login_failure', detail: { marker, i } }),
+    );
+    // An event no row can hold (user_id is a uuid column), among good ones.
+    const bad = assert.rejects(
+      recordSecurityEvent(db, { type: 'login_failure', userId: 'not-a-uuid', detail: { marker, bad: true } }),
+      /22P02/,
+    );
+    const more = Array.from({ length: 20 }, (_, i) =>
+      recordSecurityEvent(db, { type: 'login_failure', detail: { marker, late: i } }),
+    );
+    await Promise.all([...calls, ...more, bad]);
+    const rows = await db.query<{ i: string | null; late: string | null; tx: string }>(
+      `SELECT detail->>'i' AS i, detail->>'late' AS late, xmin::text AS tx FROM security_events WHERE detail->>'marker' = $1`,
+      [marker],
+    );
+    assert.equal(rows.length, 220, 'every good event once, the bad one not');
+    assert.deepEqual(
+      rows
+        .filter((r) => r.i !== null)
+        .map((r) => Number(r.i))
+        .sort((a, b) => a - b),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+    const transactions = new Set(rows.map((r) => r.tx)).size;
+    assert.ok(transactions <= 30, `220 events in ${transactions} commits`);
+  });
+
   await t.test('a rolled-back transaction leaves no event', async () => {
     const before = (await leaves(db)).length;
     await assert.rejects(

@@ -42,6 +42,30 @@ export async function insertSecurityEvent(db: Queryable, row: StoredEventInput):
   );
 }
 
+/** Appends several events in one statement, in order (one commit when db is not a transaction). */
+export async function insertSecurityEvents(db: Queryable, rows: readonly StoredEventInput[]): Promise<void> {
+  const column = <K extends keyof StoredEventInput>(key: K) => rows.map((r) => r[key]);
+  await db.query(
+    `INSERT INTO security_events (type, outcome, actor, target, user_id, session_id, ip, user_agent, request_id, detail)
+     SELECT type, outcome, actor, target, user_id, session_id, ip, user_agent, request_id, detail::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[])
+         WITH ORDINALITY AS e(type, outcome, actor, target, user_id, session_id, ip, user_agent, request_id, detail, n)
+      ORDER BY n`,
+    [
+      column('type'),
+      column('outcome'),
+      column('actor'),
+      column('target'),
+      column('userId'),
+      column('sessionId'),
+      column('ip'),
+      column('userAgent'),
+      column('requestId'),
+      rows.map((r) => JSON.stringify(r.detail)),
+    ],
+  );
+}
+
 export interface AuditEvent {
   id: number;
   created_at: Date;

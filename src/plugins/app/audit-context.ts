@@ -1,13 +1,13 @@
 // Gives every request an audit context (request id, client IP, user agent, the acting
 // user once authenticated, and the app's metrics as the observer of recorded events).
-// Body parsing runs on the socket's callbacks, outside the context; the context is
-// re-entered before validation, the way @fastify/request-context does it.
-import { AsyncResource } from 'node:async_hooks';
+// Body parsing runs on the socket's callbacks, outside the context; the same context is
+// entered again before validation (the store is all there is to restore: no AsyncResource
+// per request is needed for that).
 import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
 import { runWithAuditContext, type AuditContext } from '../../audit/request-context.js';
 
-const scopes = new WeakMap<FastifyRequest, AsyncResource>();
+const contexts = new WeakMap<FastifyRequest, AuditContext>();
 
 export default fp(
   async (app) => {
@@ -19,14 +19,12 @@ export default fp(
         actor: () => request.principal?.user.id ?? null,
         onEvent: (event) => app.metrics.observeEvent(event),
       };
-      runWithAuditContext(context, () => {
-        scopes.set(request, new AsyncResource('tessera-request'));
-        done();
-      });
+      contexts.set(request, context);
+      runWithAuditContext(context, done);
     });
     app.addHook('preValidation', (request, _reply, done) => {
-      const scope = scopes.get(request);
-      if (scope) scope.runInAsyncScope(done);
+      const context = contexts.get(request);
+      if (context) runWithAuditContext(context, done);
       else done();
     });
   },

@@ -58,7 +58,7 @@ export default fp(
     const metrics = new Metrics(() => ({ db: app.db, hasher: app.hasher }));
     app.decorate('metrics', metrics);
 
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
       const status = reply.statusCode;
       metrics.observeResponse({
@@ -68,6 +68,7 @@ export default fp(
         seconds: reply.elapsedTime / 1000,
         ...(status === 200 ? { grant: grantOf(route, request.body) } : {}),
       });
+      done();
     });
 
     let server: Server | undefined;

@@ -1,8 +1,10 @@
-// Discovery (RFC 8414) and the public signing keys (RFC 7517).
+// Discovery (RFC 8414) and the public signing keys (RFC 7517): fixed bytes per version,
+// served first by static-documents.ts and, for what it leaves, by these routes.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { USER_SCOPES } from '../../domain/tokens/grant-request.js';
 import { errors } from '../../schemas.js';
+import { etagMatches, type StaticDocument } from './static-documents.js';
 
 const Metadata = Type.Object(
   {
@@ -38,8 +40,10 @@ const Jwk = Type.Object(
   { additionalProperties: false },
 );
 
+const METADATA_CACHE_CONTROL = 'public, max-age=300';
+
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, keystore } = app;
+  const { config, keystore, prefix } = app;
   const metadata = {
     issuer: config.issuer,
     authorization_endpoint: `${config.issuer}/oauth/authorize`,
@@ -86,34 +90,49 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     claims_parameter_supported: false,
   };
 
+  // Serialized once: the same bytes for the life of the process.
+  const metadataVersion = { body: JSON.stringify(metadata) };
+  const metadataDocument: StaticDocument = { current: () => metadataVersion, cacheControl: METADATA_CACHE_CONTROL };
+  // The keystore makes a new body and ETag on every reload (key sync, rotation, revocation):
+  // the precomputed answer is rebuilt when the object changes.
+  const jwksDocument: StaticDocument = {
+    current: () => keystore.jwks(),
+    cacheControl: `public, max-age=${config.jwksMaxAge}`,
+  };
+
   const metadataPaths = [
     ['/oauth-authorization-server', 'getOAuthAuthorizationServerMetadata'],
     ['/openid-configuration', 'getOpenIdConfiguration'],
   ] as const;
   for (const [path, operationId] of metadataPaths) {
+    app.serveStaticDocument(`${prefix}${path}`, metadataDocument);
     app.get(
       path,
       {
-        config: { policy: { public: true } },
+        // Static public documents: see static-documents.ts for why no rate limit.
+        config: { policy: { public: true }, rateLimit: false },
         schema: {
           operationId,
           summary: 'Authorization server metadata (RFC 8414)',
           tags: ['discovery'],
           security: [],
-          response: { 200: Metadata, ...errors(429) },
+          // Not rate limited; 403: plain HTTP in production; 503: the server is draining.
+          response: { 200: Metadata, ...errors(403, 503) },
         },
       },
-      async (_request, reply) => {
-        reply.header('cache-control', 'public, max-age=300');
-        return metadata;
-      },
+      async (_request, reply) =>
+        reply
+          .header('cache-control', METADATA_CACHE_CONTROL)
+          .type('application/json; charset=utf-8')
+          .send(metadataVersion.body as never),
     );
   }
 
+  app.serveStaticDocument(`${prefix}/jwks.json`, jwksDocument);
   app.get(
     '/jwks.json',
     {
-      config: { policy: { public: true } },
+      config: { policy: { public: true }, rateLimit: false },
       schema: {
         operationId: 'getJwks',
         summary: 'Public signing keys (RFC 7517); conditional GET with ETag',
@@ -122,18 +141,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: Type.Object({ keys: Type.Array(Jwk) }, { additionalProperties: false }),
           304: Type.Null(),
-          ...errors(429),
+          ...errors(403, 503),
         },
       },
     },
     async (request, reply) => {
       const jwks = keystore.jwks();
-      reply.header('cache-control', `public, max-age=${config.jwksMaxAge}`).header('etag', jwks.etag);
-      const ifNoneMatch = request.headers['if-none-match'];
-      if (
-        typeof ifNoneMatch === 'string' &&
-        ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === jwks.etag)
-      ) {
+      reply.header('cache-control', jwksDocument.cacheControl).header('etag', jwks.etag);
+      if (etagMatches(request.headers['if-none-match'], jwks.etag)) {
         // No body and no Content-Length on a 304 (RFC 9110 8.6): send nothing, not "null".
         return reply.code(304).send(undefined as never);
       }
