@@ -14,7 +14,11 @@ export interface PinnedChild<Info> {
   close: (afterExit?: () => Promise<void>) => Promise<void>;
 }
 
-/** Runs `node --import tsx <script> ...args` under `taskset -c <cores>` from `cwd`. */
+/**
+ * Runs `node --import tsx <script> ...args` under `taskset -c <cores>` from `cwd`. Node flags
+ * in BENCH_NODE_FLAGS (space-separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) are
+ * passed to every child: a profile of each server under the bench's own load.
+ */
 export async function startPinnedChild<Info>(p: {
   label: string;
   cores: string;
@@ -22,8 +26,12 @@ export async function startPinnedChild<Info>(p: {
   args: string[];
   cwd: string;
 }): Promise<PinnedChild<Info>> {
-  const argv = ['-c', p.cores, process.execPath, '--import', 'tsx', p.script, ...p.args];
-  const child: ChildProcess = spawn('taskset', argv, { cwd: p.cwd, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const argv = ['-c', p.cores, process.execPath, ...flags, '--import', 'tsx', p.script, ...p.args];
+  // The setting the Docker image runs with, for every server alike: glibc would otherwise keep
+  // every freed argon2 work area (19 MiB per libuv thread), see the README's Performance section.
+  const env = { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? 'glibc.malloc.mmap_threshold=131072' };
+  const child: ChildProcess = spawn('taskset', argv, { cwd: p.cwd, env, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const info = await new Promise<Info>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });

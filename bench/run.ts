@@ -1,9 +1,10 @@
 // npm run bench: figures, not pass/fail. Runs against BENCH_DATABASE_URL (PostgreSQL)
 // when set, else the embedded engine, on loopback with bounded counts; then the side-by-side
-// throughput table against oidc-provider (bench/side-by-side.ts). `npm run bench --
-// --side-by-side-only` runs the table alone.
+// table against oidc-provider and the ceilings (bench/side-by-side.ts), written to
+// bench/results/side-by-side.{json,md,svg}. `npm run bench -- --side-by-side-only` runs the
+// table alone; the whole run takes about three to four minutes.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -23,6 +24,7 @@ const ms = (x: number) => `${x.toFixed(2)} ms`;
 
 async function main() {
   const url = process.env.BENCH_DATABASE_URL;
+  const dataDir = url ? undefined : mkdtempSync(join(tmpdir(), 'tessera-bench-'));
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -34,7 +36,7 @@ async function main() {
     TOKEN_RATE_LIMIT: '1000000',
     REGISTRATION_RATE_LIMIT: '1000000',
     RATE_LIMIT_MAX: '1000000',
-    ...(url ? { DATABASE_URL: url } : { DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-bench-')) }),
+    ...(dataDir ? { DATA_DIR: dataDir } : { DATABASE_URL: url }),
   });
   const app = await buildServer(config, { logger: false });
   await app.ready();
@@ -88,6 +90,7 @@ async function main() {
     `refresh rotation, ${ROTATIONS} sequential: ${(ROTATIONS / (elapsed / 1000)).toFixed(0)} /s, ${ms(elapsed / ROTATIONS)} each (in-process inject)`,
   );
   await app.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }
 
 if (!process.argv.includes('--side-by-side-only')) await main();

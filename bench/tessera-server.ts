@@ -1,15 +1,16 @@
 // Tessera as the side-by-side bench drives it: a real listening server (src/server.ts
-// buildServer) on a fresh PostgreSQL database, in a child process pinned with taskset.
+// buildServer) on a fresh PostgreSQL database, or on the embedded PGlite engine in a fresh
+// directory, in a child process pinned with taskset.
 //
-// As a module: startTessera({ adminUrl, cores }) spawns this file under `taskset -c <cores>`
-// and talks to it over IPC. As a script:
+// As a module: startTessera({ adminUrl, cores, engine }) spawns this file under
+// `taskset -c <cores>` and talks to it over IPC. As a script:
 //
-//   taskset -c 1 node --import tsx bench/tessera-server.ts --database-url postgres://postgres@127.0.0.1:5432/postgres
+//   taskset -c 1 node --import tsx bench/tessera-server.ts --database-url postgres://postgres@127.0.0.1:5432/postgres [--pglite]
 //
-// creates bench_tessera_<hex> there (dropped on exit), starts Tessera on it with a fresh
-// MASTER_KEY, rate limits out of the way, CAPTCHA_PROVIDER=none and LOG_LEVEL=silent,
-// registers one client_credentials client and a few users, and prints one JSON line
-// ({ url, jwksUrl, tokenUrl, clientId, clientSecret, database, pid }) once listening.
+// creates bench_tessera_<hex> there (dropped on exit; with --pglite a temporary DATA_DIR
+// instead, removed on exit), starts Tessera on it with a fresh MASTER_KEY, rate limits out
+// of the way, CAPTCHA_PROVIDER=none and LOG_LEVEL=silent, registers one client_credentials
+// client and a few users, and prints one JSON line (TesseraInfo) once listening.
 //
 // Refresh tokens: the users log in through POST /auth/login (real logins, one argon2id verify
 // each); the many more a run needs are minted by the steps the login runs once the password
@@ -17,7 +18,9 @@
 // cost seconds, not minutes of argon2. They are the same tokens, for the same first-party
 // client, scope and audience. The login_success audit event is not written for these.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -34,13 +37,26 @@ const USERS = 16;
 const PASSWORD = 'bench-password-quiet-orbit';
 const HIGH = '10000000';
 
+export type Engine = 'postgresql' | 'pglite';
+
 interface TesseraInfo {
   url: string;
   jwksUrl: string;
   tokenUrl: string;
+  loginUrl: string;
   clientId: string;
   clientSecret: string;
+  engine: Engine;
+  /** The PostgreSQL database, or the PGlite data directory. */
   database: string;
+  /** The registered users' emails; every one has `password`. */
+  users: string[];
+  password: string;
+  /** One user's stored password hash (PHC string), and what the hasher runs with. */
+  storedHash: string;
+  hasher: { memoryCost: number; timeCost: number; parallelism: number; concurrency: number; queue: number };
+  /** The libuv pool argon2 runs on: UV_THREADPOOL_SIZE as this process got it (libuv's default is 4). */
+  threadpool: number;
   pid: number;
 }
 
@@ -71,15 +87,29 @@ async function dropDatabase(adminUrl: string, database: string): Promise<void> {
   await admin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`));
 }
 
-async function serveInProcess(adminUrl: string) {
+/** Where the server keeps its data, and how to be rid of it. */
+async function createStore(adminUrl: string, engine: Engine) {
+  if (engine === 'pglite') {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-tessera-pglite-'));
+    return { database: dir, env: { DATA_DIR: dir }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
   const database = `bench_tessera_${randomBytes(6).toString('hex')}`;
   await admin(adminUrl, (c) => c.query(`CREATE DATABASE "${database}"`));
+  return {
+    database,
+    env: { DATABASE_URL: withDatabase(adminUrl, database) },
+    drop: () => dropDatabase(adminUrl, database),
+  };
+}
+
+async function serveInProcess(adminUrl: string, engine: Engine) {
+  const store = await createStore(adminUrl, engine);
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: withDatabase(adminUrl, database),
+    ...store.env,
     MASTER_KEY: randomBytes(32).toString('base64'),
     CAPTCHA_PROVIDER: 'none',
     LOGIN_DELAY_MAX_MS: '0',
@@ -94,7 +124,7 @@ async function serveInProcess(adminUrl: string) {
     await app.listen({ port: 0, host: '127.0.0.1' });
   } catch (error) {
     await app.close();
-    await dropDatabase(adminUrl, database);
+    await store.drop();
     throw error;
   }
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -170,16 +200,23 @@ async function serveInProcess(adminUrl: string) {
     url,
     jwksUrl: `${url}/.well-known/jwks.json`,
     tokenUrl: `${url}/oauth/token`,
+    loginUrl: `${url}/auth/login`,
     clientId: client.id,
     clientSecret: secret,
-    database,
+    engine,
+    database: store.database,
+    users: emails,
+    password: PASSWORD,
+    storedHash: users[0]!.password_hash,
+    hasher: config.argon2,
+    threadpool: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
     pid: process.pid,
   };
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
       await app.close();
-      await dropDatabase(adminUrl, database);
+      await store.drop();
     })());
   return { info, mintRefreshTokens, close };
 }
@@ -187,19 +224,29 @@ async function serveInProcess(adminUrl: string) {
 const SCRIPT = fileURLToPath(import.meta.url);
 const REPO_ROOT = join(dirname(SCRIPT), '..');
 
-export async function startTessera(options: { adminUrl: string; cores: string }): Promise<TesseraServer> {
+export async function startTessera(options: {
+  adminUrl: string;
+  cores: string;
+  engine?: Engine;
+}): Promise<TesseraServer> {
+  const engine = options.engine ?? 'postgresql';
   const child = await startPinnedChild<TesseraInfo>({
-    label: 'tessera bench server',
+    label: `tessera bench server (${engine})`,
     cores: options.cores,
     script: SCRIPT,
-    args: ['--database-url', options.adminUrl],
+    args: ['--database-url', options.adminUrl, ...(engine === 'pglite' ? ['--pglite'] : [])],
     cwd: REPO_ROOT,
   });
+  const { database } = child.info;
+  // Had the child died without cleaning up, its database would be left behind.
+  const leftover =
+    engine === 'pglite'
+      ? async () => rmSync(database, { recursive: true, force: true })
+      : () => dropDatabase(options.adminUrl, database);
   return {
     ...child.info,
     mintRefreshTokens: (n) => child.mintRefreshTokens(n),
-    // Had the child died without cleaning up, its database would be left behind.
-    close: () => child.close(() => dropDatabase(options.adminUrl, child.info.database)),
+    close: () => child.close(leftover),
   };
 }
 
@@ -209,7 +256,7 @@ async function main(argv: string[]): Promise<void> {
     (i === -1 ? undefined : argv[i + 1]) ??
     process.env.BENCH_DATABASE_URL ??
     'postgres://postgres@127.0.0.1:5432/postgres';
-  const server = await serveInProcess(adminUrl);
+  const server = await serveInProcess(adminUrl, argv.includes('--pglite') ? 'pglite' : 'postgresql');
   let stopping = false;
   const stop = () => {
     if (stopping) return;

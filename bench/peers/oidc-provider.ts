@@ -7,13 +7,15 @@
 // this process. As a script:
 //
 //   taskset -c 2 node --import tsx bench/peers/oidc-provider.ts \
-//     [--port 0] [--database-url postgres://postgres@127.0.0.1:5432/postgres] \
+//     [--port 0] [--database-url postgres://postgres@127.0.0.1:5432/postgres | --map-store] \
 //     [--refresh-tokens N] [--refresh-tokens-file PATH]
 //
 // prints one JSON line on stdout once listening ({ url, jwksUrl, tokenUrl, resource, clients,
 // database, refreshTokens? }) and serves until SIGTERM or SIGINT. `--database-url` names an
 // administrative connection: a fresh database bench_peer_<random> is created there and
-// dropped on exit. Without it, oidc-provider's in-memory adapter is used (smoke runs only).
+// dropped on exit. With `--map-store`, an unbounded in-memory adapter (./oidc-provider-map-adapter.ts,
+// the side-by-side bench's database-free peer). With neither, oidc-provider's own in-memory
+// adapter (at most 1,000 entries: smoke runs only).
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -22,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors, type ClientMetadata, type Configuration, type JWK } from 'oidc-provider';
+import { mapAdapter } from './oidc-provider-map-adapter.js';
 import { createPgAdapterStore, dropDatabase, type PgAdapterStore } from './oidc-provider-pg-adapter.js';
 import { startPinnedChild, type ChildMessage } from '../pinned-child.js';
 
@@ -61,8 +64,10 @@ export interface OidcProviderPeer extends PeerInfo {
 export interface StartOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
-  /** An administrative PostgreSQL URL; omitted, the in-memory adapter. */
+  /** An administrative PostgreSQL URL; omitted, an in-memory adapter. */
   databaseUrl?: string;
+  /** Without databaseUrl: the unbounded Map adapter instead of oidc-provider's 1,000-entry LRU. */
+  mapStore?: boolean;
   /** CPU list for `taskset -c` (e.g. "2" or "2,3"): runs the peer in a pinned child process. */
   cores?: string;
   /** Connections in the PostgreSQL pool (default 10, as Tessera's). */
@@ -79,9 +84,13 @@ async function signingKey(): Promise<JWK> {
   return { ...jwk, kid: randomBytes(8).toString('base64url'), alg: 'ES256', use: 'sig' };
 }
 
-function configuration(clients: ClientMetadata[], key: JWK, store: PgAdapterStore | undefined): Configuration {
+function configuration(
+  clients: ClientMetadata[],
+  key: JWK,
+  adapter: PgAdapterStore['adapter'] | undefined,
+): Configuration {
   return {
-    ...(store ? { adapter: store.adapter } : {}),
+    ...(adapter ? { adapter } : {}),
     clients,
     jwks: { keys: [key] },
     // Accounts are not looked up anywhere: every subject exists.
@@ -128,7 +137,7 @@ function configuration(clients: ClientMetadata[], key: JWK, store: PgAdapterStor
   };
 }
 
-async function startInProcess({ port = 0, databaseUrl, poolSize }: StartOptions): Promise<OidcProviderPeer> {
+async function startInProcess({ port = 0, databaseUrl, poolSize, mapStore }: StartOptions): Promise<OidcProviderPeer> {
   const store = databaseUrl ? await createPgAdapterStore(databaseUrl, { poolSize }) : undefined;
   let server: Server | undefined;
   try {
@@ -161,7 +170,8 @@ async function startInProcess({ port = 0, databaseUrl, poolSize }: StartOptions)
         scope: `openid offline_access ${RESOURCE_SCOPE}`,
       },
     ];
-    const provider = new Provider(url, configuration(metadata, await signingKey(), store));
+    const adapter = store?.adapter ?? (mapStore ? mapAdapter() : undefined);
+    const provider = new Provider(url, configuration(metadata, await signingKey(), adapter));
     provider.on('server_error', (_ctx, error) => console.error('oidc-provider server_error:', error));
     const handle = provider.callback();
     server.on('request', (req, res) => void handle(req, res));
@@ -227,6 +237,7 @@ const REPO_ROOT = join(dirname(SCRIPT), '..', '..');
 async function startPinned(options: StartOptions & { cores: string }): Promise<OidcProviderPeer> {
   const args = ['--port', String(options.port ?? 0)];
   if (options.databaseUrl) args.push('--database-url', options.databaseUrl);
+  else if (options.mapStore) args.push('--map-store');
   if (options.poolSize) args.push('--pool-size', String(options.poolSize));
   const child = await startPinnedChild<PeerInfo>({
     label: 'oidc-provider peer',
@@ -260,6 +271,7 @@ async function main(argv: string[]): Promise<void> {
     port: Number(argument(argv, '--port') ?? 0),
     databaseUrl: argument(argv, '--database-url') ?? process.env.PEER_DATABASE_URL,
     poolSize: poolSize ? Number(poolSize) : undefined,
+    mapStore: argv.includes('--map-store'),
   });
   let stopping = false;
   const stop = () => {
