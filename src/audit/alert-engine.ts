@@ -4,6 +4,7 @@
 // several instances on one database each event is evaluated once, by one of them; events
 // recorded by CLI commands alert through the running server.
 import type { Database } from '../db/database.js';
+import { SingleFlight } from '../lib/single-flight.js';
 import { countEventsInWindow, listSealedEventsAfter } from '../db/repositories/security-events.js';
 import {
   advanceAlertCursor,
@@ -53,7 +54,7 @@ function alertPayload(alert: AlertRow, settings: Pick<AlertEngineSettings, 'issu
 export class AlertEngine {
   readonly webhook: WebhookDispatcher;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<AlertRow[]> | undefined;
+  private readonly passes = new SingleFlight<AlertRow[]>(() => this.drain());
   private closed = false;
 
   constructor(
@@ -81,16 +82,13 @@ export class AlertEngine {
 
   /** Evaluates every event recorded since the last check; returns the alerts raised. One check at a time. */
   check(): Promise<AlertRow[]> {
-    this.running ??= this.drain().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.passes.run();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+    await this.passes.idle();
     await this.webhook.close();
   }
 

@@ -8,6 +8,7 @@
 // unsealed at the next pass and becomes a later leaf: nothing is skipped, and leaf order
 // is the order events were sealed in, not id order.
 import type { Database } from '../db/database.js';
+import { SingleFlight } from '../lib/single-flight.js';
 import {
   claimCheckpointPush,
   insertCheckpoint,
@@ -52,7 +53,7 @@ const HISTORY_EVERY_MS = 60_000;
 
 export class AuditSealer {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<SealResult> | undefined;
+  private readonly passes = new SingleFlight<SealResult>(() => this.drain());
   private closed = false;
   private readonly closing = new AbortController();
   private lastHistoryAt = 0;
@@ -76,17 +77,14 @@ export class AuditSealer {
 
   /** Seals every committed event now (in batches); one pass at a time per instance. */
   seal(): Promise<SealResult> {
-    this.running ??= this.drain().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.passes.run();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.closing.abort();
-    await this.running?.catch(() => undefined);
+    await this.passes.idle();
   }
 
   private async drain(): Promise<SealResult> {
