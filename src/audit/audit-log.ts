@@ -98,9 +98,10 @@ interface Pending {
 }
 const asError = (error: unknown): Error => (error instanceof Error ? error : new Error('event insert failed'));
 
-/** Rows per statement at most; statements in flight per database at most. */
+/** Rows per statement at most; statements in flight per database at most; rows waiting at most. */
 const BATCH_ROWS = 500;
 const FLUSHES_IN_FLIGHT = 2;
+const MAX_WAITING = 10_000;
 
 /**
  * Group commit for events recorded outside a transaction: whatever arrives while a flush
@@ -113,6 +114,9 @@ class EventBatcher {
   constructor(private readonly db: Database) {}
 
   append(row: StoredEvent): Promise<void> {
+    // A database that stopped answering must not turn into unbounded memory here.
+    if (this.queue.length >= MAX_WAITING)
+      return Promise.reject(new Error('too many security events waiting for the database'));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ row, done: (error) => (error === undefined ? resolve() : reject(error)) });
       this.flush();
