@@ -52,3 +52,31 @@ test('each new checkpoint is pushed to AUDIT_CHECKPOINT_URL, with retry', async 
   const next = await waitFor('a newer checkpoint', () => received.slice(before).find((r) => r.status === 204), 15_000);
   assert.ok(readCheckpointDocument(next.body).checkpoint.size > checkpoint.size);
 });
+
+test('parallel pushes of one checkpoint deliver it once (the claim is in the database)', async (t) => {
+  const received: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    req.on('end', () => {
+      received.push(body);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  // The timer stays out of it: this test pushes by hand.
+  const { services } = await build(t, {
+    KEY_SYNC_INTERVAL: '300',
+    AUDIT_SEAL_INTERVAL_MS: '60000',
+    ALERT_CHECK_INTERVAL_MS: '60000',
+    AUDIT_CHECKPOINT_URL: `http://127.0.0.1:${port}/checkpoints`,
+  });
+  await recordSecurityEvent(services.db, { type: 'login_failure', detail: { burst: true } });
+  await services.auditSealer.seal();
+  const results = await Promise.all(Array.from({ length: 10 }, () => services.auditSealer.push()));
+  assert.equal(results.filter(Boolean).length, 1, 'one push delivered');
+  assert.equal(received.length, 1, 'one POST arrived');
+  assert.equal(await services.auditSealer.push(), false, 'nothing new to push');
+});
