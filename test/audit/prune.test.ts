@@ -28,8 +28,20 @@ test('pruning keeps the rest checkable under a signed record', async (t) => {
   await services.auditSealer.seal();
   const before = await saveCheckpoint(db);
 
-  const result = await pruneAuditLog(db, services.auditKey, 365);
+  // Two prunes at once (two instances' housekeeping): one removes the old events, the
+  // other finds nothing left, and no record is made twice.
+  const results = await Promise.all([
+    pruneAuditLog(db, services.auditKey, 365),
+    pruneAuditLog(db, services.auditKey, 365),
+  ]);
+  const result = results.find((r) => r.deleted > 0)!;
   assert.deepEqual(result, { deleted: old, prunedSize: old });
+  assert.deepEqual(
+    results.find((r) => r !== result),
+    { deleted: 0, prunedSize: null },
+  );
+  const [records] = await db.query<{ n: string }>('SELECT count(*) AS n FROM audit_prunes');
+  assert.equal(Number(records!.n), 1, 'one prune record');
   const [left] = await db.query<{ n: string; min: string }>(
     'SELECT count(*) AS n, min(leaf_index) AS min FROM security_events WHERE leaf_index IS NOT NULL',
   );
