@@ -39,8 +39,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/packages/verifier/package.json ./packages/verifier/
 COPY --from=build /app/packages/verifier/dist ./packages/verifier/dist
 COPY --from=build /app/dist ./dist
-# The hosted pages' templates and stylesheet are read at start (tsc does not copy them).
+# The hosted pages' and the mails' templates and the stylesheet are read at start (tsc does not copy them).
 COPY --from=build /app/src/pages/templates ./src/pages/templates
+COPY --from=build /app/src/mail/templates ./src/mail/templates
 COPY --from=build /app/src/pages/assets ./src/pages/assets
 COPY package.json openapi.yaml LICENSE ./
 COPY bin ./bin

@@ -7,6 +7,7 @@ import { AuditLog1764720000000 } from './1764720000000-audit-log.js';
 import { CaptchaAnswers1764806400000 } from './1764806400000-captcha-answers.js';
 import { AuthorizationCode1764892800000 } from './1764892800000-authorization-code.js';
 import { AuditTree1764979200000 } from './1764979200000-audit-tree.js';
+import { AccountLifecycle1765065600000 } from './1765065600000-account-lifecycle.js';
 
 export const migrations = [
   InitialSchema1764356400000,
@@ -16,4 +17,5 @@ export const migrations = [
   CaptchaAnswers1764806400000,
   AuthorizationCode1764892800000,
   AuditTree1764979200000,
+  AccountLifecycle1765065600000,
 ];

@@ -24,6 +24,8 @@ import hasherPlugin from './plugins/app/hasher.js';
 import keystorePlugin from './plugins/app/keystore.js';
 import tokenServicePlugin from './plugins/app/token-service.js';
 import auditPlugin from './plugins/app/audit.js';
+import mailerPlugin from './plugins/app/mailer.js';
+import backgroundPlugin from './plugins/app/background.js';
 import credentialGuardPlugin from './plugins/app/credential-guard.js';
 import housekeepingPlugin from './plugins/app/housekeeping.js';
 import metricsPlugin from './plugins/app/metrics.js';
@@ -47,6 +49,7 @@ import adminClientRoutes from './routes/admin/clients.js';
 import adminAuditRoutes from './routes/admin/audit.js';
 import metricsRoutes from './routes/metrics/index.js';
 import assetRoutes from './routes/assets/index.js';
+import accountRoutes from './routes/account/index.js';
 
 /** The settings every plugin and route may read; the master key stays out of it. */
 export type AppConfig = Omit<Config, 'masterKey' | 'masterKeyPrevious'>;
@@ -104,6 +107,8 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   await app.register(keystorePlugin, { box });
   await app.register(tokenServicePlugin);
   await app.register(auditPlugin, { box });
+  await app.register(mailerPlugin, { box });
+  await app.register(backgroundPlugin);
   await app.register(credentialGuardPlugin, { counterSecret });
   await app.register(housekeepingPlugin);
   await app.register(metricsPlugin);
@@ -120,6 +125,7 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   await app.register(wellKnownRoutes, { prefix: '/.well-known' });
   await app.register(authRoutes, { prefix: '/auth' });
   await app.register(oauthRoutes, { prefix: '/oauth' });
+  await app.register(accountRoutes, { prefix: '/account' });
   await app.register(usersRoutes, { prefix: '/users' });
   await app.register(meRoutes, { prefix: '/users' });
   await app.register(userinfoRoutes, { prefix: '/userinfo' });

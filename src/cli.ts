@@ -12,12 +12,24 @@ import { verifyAuditLog, type SavedCheckpoint } from './audit/verify-log.js';
 import { CheckpointError } from './domain/audit/checkpoint.js';
 import { runWithAuditContext } from './audit/request-context.js';
 import { clientView, registerClient, type NewClient } from './clients/clients.js';
+import {
+  deleteClient,
+  findClients,
+  getClient,
+  rotateClientSecret,
+  updateClient,
+  type ClientChange,
+} from './clients/manage-clients.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { openCore, type Core } from './core.js';
 import { Database } from './db/database.js';
 import { acquireEmbeddedLock, EmbeddedDatabaseBusyError } from './db/embedded-lock.js';
 import { listAllKeys } from './db/repositories/signing-keys.js';
-import type { Role } from './db/repositories/users.js';
+import { findUserByEmail, type Role } from './db/repositories/users.js';
+import { normalizeEmail } from './domain/users/email.js';
+import { createMailDelivery } from './mail/delivery.js';
+import { MailOutbox } from './mail/outbox.js';
+import { sendPasswordResetFor } from './users/password-reset.js';
 import { CLIENT_GRANT_TYPES, checkClientMetadata } from './domain/clients/client-metadata.js';
 import { TesseraError } from './errors/errors.js';
 import { rewrapSecrets } from './keys/rewrap.js';
@@ -91,6 +103,14 @@ export const COMMANDS: readonly Command[] = [
     run: usersCreate,
   },
   {
+    path: ['users', 'reset-password'],
+    args: '--email E',
+    summary: 'mail the user a password reset link (the link works PASSWORD_RESET_TTL seconds)',
+    details:
+      'Queues the mail in the outbox and tries to send it at once (SMTP_URL, or an .eml file under\nDATA_DIR/mail outside production); a running server retries what could not be sent.\nPrints {"id","email","sent"} as one line of JSON. No password is read or shown.',
+    run: usersResetPassword,
+  },
+  {
     path: ['keys', 'list'],
     summary: 'list signing keys with state, alg and times',
     details: `Prints a table: kid, purpose, alg, state, created, activates, retired, expires, revoked.\n${READS_ONLY}`,
@@ -138,6 +158,65 @@ export const COMMANDS: readonly Command[] = [
       'Prints the client as one line of JSON. The secret is printed in this answer only; it is stored as a hash.',
     ].join('\n'),
     run: clientsCreate,
+  },
+  {
+    path: ['clients', 'list'],
+    summary: 'list the registered clients as a table',
+    details: ['Columns: CLIENT_ID, TYPE, STATE (enabled or disabled), GRANTS, CREATED, NAME.', READS_ONLY].join('\n'),
+    readOnly: true,
+    run: clientsList,
+  },
+  {
+    path: ['clients', 'show'],
+    args: 'ID',
+    summary: 'print one client as JSON (never its secret)',
+    details: ['Prints the client as one line of JSON, as GET /admin/clients/{id} answers.', READS_ONLY].join('\n'),
+    readOnly: true,
+    run: clientsShow,
+  },
+  {
+    path: ['clients', 'update'],
+    args: 'ID [--name N] [--scope "a b"] [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]...',
+    summary: "change a client's name, scopes, grants or URIs (checked like a registration)",
+    details: [
+      'Each option given replaces that field; repeat --grant and the URI options for several.',
+      'Taking a scope or grant away ends the sessions of the client and revokes its tokens issued before.',
+      'Prints the client as one line of JSON. Bad metadata is bad usage (exit 2).',
+    ].join('\n'),
+    run: clientsUpdate,
+  },
+  {
+    path: ['clients', 'rotate-secret'],
+    args: 'ID',
+    summary: 'give a confidential client a new secret; the old one works CLIENT_SECRET_OVERLAP seconds more',
+    details: [
+      'Prints the client as one line of JSON with the new client_secret (shown this once) and',
+      'previous_secret_expires_at, until when the old secret is still accepted (null with',
+      'CLIENT_SECRET_OVERLAP=0). Rotating again within the overlap replaces the old secret.',
+    ].join('\n'),
+    run: clientsRotateSecret,
+  },
+  {
+    path: ['clients', 'disable'],
+    args: 'ID',
+    summary: 'refuse a client at once: its sessions end, its access tokens are revoked',
+    details:
+      'Prints the client as one line of JSON. `tessera clients enable ID` lets it back in;\ntokens issued before stay refused.',
+    run: (args) => clientsSetDisabled(args, true),
+  },
+  {
+    path: ['clients', 'enable'],
+    args: 'ID',
+    summary: 'let a disabled client in again',
+    details: 'Prints the client as one line of JSON.',
+    run: (args) => clientsSetDisabled(args, false),
+  },
+  {
+    path: ['clients', 'delete'],
+    args: 'ID',
+    summary: 'delete a client: its sessions end, its tokens are revoked, its consents and codes go',
+    details: 'Prints {"client_id","deleted":true}.',
+    run: clientsDelete,
   },
   {
     path: ['audit', 'verify'],
@@ -274,6 +353,18 @@ function print(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
+/** Columns padded to their widest cell, two spaces apart (keys list, clients list). */
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const row of [header, ...rows])
+    process.stdout.write(
+      `${row
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+}
+
 /** The version in package.json: one level up from src/cli.ts, two from dist/src/cli.js. */
 function packageVersion(): string {
   for (const candidate of ['../package.json', '../../package.json']) {
@@ -313,6 +404,30 @@ async function usersCreate(args: string[]): Promise<void> {
   } finally {
     await core.close();
   }
+}
+
+async function usersResetPassword(args: string[]): Promise<void> {
+  const values = options(args, { email: { type: 'string' } });
+  if (!values.email) throw new UsageError('--email is required');
+  const config = loadConfig();
+  if (!config.accounts.selfServiceReset) throw new Error('password reset mails need SMTP_URL in production');
+  await withCore(async (core) => {
+    const user = await findUserByEmail(core.db, values.email!);
+    if (!user) throw new Error(`no user with email ${normalizeEmail(values.email!)}`);
+    const mail = new MailOutbox(core.box, { issuer: config.issuer });
+    await sendPasswordResetFor({ db: core.db, mail, config }, user, { actor: 'cli', ip: null });
+    // Problems are one line on stderr (the mail layer logs no secret); progress is not shown.
+    const say = (_detail: object, message: string) => void process.stderr.write(`${message}\n`);
+    const log = { debug: () => undefined, info: () => undefined, warn: say, error: say };
+    const delivery = createMailDelivery(core.db, core.box, config, log);
+    let sent: number;
+    try {
+      sent = await delivery.runOnce();
+    } finally {
+      await delivery.close();
+    }
+    process.stdout.write(`${JSON.stringify({ id: user.id, email: user.email, sent: sent > 0 })}\n`);
+  });
 }
 
 /** The password comes from stdin, never from an argument (which `ps` would show). */
@@ -373,14 +488,7 @@ async function keysList(args: string[]): Promise<void> {
     iso(k.revokedAt),
   ]);
   const header = ['KID', 'PURPOSE', 'ALG', 'STATE', 'CREATED', 'ACTIVATES', 'RETIRED', 'EXPIRES', 'REVOKED'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const row of [header, ...rows])
-    process.stdout.write(
-      `${row
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd()}\n`,
-    );
+  printTable(header, rows);
 }
 
 async function keysRotate(args: string[]): Promise<void> {
@@ -461,6 +569,116 @@ async function clientsCreate(args: string[]): Promise<void> {
   } finally {
     await core.close();
   }
+}
+
+/** The one client id a command takes; anything else is bad usage. */
+function clientIdArgument(command: string, args: string[]): string {
+  const [id, ...extra] = args;
+  if (!id || extra.length || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new UsageError(`clients ${command} takes one ID`);
+  return id;
+}
+
+/** A missing client fails with its id named; a refused change is bad usage, as for clients create. */
+async function clientCommand<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof TesseraError && error.code === 'not_found')
+      throw new Error(`no client with id ${id}`, { cause: error });
+    if (error instanceof TesseraError && (error.code === 'invalid_request' || error.code === 'invalid_scope'))
+      throw new UsageError(error.description);
+    throw error;
+  }
+}
+
+async function clientsList(args: string[]): Promise<void> {
+  if (args.length) throw new UsageError('clients list takes no arguments');
+  const clients = await withDatabase((db) =>
+    db.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION READ ONLY');
+      const all = [];
+      let after: string | undefined;
+      do {
+        const page = await findClients(tx, { limit: 100, ...(after ? { after } : {}) });
+        all.push(...page.clients);
+        after = page.next ?? undefined;
+      } while (after);
+      return all;
+    }),
+  );
+  const rows = clients.map((c) => [
+    c.id,
+    c.type,
+    c.disabled ? 'disabled' : 'enabled',
+    c.grant_types.join(','),
+    new Date(c.created_at).toISOString(),
+    // A name is the admin's text: no control characters reach the terminal.
+    c.name.replace(/\p{Cc}/gu, '?'),
+  ]);
+  const header = ['CLIENT_ID', 'TYPE', 'STATE', 'GRANTS', 'CREATED', 'NAME'];
+  printTable(header, rows);
+}
+
+async function clientsShow(args: string[]): Promise<void> {
+  const id = clientIdArgument('show', args);
+  const client = await clientCommand(id, () => withDatabase((db) => getClient(db, id)));
+  process.stdout.write(`${JSON.stringify(clientView(client))}\n`);
+}
+
+async function clientsUpdate(args: string[]): Promise<void> {
+  const [id, ...rest] = args;
+  if (!id || id.startsWith('-')) throw new UsageError('clients update takes an ID first');
+  clientIdArgument('update', [id]);
+  const values = options(rest, {
+    name: { type: 'string' },
+    scope: { type: 'string' },
+    grant: { type: 'string', multiple: true },
+    'redirect-uri': { type: 'string', multiple: true },
+    'post-logout-redirect-uri': { type: 'string', multiple: true },
+  });
+  const grants = values.grant;
+  if (grants && !grants.every((g) => (CLIENT_GRANT_TYPES as readonly string[]).includes(g)))
+    throw new UsageError(`--grant must be one of ${CLIENT_GRANT_TYPES.join(', ')}`);
+  const scopes = values.scope?.split(' ').filter(Boolean);
+  if (scopes && scopes.length === 0) throw new UsageError('--scope needs at least one scope');
+  const change: ClientChange = {
+    ...(values.name !== undefined ? { name: values.name } : {}),
+    ...(scopes ? { scopes } : {}),
+    ...(grants ? { grantTypes: grants } : {}),
+    ...(values['redirect-uri'] ? { redirectUris: values['redirect-uri'] } : {}),
+    ...(values['post-logout-redirect-uri'] ? { postLogoutRedirectUris: values['post-logout-redirect-uri'] } : {}),
+  };
+  if (Object.keys(change).length === 0) throw new UsageError('clients update needs something to change');
+  await withCore(async (core) => {
+    const settings = { production: core.config.env === 'production' };
+    const client = await clientCommand(id, () => updateClient(core, id, change, 'cli', settings));
+    process.stdout.write(`${JSON.stringify(clientView(client))}\n`);
+  });
+}
+
+async function clientsRotateSecret(args: string[]): Promise<void> {
+  const id = clientIdArgument('rotate-secret', args);
+  await withCore(async (core) => {
+    const { client, secret } = await clientCommand(id, () => rotateClientSecret(core, id, 'cli'));
+    process.stdout.write(`${JSON.stringify({ ...clientView(client), client_secret: secret })}\n`);
+  });
+}
+
+async function clientsSetDisabled(args: string[], disabled: boolean): Promise<void> {
+  const id = clientIdArgument(disabled ? 'disable' : 'enable', args);
+  await withCore(async (core) => {
+    const settings = { production: core.config.env === 'production' };
+    const client = await clientCommand(id, () => updateClient(core, id, { disabled }, 'cli', settings));
+    process.stdout.write(`${JSON.stringify(clientView(client))}\n`);
+  });
+}
+
+async function clientsDelete(args: string[]): Promise<void> {
+  const id = clientIdArgument('delete', args);
+  await withCore(async (core) => {
+    await clientCommand(id, () => deleteClient(core, id, 'cli'));
+    process.stdout.write(`${JSON.stringify({ client_id: id, deleted: true })}\n`);
+  });
 }
 
 async function auditVerify(args: string[]): Promise<void> {

@@ -15,6 +15,10 @@ const BODYLESS_STATUSES = new Set(['204', '304']);
 const BODYLESS_OPERATIONS = new Set<string>([
   // Revocation acts on the key named in the path; there is nothing to send.
   'POST /admin/keys/{kid}/revoke',
+  // A new secret for the client named in the path; nothing to send either.
+  'POST /admin/clients/{id}/secret',
+  // A reset mail to the user named in the path.
+  'POST /admin/users/{id}/password-reset',
 ]);
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 

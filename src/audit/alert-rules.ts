@@ -64,7 +64,12 @@ export interface RuleEvent {
 }
 
 /** Every failed check of a password or other secret (the credential guard's events). */
-const CREDENTIAL_FAILURES = ['login_failure', 'password_change_failure'] as const;
+const CREDENTIAL_FAILURES = [
+  'login_failure',
+  'password_change_failure',
+  'email_change_failure',
+  'account_delete_failure',
+] as const;
 
 /** For threshold rules: which events to count, and by what. */
 interface Threshold {
@@ -88,7 +93,9 @@ export function matchEvent(e: RuleEvent, s: AlertSettings): RuleMatch[] {
   const out: RuleMatch[] = [];
   switch (e.type) {
     case 'login_failure':
-    case 'password_change_failure': {
+    case 'password_change_failure':
+    case 'email_change_failure':
+    case 'account_delete_failure': {
       const account = typeof e.detail.account === 'string' ? e.detail.account : undefined;
       if (s.failedLoginsPerAccount > 0 && account) {
         out.push({

@@ -40,9 +40,52 @@ export const EVENT_TYPES = {
     what: 'a password change gave the wrong current password (counted like a failed login)',
   },
   roles_changed: { outcome: 'success', what: "an admin changed a user's roles (detail.from, detail.to)" },
+  user_created: {
+    outcome: 'success',
+    what: 'an admin created a user (POST /admin/users; detail.invited: an invitation was mailed)',
+  },
+  user_deleted: {
+    outcome: 'success',
+    what: 'an account was erased by an admin or by its owner (detail.by: the admin id or self); only the id remains',
+  },
+  unverified_account_deleted: {
+    outcome: 'success',
+    what: 'an account whose address was never verified was deleted after UNVERIFIED_ACCOUNT_TTL',
+  },
+  email_verified: { outcome: 'success', what: "a registration's verification link was followed" },
+  email_change_requested: { outcome: 'success', what: 'a link to confirm a new address was mailed (detail.by)' },
+  email_changed: { outcome: 'success', what: 'an account moved to a new, confirmed address (the old one was told)' },
+  email_change_failure: {
+    outcome: 'failure',
+    what: 'an email change gave the wrong current password (counted like a failed login)',
+  },
+  account_delete_failure: {
+    outcome: 'failure',
+    what: 'an account deletion gave the wrong current password (counted like a failed login)',
+  },
+  password_reset_requested: {
+    outcome: 'success',
+    what: 'a password reset link was mailed; failure: the address has no (enabled) account, nothing was sent',
+  },
+  password_reset: {
+    outcome: 'success',
+    what: 'a password was set with a reset or invitation link: every session ended, the owner was mailed',
+  },
   user_disabled: { outcome: 'success', what: 'a user was disabled' },
   user_enabled: { outcome: 'success', what: 'a user was enabled' },
   client_created: { outcome: 'success', what: 'a client was registered (API or CLI)' },
+  client_updated: { outcome: 'success', what: "a client's metadata was changed (detail.changed: the field names)" },
+  client_secret_rotated: {
+    outcome: 'success',
+    what: "a client's secret was replaced; the previous one works until detail.previous_secret_expires_at",
+  },
+  client_disabled: { outcome: 'success', what: 'a client was disabled: its sessions ended, its tokens revoked' },
+  client_enabled: { outcome: 'success', what: 'a disabled client was enabled again' },
+  client_deleted: { outcome: 'success', what: 'a client was deleted: its sessions ended, its tokens revoked' },
+  client_token_revoked: {
+    outcome: 'success',
+    what: 'a client revoked one of its client_credentials access tokens (RFC 7009; detail.jti)',
+  },
   key_created: { outcome: 'success', what: 'a signing key was made' },
   key_activated: { outcome: 'success', what: 'a signing key started signing' },
   key_retired: { outcome: 'success', what: 'a signing key stopped signing' },
@@ -52,6 +95,10 @@ export const EVENT_TYPES = {
   audit_pruned: {
     outcome: 'success',
     what: 'events past AUDIT_RETENTION_DAYS were deleted under a signed prune record',
+  },
+  mail_undeliverable: {
+    outcome: 'failure',
+    what: 'a queued mail could not be sent for 48 hours and was dropped (detail: kind, attempts, reason)',
   },
 } as const satisfies Record<string, { outcome: Outcome; what: string }>;
 

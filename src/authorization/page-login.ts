@@ -18,7 +18,7 @@ export interface PageLoginDeps {
   db: Database;
   hasher: PasswordHasher;
   credentialGuard: CredentialGuard;
-  config: Pick<AppConfig, 'sessionTtl'>;
+  config: Pick<AppConfig, 'sessionTtl' | 'accounts'>;
 }
 
 export interface PageLogin {

@@ -1,10 +1,11 @@
 // Clients: registration (confidential ones get a 256-bit secret shown once, stored as a
 // hash; public ones get none) and client authentication at the token, revocation and
-// introspection endpoints.
+// introspection endpoints, with the current secret or, during a rotation's overlap, the
+// previous one.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Queryable } from '../db/database.js';
-import { findClient, insertClient, type ClientRow } from '../db/repositories/clients.js';
+import { findClient, findClientForAuthentication, insertClient, type ClientRow } from '../db/repositories/clients.js';
 import { checkClientMetadata, type ClientMetadataInput } from '../domain/clients/client-metadata.js';
 import { TesseraError } from '../errors/errors.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
@@ -17,6 +18,12 @@ export const FIRST_PARTY_CLIENT_ID = 'tessera';
 /** Secrets carry 256 random bits, so a fast hash is enough: there is nothing to guess. */
 function hashClientSecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('base64url');
+}
+
+/** A new secret of 256 random bits (shown once) and the hash that is stored. */
+export function newClientSecret(): { secret: string; hash: string } {
+  const secret = randomBytes(32).toString('base64url');
+  return { secret, hash: hashClientSecret(secret) };
 }
 
 /** A registration: name and scopes, and whatever of type, grants, URIs and rights differs from the defaults. */
@@ -49,12 +56,12 @@ export async function createClient(
   const checked = checkClientMetadata(c, settings);
   if (!checked.ok) throw new TesseraError(checked.error, { description: checked.description });
   const m = checked.metadata;
-  const secret = m.type === 'confidential' ? randomBytes(32).toString('base64url') : undefined;
+  const fresh = m.type === 'confidential' ? newClientSecret() : undefined;
   const client = await insertClient(db, {
     id: randomBytes(16).toString('base64url'),
     name: m.name,
     type: m.type,
-    secretHash: secret === undefined ? null : hashClientSecret(secret),
+    secretHash: fresh?.hash ?? null,
     grantTypes: m.grantTypes,
     redirectUris: m.redirectUris,
     postLogoutRedirectUris: m.postLogoutRedirectUris,
@@ -63,7 +70,7 @@ export async function createClient(
     requirePkce: m.requirePkce,
     canIntrospect: m.canIntrospect,
   });
-  return { client, secret };
+  return { client, secret: fresh?.secret };
 }
 
 /** Registration by an admin over HTTP, or by the CLI: the client and its audit event. */
@@ -83,6 +90,8 @@ export async function registerClient(
   return created;
 }
 
+const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+
 /** The client as admins see it (API answer, CLI output): never its secret hash. */
 export function clientView(client: ClientRow) {
   return {
@@ -97,6 +106,11 @@ export function clientView(client: ClientRow) {
     can_introspect: client.can_introspect,
     require_pkce: client.require_pkce,
     created_at: new Date(client.created_at).toISOString(),
+    disabled: client.disabled,
+    updated_at: new Date(client.updated_at).toISOString(),
+    secret_rotated_at: iso(client.secret_rotated_at),
+    // When the secret before the last rotation stops (or stopped) working; null without one.
+    previous_secret_expires_at: iso(client.previous_secret_expires_at),
     // The names of the first registration API, kept for its callers.
     scope: client.scopes.join(' '),
     introspect: client.can_introspect,
@@ -143,16 +157,24 @@ function clientCredentials(
   return undefined;
 }
 
+/** Compared against when there is no hash to compare against; made per process, its secret forgotten. */
+const STAND_IN_HASH = hashClientSecret(randomBytes(32).toString('base64url'));
+
 /** Authenticates a confidential client, or answers 401 invalid_client. */
 async function authenticateClient(
   db: Queryable,
   credentials: { id: string; secret: string; basic: boolean },
 ): Promise<ClientRow> {
-  const client = await findClient(db, credentials.id);
+  const client = await findClientForAuthentication(db, credentials.id);
   const presented = Buffer.from(hashClientSecret(credentials.secret));
-  // Compare against something even for unknown ids, so timing tells nothing.
-  const expected = Buffer.from(client?.secret_hash ?? hashClientSecret(randomBytes(32).toString('base64url')));
-  const match = presented.length === expected.length && timingSafeEqual(presented, expected);
+  // Two comparisons every time, against stand-ins for an unknown id or a missing (or
+  // expired) previous secret, so timing tells nothing of either.
+  const current = Buffer.from(client?.secret_hash ?? STAND_IN_HASH);
+  const previous = Buffer.from(client?.previous_secret_hash ?? STAND_IN_HASH);
+  const matchesCurrent = presented.length === current.length && timingSafeEqual(presented, current);
+  const matchesPrevious = presented.length === previous.length && timingSafeEqual(presented, previous);
+  // A stand-in is a hash nobody knows the secret of, so it never matches.
+  const match = client !== undefined && (matchesCurrent || matchesPrevious);
   if (!client || !match || client.disabled) throw unauthorized('client authentication failed', credentials.basic);
   return client;
 }

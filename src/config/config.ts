@@ -1,6 +1,7 @@
 // Every setting Tessera reads, as one TypeBox schema checked at boot. An invalid
 // value stops the start with a message that names the variable.
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
 
@@ -89,6 +90,17 @@ const EnvSchema = Type.Object({
   ALERT_WINDOW: Seconds(900, 10, 86_400),
   ALERT_DEDUP_WINDOW: Seconds(3600, 1, 604_800),
   ALERT_CHECK_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+  // Mail, and the account and client life cycle.
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://[^\\s]+$', maxLength: 4096 })),
+  MAIL_FROM: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
+  SMTP_CA_FILE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  SMTP_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+  MAIL_POLL_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+  EMAIL_VERIFICATION: Type.Union([Type.Literal('required'), Type.Literal('off')], { default: 'required' }),
+  UNVERIFIED_ACCOUNT_TTL: Seconds(86_400, 60, 31_536_000),
+  PASSWORD_RESET_TTL: Seconds(1800, 60, 86_400),
+  INVITATION_TTL: Seconds(604_800, 60, 2_592_000),
+  CLIENT_SECRET_OVERLAP: Seconds(86_400, 0, 31_536_000),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   METRICS_HOST: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 });
@@ -166,6 +178,28 @@ export interface Config {
   };
   /** Where GET /metrics is served without auth; unset: on the main port, admins only. */
   metrics: { port: number | undefined; host: string };
+  mail: {
+    /** nodemailer's SMTP URL (may carry credentials: never logged); unset: .eml files in `dir` (not in production). */
+    smtpUrl: string | undefined;
+    from: string;
+    /** PEM of the private CA(s) the SMTP server's certificate is checked against, instead of the system CAs. */
+    caFile: string | undefined;
+    timeoutMs: number;
+    pollIntervalMs: number;
+    /** Where mails are written as .eml files when there is no SMTP_URL: DATA_DIR/mail. */
+    dir: string;
+  };
+  accounts: {
+    emailVerification: Env['EMAIL_VERIFICATION'];
+    /** Seconds an unverified account waits for its owner before it is deleted. */
+    unverifiedTtl: number;
+    passwordResetTtl: number;
+    invitationTtl: number;
+    /** Whether self-service password reset works: it needs a way to send mail. */
+    selfServiceReset: boolean;
+  };
+  /** Seconds a client's previous secret keeps working after a rotation. */
+  clientSecretOverlap: number;
 }
 
 export class ConfigError extends Error {
@@ -303,6 +337,23 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       checkIntervalMs: env.ALERT_CHECK_INTERVAL_MS,
     },
     metrics: { port: metricsPort(env.METRICS_PORT, env.PORT), host: env.METRICS_HOST ?? env.HOST },
+    mail: {
+      smtpUrl: smtpUrl(env.SMTP_URL),
+      from: mailFrom(env.MAIL_FROM, issuer, env.BRAND_NAME),
+      caFile: smtpCaFile(env.SMTP_CA_FILE, env.SMTP_URL),
+      timeoutMs: env.SMTP_TIMEOUT_MS,
+      pollIntervalMs: env.MAIL_POLL_INTERVAL_MS,
+      dir: join(env.DATA_DIR, 'mail'),
+    },
+    accounts: {
+      emailVerification: env.EMAIL_VERIFICATION,
+      unverifiedTtl: env.UNVERIFIED_ACCOUNT_TTL,
+      passwordResetTtl: env.PASSWORD_RESET_TTL,
+      invitationTtl: env.INVITATION_TTL,
+      // Outside production mails without SMTP_URL land in DATA_DIR/mail; in production only SMTP delivers.
+      selfServiceReset: env.NODE_ENV !== 'production' || env.SMTP_URL !== undefined,
+    },
+    clientSecretOverlap: env.CLIENT_SECRET_OVERLAP,
   };
   checkProduction(config);
   return config;
@@ -407,6 +458,33 @@ function webhookUrl(value: string | undefined, name = 'ALERT_WEBHOOK_URL'): stri
   throw new ConfigError(name, 'must be an absolute http(s) URL');
 }
 
+/** SMTP_URL: smtp:// (STARTTLS when offered) or smtps:// (implicit TLS), as nodemailer reads it. */
+function smtpUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const url = new URL(value);
+    if ((url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname) return value;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError('SMTP_URL', 'must be an smtp:// or smtps:// URL like smtps://user:pass@mail.example.com:465');
+}
+
+/** SMTP_CA_FILE: only with SMTP_URL (read when the transport is made). */
+function smtpCaFile(value: string | undefined, url: string | undefined): string | undefined {
+  if (value !== undefined && url === undefined) throw new ConfigError('SMTP_CA_FILE', 'is only used with SMTP_URL');
+  return value;
+}
+
+/** MAIL_FROM: an address, or `Name <address>`; default no-reply at the issuer's host. */
+function mailFrom(value: string | undefined, issuer: string, brand: string): string {
+  if (value === undefined) return `"${brand.replace(/["\\\r\n]/g, '')}" <no-reply@${new URL(issuer).hostname}>`;
+  const address = /^(?:[^<>\r\n]{0,200}<)?([^\s@<>]{1,64}@[^\s@<>]+\.[^\s@<>]+)>?$/.exec(value.trim());
+  if (!address || /[\r\n]/.test(value))
+    throw new ConfigError('MAIL_FROM', 'must be an address like no-reply@example.com or "Name <no-reply@example.com>"');
+  return value.trim();
+}
+
 function metricsPort(port: number | undefined, mainPort: number): number | undefined {
   if (port !== undefined && port !== 0 && port === mainPort)
     throw new ConfigError('METRICS_PORT', 'must differ from PORT');
@@ -457,6 +535,13 @@ function checkProduction(config: Config): void {
     throw new ConfigError(
       'CAPTCHA_SITEKEY',
       'production needs the captcha site key while CAPTCHA_PROVIDER is not none',
+    );
+  }
+  if (config.registration === 'open' && !config.mail.smtpUrl) {
+    // Verification links and reset mails must reach people; files on the server reach no one.
+    throw new ConfigError(
+      'SMTP_URL',
+      'production with REGISTRATION=open needs SMTP_URL (verification and password reset mails); set it, or REGISTRATION=closed',
     );
   }
   if (config.trustProxy === true) {

@@ -14,7 +14,7 @@ import type { Queryable } from '../db/database.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
 
 /** Where a secret is checked; also the captcha action expected there (reCAPTCHA v3). */
-type CredentialStep = 'login' | 'password_change';
+type CredentialStep = 'login' | 'password_change' | 'email_change' | 'account_delete' | 'password_reset';
 
 export interface CredentialGuardSettings {
   afterFailures: number;
@@ -160,6 +160,36 @@ export class CredentialGuard {
     }
     await this.counter.release(reservation, keys.account);
     return { value: verdict.value, captcha, account: keys.account };
+  }
+
+  /**
+   * An attempt that checks no secret but must be counted like one: a password reset
+   * request (each one may mail the address). The attempt is reserved and kept, as a failure
+   * is; past the thresholds it needs a solved captcha, like a login. Repeated requests for
+   * one address or from one IP therefore cost what repeated wrong passwords cost.
+   */
+  async admit(c: GuardedCheck): Promise<{ captcha: Passed<unknown>['captcha']; account: string }> {
+    const keys = this.keysFor(c.account, c.ip);
+    const both = [keys.account, keys.ip];
+    const event = (type: GuardEvent['type'], more: Partial<GuardEvent> = {}) =>
+      this.audit({ type, step: c.step, ip: c.ip, userId: c.userId ?? null, account: keys.account, ...more });
+    const reserved = await this.counter.reserve(
+      both,
+      this.captcha.enabled ? [this.settings.afterFailures, this.settings.afterIpFailures] : null,
+    );
+    if (reserved) return { captcha: 'not_needed', account: keys.account };
+    if (!c.captchaToken) {
+      await event('captcha_demanded');
+      throw this.captchaRequired('captcha demanded');
+    }
+    const outcome = await this.captcha.verify(c.captchaToken, c.ip, c.step);
+    await this.counter.reserve(both, null);
+    if (outcome !== 'passed') {
+      await event('captcha_failed', { verdict: outcome });
+      throw this.captchaRequired(`captcha ${outcome}`);
+    }
+    await event('captcha_passed');
+    return { captcha: 'passed', account: keys.account };
   }
 
   private captchaRequired(detail: string): TesseraError {

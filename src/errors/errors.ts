@@ -21,6 +21,10 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'registration_closed'
   | 'weak_password'
+  | 'email_not_verified'
+  | 'invalid_link'
+  | 'password_reset_unavailable'
+  | 'email_taken'
   | 'rate_limited'
   | 'temporarily_unavailable'
   | 'server_error';
@@ -46,6 +50,10 @@ const DEFAULTS: Record<ErrorCode, [status: number, description: string]> = {
   unsupported_media_type: [415, 'Unsupported content type'],
   registration_closed: [403, 'Registration is closed'],
   weak_password: [400, 'The password does not meet the policy'],
+  email_not_verified: [403, 'The email address is not verified yet; follow the link in the verification mail'],
+  invalid_link: [400, 'The link is invalid, has expired or was already used'],
+  password_reset_unavailable: [403, 'Password reset by mail is not available on this service'],
+  email_taken: [409, 'Another account uses this email address'],
   rate_limited: [429, 'Too many requests'],
   temporarily_unavailable: [503, 'The service is busy, retry later'],
   server_error: [500, 'Internal server error'],

@@ -18,10 +18,12 @@ export interface PagesSettings {
   brandName: string;
   logoUrl?: string | undefined;
   captcha: { provider: CaptchaProvider; sitekey?: string | undefined; scriptUrl: string };
+  /** Whether the login page links to the password reset page (off when no mail can be sent). */
+  passwordReset?: boolean;
 }
 
 export type LoginMessage =
-  'invalid_credentials' | 'captcha_required' | 'captcha_failed' | 'rate_limited' | 'unavailable';
+  'invalid_credentials' | 'captcha_required' | 'captcha_failed' | 'rate_limited' | 'unavailable' | 'email_not_verified';
 
 /** What a failed sign-in says: never which of the email or the password was wrong. */
 export const LOGIN_MESSAGES: Readonly<Record<LoginMessage, string>> = {
@@ -30,6 +32,7 @@ export const LOGIN_MESSAGES: Readonly<Record<LoginMessage, string>> = {
   captcha_failed: 'The check could not be verified. Please complete it again.',
   rate_limited: 'Too many attempts. Please wait a moment and try again.',
   unavailable: 'Signing in is not possible right now. Please try again later.',
+  email_not_verified: 'Please confirm your email address first: follow the link in the mail we sent you.',
 };
 
 export interface ScopeView {
@@ -97,15 +100,63 @@ interface LoggedOutPage {
   clientName?: string | undefined;
 }
 
+interface VerifyEmailPage {
+  action: string;
+  hidden: Readonly<Record<string, string>>;
+}
+
+export interface PasswordResetRequestPage {
+  action: string;
+  hidden: Readonly<Record<string, string>>;
+  email?: string | undefined;
+  message?: 'captcha_required' | 'captcha_failed' | undefined;
+  /** Whether this answer must carry the captcha widget (ignored with CAPTCHA_PROVIDER=none). */
+  captcha: boolean;
+}
+
+interface PasswordResetConfirmPage {
+  action: string;
+  hidden: Readonly<Record<string, string>>;
+  /** An invitation's first password rather than a reset. */
+  invitation: boolean;
+  minLength: number;
+  /** Why the last password was refused (the policy's own words). */
+  message?: string | undefined;
+}
+
+/** The end of an account page's step: what happened, and where to go next (a path here). */
+interface AccountDonePage {
+  title: string;
+  message: string;
+  error?: boolean | undefined;
+  hint?: string | undefined;
+  link?: { href: string; text: string } | undefined;
+}
+
 export interface Pages {
   login(data: LoginPage): Page;
   consent(data: ConsentPage): Page;
   error(data: ErrorPage): Page;
   logoutConfirm(data: LogoutConfirmPage): Page;
   loggedOut(data?: LoggedOutPage): Page;
+  verifyEmail(data: VerifyEmailPage): Page;
+  passwordResetRequest(data: PasswordResetRequestPage): Page;
+  passwordResetConfirm(data: PasswordResetConfirmPage): Page;
+  accountDone(data: AccountDonePage): Page;
 }
 
-const TEMPLATES = ['layout', 'login', 'consent', 'error', 'logout-confirm', 'logged-out'] as const;
+const TEMPLATES = [
+  'layout',
+  'login',
+  'consent',
+  'error',
+  'logout-confirm',
+  'logged-out',
+  'verify-email',
+  'password-reset',
+  'password-reset-confirm',
+  'account-done',
+] as const;
 type TemplateName = (typeof TEMPLATES)[number];
 
 export const TEMPLATES_DIR = join('src', 'pages', 'templates');
@@ -145,6 +196,10 @@ export function createPages(settings: PagesSettings): Pages {
     throw new Error('CAPTCHA_SCRIPT_URL must be an http(s) URL');
   }
   const { href } = stylesheet();
+  const captchaWidget = (due: boolean) =>
+    due && provider !== 'none'
+      ? { className: CAPTCHA_WIDGET_CLASS[provider], sitekey: settings.captcha.sitekey ?? '', scriptUrl }
+      : undefined;
 
   function page(
     name: Exclude<TemplateName, 'layout'>,
@@ -168,10 +223,7 @@ export function createPages(settings: PagesSettings): Pages {
   return {
     login(data) {
       const email = data.email ?? '';
-      const widget =
-        data.captcha && provider !== 'none'
-          ? { className: CAPTCHA_WIDGET_CLASS[provider], sitekey: settings.captcha.sitekey ?? '', scriptUrl }
-          : undefined;
+      const widget = captchaWidget(data.captcha);
       return page(
         'login',
         'Sign in',
@@ -183,6 +235,7 @@ export function createPages(settings: PagesSettings): Pages {
           message: data.message ? LOGIN_MESSAGES[data.message] : undefined,
           autofocus: email === '' ? 'email' : 'password',
           captcha: widget,
+          passwordReset: settings.passwordReset !== false,
         },
         { nonce: newNonce(), captcha: widget !== undefined, formActions: data.formActions },
       );
@@ -219,6 +272,53 @@ export function createPages(settings: PagesSettings): Pages {
     },
     loggedOut(data = {}) {
       return page('logged-out', 'Signed out', { clientName: data.clientName }, { nonce: newNonce(), captcha: false });
+    },
+    verifyEmail(data) {
+      return page(
+        'verify-email',
+        'Confirm your email address',
+        { action: formPath(data.action), hidden: Object.entries(data.hidden) },
+        { nonce: newNonce(), captcha: false },
+      );
+    },
+    passwordResetRequest(data) {
+      const widget = captchaWidget(data.captcha);
+      return page(
+        'password-reset',
+        'Reset your password',
+        {
+          action: formPath(data.action),
+          hidden: Object.entries(data.hidden),
+          email: data.email ?? '',
+          message: data.message ? LOGIN_MESSAGES[data.message] : undefined,
+          captcha: widget,
+        },
+        { nonce: newNonce(), captcha: widget !== undefined },
+      );
+    },
+    passwordResetConfirm(data) {
+      const title = data.invitation ? 'Set your password' : 'Choose a new password';
+      return page(
+        'password-reset-confirm',
+        title,
+        {
+          title,
+          action: formPath(data.action),
+          hidden: Object.entries(data.hidden),
+          minLength: data.minLength,
+          message: data.message,
+        },
+        { nonce: newNonce(), captcha: false },
+      );
+    },
+    accountDone(data) {
+      const link = data.link ? { href: formPath(data.link.href), text: data.link.text } : undefined;
+      return page(
+        'account-done',
+        data.title,
+        { title: data.title, message: data.message, error: data.error === true, hint: data.hint, link },
+        { nonce: newNonce(), captcha: false },
+      );
     },
   };
 }

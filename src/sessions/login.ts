@@ -17,7 +17,7 @@ export interface LoginDeps extends TokenPairDeps {
   db: Database;
   hasher: PasswordHasher;
   credentialGuard: CredentialGuard;
-  config: Pick<Config, 'refreshTokenTtl' | 'refreshIdleTtl' | 'defaultAudience' | 'audiences'>;
+  config: Pick<Config, 'refreshTokenTtl' | 'refreshIdleTtl' | 'defaultAudience' | 'audiences' | 'accounts'>;
 }
 
 export interface LoginRequest {
@@ -95,10 +95,11 @@ export interface PasswordCheck {
 /**
  * The password of an account, checked under the credential guard (whichever door it came
  * through: /auth/login or the hosted login page, one set of counters). Unknown, disabled
- * and wrong all answer invalid_credentials in the same time.
+ * and wrong all answer invalid_credentials in the same time; the right password of an
+ * account whose address is not verified yet answers email_not_verified.
  */
 export async function checkPassword(
-  deps: Pick<LoginDeps, 'db' | 'hasher' | 'credentialGuard'>,
+  deps: Pick<LoginDeps, 'db' | 'hasher' | 'credentialGuard'> & { config: Pick<Config, 'accounts'> },
   r: PasswordCheck & { step: 'login' },
   log: Log,
 ): Promise<{ user: UserRow; captcha: 'passed' | 'not_needed'; account: string }> {
@@ -124,6 +125,10 @@ export async function checkPassword(
       };
     },
   );
+  // Only the right password learns that the address is not verified yet; a wrong one got
+  // invalid_credentials above, like an unknown address.
+  if (deps.config.accounts.emailVerification === 'required' && user.email_verified_at === null)
+    throw new TesseraError('email_not_verified', { detail: 'login before email verification' });
   if (hasher.needsRehash(user.password_hash)) {
     // Parameters were raised since this hash was made: upgrade it, off the response path.
     hasher

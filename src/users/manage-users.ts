@@ -1,5 +1,7 @@
 // Changes to users that end sessions: role changes, disabling, password changes and
-// "sign out everywhere". Each runs in one transaction with its security event.
+// "sign out everywhere", and accounts made by admins. Each runs in one transaction with its
+// security event.
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { PasswordHasher } from '../domain/passwords/password-hasher.js';
@@ -12,6 +14,7 @@ import { endUserSessions } from '../db/repositories/sessions.js';
 import {
   countOtherEnabledAdmins,
   findUserById,
+  insertUser,
   listUsers,
   markSessionsRevoked,
   setPasswordHash,
@@ -19,7 +22,10 @@ import {
   type UserPage,
   type UserRow,
 } from '../db/repositories/users.js';
-import { POLICY_TEXT } from './register-user.js';
+import { dropAccountTokens } from '../db/repositories/account-tokens.js';
+import { checkNewAccount, POLICY_TEXT, type MailQueue } from './register-user.js';
+import { sendResetLink } from './password-reset.js';
+import { checkCurrentPassword } from './current-password.js';
 
 export type { UserRow };
 
@@ -121,16 +127,18 @@ export async function changePassword(
 ): Promise<number> {
   const problem = checkPassword(p.next, { minLength: deps.config.password.minLength, email: p.user.email });
   if (problem) throw new TesseraError('weak_password', { description: POLICY_TEXT[problem]! });
-  await deps.credentialGuard.check(
-    { step: 'password_change', account: p.user.email, ip: p.ip, captchaToken: p.captchaToken, userId: p.user.id },
-    async () =>
-      (await deps.hasher.verify(p.user.password_hash, p.current))
-        ? { ok: true, value: undefined }
-        : { ok: false, reason: 'wrong_password', userId: p.user.id },
-  );
+  await checkCurrentPassword(deps, {
+    step: 'password_change',
+    user: p.user,
+    password: p.current,
+    ip: p.ip,
+    captchaToken: p.captchaToken,
+  });
   const hash = await deps.hasher.hash(p.next);
   return deps.db.transaction(async (tx) => {
     await setPasswordHash(tx, p.user.id, hash);
+    // A reset link mailed before the change must not undo it.
+    await dropAccountTokens(tx, p.user.id, ['password_reset', 'invitation']);
     const ended = await endUserSessions(tx, {
       userId: p.user.id,
       exceptSessionId: p.sessionId,
@@ -144,5 +152,43 @@ export async function changePassword(
       detail: { other_sessions_ended: ended },
     });
     return ended;
+  });
+}
+
+/**
+ * POST /admin/users: an account whose address counts as verified, with the password the
+ * admin sets, or with an invitation mailed to the address to set one (the account has no
+ * usable password until then). An address that has an account is refused (409).
+ */
+export async function createUserByAdmin(
+  deps: {
+    db: Database;
+    hasher: PasswordHasher;
+    mail: MailQueue;
+    config: Pick<Config, 'password' | 'issuer' | 'accounts'>;
+  },
+  actor: Actor,
+  r: { email: string; roles: Role[]; password?: string | undefined; invite: boolean; ip: string | null },
+): Promise<UserRow> {
+  if ((r.password === undefined) === !r.invite)
+    throw new TesseraError('invalid_request', { description: 'Send either a password or "invite": true' });
+  if (r.invite && !deps.config.accounts.selfServiceReset)
+    throw new TesseraError('invalid_request', { description: 'Invitations need mail: set SMTP_URL' });
+  // An invited account's password is 256 random bits nobody knows, hashed like any other.
+  const password = r.password ?? randomBytes(32).toString('base64url');
+  const { email } = checkNewAccount(deps.config, { email: r.email, password });
+  const passwordHash = await deps.hasher.hash(password);
+  const roles = [...new Set(r.roles)].sort();
+  return deps.db.transaction(async (tx) => {
+    const user = await insertUser(tx, { email, passwordHash, roles, verified: true });
+    if (!user) throw new TesseraError('email_taken', { detail: 'admin create: address taken' });
+    if (r.invite) await sendResetLink(deps, tx, user, 'invitation');
+    await recordSecurityEvent(tx, {
+      type: 'user_created',
+      userId: user.id,
+      ip: r.ip,
+      detail: { by: actor.id, roles, invited: r.invite },
+    });
+    return user;
   });
 }

@@ -22,16 +22,20 @@ const CLIENT_KEYS = [
   'client_id',
   'client_secret',
   'created_at',
+  'disabled',
   'first_party',
   'grant_types',
   'introspect',
   'name',
   'post_logout_redirect_uris',
+  'previous_secret_expires_at',
   'redirect_uris',
   'require_pkce',
   'scope',
   'scopes',
+  'secret_rotated_at',
   'type',
+  'updated_at',
 ];
 
 // ---------------------------------------------------------------------------------

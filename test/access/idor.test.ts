@@ -126,6 +126,7 @@ describe('ids, roles and mass assignment', () => {
       email: plain.email,
       roles: ['user'],
       disabled: true,
+      email_verified: true,
       created_at: disabled.json<{ created_at: string }>().created_at,
     });
     assert.equal((await userRow(ctx().services, plain.id)).disabled, true);
@@ -159,6 +160,7 @@ describe('ids, roles and mass assignment', () => {
       assertError(await patch(plain.id, moderator.auth, body), 403, 'forbidden');
     }
     assertError(await patch(moderator.id, moderator.auth, { roles: ['admin'] }), 403, 'forbidden');
+    assertError(await patch(plain.id, moderator.auth, { email: uniqueEmail('by-moderator') }), 403, 'forbidden');
     // Ending all of a user's sessions is an admin's job.
     assertError(
       await app().inject({ method: 'DELETE', url: `/admin/users/${plain.id}/sessions`, headers: moderator.auth }),
@@ -222,10 +224,11 @@ describe('ids, roles and mass assignment', () => {
     assertError(poisoned, 400, 'invalid_request');
     assert.equal((await db().query('SELECT 1 FROM users WHERE email = $1', [proto])).length, 0);
 
-    // Administration: only roles and disabled, with the right types.
+    // Administration: only roles, disabled and email (which moves nothing before the new address confirms), with the right types.
     const before = await fullRow(target.id);
     const adminBodies: unknown[] = [
-      { disabled: false, email: uniqueEmail('stolen') },
+      { disabled: false, email_verified_at: null },
+      { email: 'not-an-address' },
       { roles: ['user'], password_hash: 'x' },
       { disabled: false, id: randomUUID() },
       { disabled: false, created_at: '2000-01-01T00:00:00.000Z' },

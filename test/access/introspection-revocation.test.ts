@@ -323,7 +323,14 @@ describe('introspection, revocation and the revoked list', () => {
       const ok = await revokedList(app(), inspector, since);
       assert.equal(ok.statusCode, 200, ok.body);
       assert.equal(ok.headers['cache-control'], 'no-store');
-      assert.deepEqual(Object.keys(ok.json<object>()).sort(), ['sessions', 'since', 'until', 'users']);
+      assert.deepEqual(Object.keys(ok.json<object>()).sort(), [
+        'clients',
+        'jtis',
+        'sessions',
+        'since',
+        'until',
+        'users',
+      ]);
       for (const bad of ['abc', '-1', '', '1.5', '1e9'])
         assertError(await revokedList(app(), inspector, bad), 400, 'invalid_request');
     });

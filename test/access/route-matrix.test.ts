@@ -138,7 +138,19 @@ interface Input {
 /** Fixed inputs: each gives the same cheap, harmless answer to anyone allowed in. */
 /** The authorization code flow's browser endpoints: public, their forms carry CSRF tokens. */
 const BROWSER_ENDPOINTS = ['/oauth/authorize', '/oauth/logout'];
-const HOSTED_FORMS = ['/oauth/authorize/login', '/oauth/authorize/consent', '/oauth/logout/confirm'];
+const HOSTED_FORMS = [
+  '/oauth/authorize/login',
+  '/oauth/authorize/consent',
+  '/oauth/logout/confirm',
+  '/account/verify-email',
+  '/account/password-reset',
+  '/account/password-reset/confirm',
+];
+/**
+ * Routes that check the caller's current password again (erasing the account): a wrong one
+ * is 401 invalid_credentials after the policy let the caller in, never invalid_token.
+ */
+const PASSWORD_RECHECK = ['DELETE /users/me'];
 
 const FIXED: Record<string, Input> = {
   // An invalid scope is refused before any password is checked: 400 for everyone.
@@ -147,6 +159,8 @@ const FIXED: Record<string, Input> = {
   'POST /users': { body: { email: 'matrix@example.com', password: 'short' } },
   // The same for a password change: 400 weak_password for a signed-in user, nothing changes.
   'POST /users/me/password': { body: { current_password: 'x', new_password: 'x' } },
+  // An address without a dotted domain is refused before the password is checked: 400.
+  'POST /users/me/email': { body: { email: 'a@b', password: 'x' } },
   // Nobody has this id: 404 for whoever may change users.
   'PATCH /admin/users/:id': { params: { id: randomUUID() }, body: { disabled: false } },
   // A user token is no client authentication: 401 invalid_client for every caller.
@@ -357,13 +371,19 @@ describe('role × route matrix', () => {
       'GET /oauth/revoked',
       'GET /userinfo',
       'POST /users',
+      'POST /users/verify-email',
+      'POST /users/password-reset',
+      'POST /users/password-reset/confirm',
       'GET /users/me',
+      'DELETE /users/me',
       'POST /users/me/password',
       'GET /users/me/sessions',
       'DELETE /users/me/sessions/:id',
       'GET /admin/users',
       'PATCH /admin/users/:id',
       'DELETE /admin/users/:id/sessions',
+      'POST /admin/users',
+      'DELETE /admin/users/:id',
       'GET /admin/keys',
       'POST /admin/keys/rotate',
       'POST /admin/keys/:kid/revoke',
@@ -470,7 +490,11 @@ describe('role × route matrix', () => {
                 fail('401 with a Bearer challenge');
             }
           } else if ('user' in policy || mayAct(caller.roles, policy.permission)) {
-            if (status === 401 || status === 403) fail(`not 401/403 (roles ${caller.roles.join(',')})`);
+            const recheck =
+              status === 401 &&
+              body?.error === 'invalid_credentials' &&
+              PASSWORD_RECHECK.includes(`${route.method} ${route.url}`);
+            if ((status === 401 || status === 403) && !recheck) fail(`not 401/403 (roles ${caller.roles.join(',')})`);
           } else {
             if (status !== 403) fail(`403 (roles ${caller.roles.join(',')} lack ${policy.permission})`);
             else if (body && body.error !== 'forbidden') fail('403 forbidden');

@@ -53,7 +53,7 @@ describe('self-service', () => {
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers['cache-control'], 'no-store');
     const body = res.json<Record<string, unknown>>();
-    assert.deepEqual(Object.keys(body).sort(), ['created_at', 'email', 'id', 'roles']);
+    assert.deepEqual(Object.keys(body).sort(), ['created_at', 'email', 'email_verified', 'id', 'roles']);
     assert.equal(body.id, user.id);
     assert.equal(body.email, user.email);
     assert.deepEqual(body.roles, ['moderator']);

@@ -315,7 +315,7 @@ test('the command table: each command says what it does, and help tells the read
   }
   assert.deepEqual(
     COMMANDS.filter((c) => c.readOnly).map((c) => c.path.join(' ')),
-    ['keys list', 'audit verify', 'audit checkpoint'],
+    ['keys list', 'clients list', 'clients show', 'audit verify', 'audit checkpoint'],
   );
 });
 
@@ -331,7 +331,11 @@ test('--version prints the version in package.json', async () => {
   assert.ok(!existsSync(dataDir));
 });
 
-const readOnly = COMMANDS.filter((c) => c.readOnly).map((c) => [...c.path]);
+// A command that takes an ID gets one that names nothing: the database is refused first.
+const readOnly = COMMANDS.filter((c) => c.readOnly).map((c) => [
+  ...c.path,
+  ...(c.args === 'ID' ? ['AAAAAAAAAAAAAAAAAAAAAA'] : []),
+]);
 
 /** The tables of the public schema, each with its row count. */
 async function tableCounts(db: Database): Promise<Record<string, number>> {

@@ -24,6 +24,7 @@ const PRODUCTION_OK: Record<string, string> = {
   ISSUER: 'https://id.example.com',
   CAPTCHA_SECRET: 'placeholder-captcha-secret',
   CAPTCHA_SITEKEY: 'placeholder-site-key',
+  SMTP_URL: 'smtps://mailer:placeholder@smtp.example.com:465',
 };
 
 test('an empty environment gives the contract defaults', () => {

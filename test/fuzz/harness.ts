@@ -521,10 +521,8 @@ function scannable(res: LightMyRequestResponse): string {
 function checkErrorBody(res: LightMyRequestResponse, sent: Sent, label: string): void {
   // The browser-facing routes refuse with the error page: HTML, no script, nothing echoed raw.
   if (/^text\/html; charset=utf-8$/.test(String(res.headers['content-type']))) {
-    assert.ok(
-      new URL(sent.url, 'http://localhost').pathname.startsWith('/oauth/'),
-      `HTML only on the hosted pages\n${label}`,
-    );
+    const path = new URL(sent.url, 'http://localhost').pathname;
+    assert.ok(path.startsWith('/oauth/') || path.startsWith('/account/'), `HTML only on the hosted pages\n${label}`);
     assert.doesNotMatch(res.body, /<script/i, `no script on an error page\n${label}`);
     assert.match(String(res.headers['content-security-policy']), /default-src 'none'/, `the page's CSP\n${label}`);
     return;

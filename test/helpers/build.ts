@@ -25,6 +25,8 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
     REGISTRATION_RATE_LIMIT: '1000000',
     TOKEN_RATE_LIMIT: '1000000',
     RATE_LIMIT_MAX: '1000000',
+    // Registration logs in at once unless a test is about verification (test/accounts/).
+    EMAIL_VERIFICATION: 'off',
     ...(await testDatabaseEnv()),
     ...env,
   });
@@ -49,6 +51,8 @@ export interface TestServices {
   alerts: FastifyInstance['alerts'];
   auditSealer: FastifyInstance['auditSealer'];
   auditKey: FastifyInstance['auditKey'];
+  mail: FastifyInstance['mail'];
+  mailDelivery: FastifyInstance['mailDelivery'];
   syncKeys(): Promise<void>;
   housekeeping(): Promise<void>;
   /** Closes the app (every plugin closes what it opened); safe to call again. */
@@ -92,6 +96,12 @@ export function servicesOf(app: FastifyInstance, config: Config): TestServices {
     },
     get auditKey() {
       return app.auditKey;
+    },
+    get mail() {
+      return app.mail;
+    },
+    get mailDelivery() {
+      return app.mailDelivery;
     },
     syncKeys: () => app.syncKeys(),
     housekeeping: () => app.housekeeping(),

@@ -33,7 +33,8 @@ async function create(): Promise<Record<string, string>> {
     const name = `tessera_t_${process.pid}_${randomBytes(4).toString('hex')}`;
     await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
     await admin.query('SELECT pg_advisory_unlock(7246001455018199)');
-    return { DATABASE_URL: withDatabase(url, name) };
+    // Files the app writes (mail as .eml without SMTP_URL) go to a folder of this file's own.
+    return { DATABASE_URL: withDatabase(url, name), DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-test-')) };
   } finally {
     await admin.end();
   }

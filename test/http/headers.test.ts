@@ -25,6 +25,9 @@ const HOSTED_PAGES = new Set([
   '/oauth/authorize/consent',
   '/oauth/logout',
   '/oauth/logout/confirm',
+  '/account/verify-email',
+  '/account/password-reset',
+  '/account/password-reset/confirm',
 ]);
 /** Public discovery documents and the stylesheet may be cached; everything else must not be. */
 const CACHEABLE = new Set([
@@ -40,9 +43,11 @@ function assertHeaders(res: LightMyRequestResponse, path: string, label: string)
   assert.match(csp, /default-src 'none'/, `${label}: CSP`);
   assert.match(csp, /frame-ancestors 'none'/, `${label}: frame-ancestors`);
   assert.equal(h['x-content-type-options'], 'nosniff', `${label}: nosniff`);
-  // Hosted pages send same-origin, so their own form posts carry a real Origin.
+  // Hosted pages send same-origin, so their own form posts carry a real Origin; the account
+  // pages whose URL carries a mail link's token send no-referrer, so the token never leaves.
   const html = String(h['content-type']).startsWith('text/html');
-  assert.equal(h['referrer-policy'], html ? 'same-origin' : 'no-referrer', `${label}: referrer policy`);
+  const tokenInUrl = /^GET \/account\/(verify-email|password-reset\/confirm)\b/.test(label);
+  assert.equal(h['referrer-policy'], html && !tokenInUrl ? 'same-origin' : 'no-referrer', `${label}: referrer policy`);
   assert.equal(h['x-powered-by'], undefined, `${label}: no x-powered-by`);
   if (!(CACHEABLE.has(path) && res.statusCode < 400))
     assert.equal(h['cache-control'], 'no-store', `${label}: no-store`);

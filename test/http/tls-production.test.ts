@@ -49,6 +49,8 @@ test(
   async (t) => {
     const { app } = await build(t, {
       NODE_ENV: 'production',
+      // Production with open registration needs a mail server; nothing is sent to it here.
+      SMTP_URL: 'smtp://127.0.0.1:9',
       ISSUER: 'https://id.example.com',
       TRUST_PROXY: '127.0.0.1',
       CAPTCHA_SECRET: 'test-secret',

@@ -58,6 +58,8 @@ test(
   async (t) => {
     const built = await build(t, {
       NODE_ENV: 'production',
+      // Production with open registration needs a mail server; nothing is sent to it here.
+      SMTP_URL: 'smtp://127.0.0.1:9',
       ISSUER: 'https://id.example.com',
       TRUST_PROXY: PROXY,
       CAPTCHA_SECRET: 'test-secret',

@@ -1,6 +1,6 @@
 // Screenshots of every hosted page, light and dark (prefers-color-scheme), at a phone-sized
-// viewport: login, login with the captcha widget, consent, error, logout confirmation and
-// logged out. Taken in memory and checked on every run; written to docs/screenshots/ only
+// viewport: login, login with the captcha widget, consent, error, logout confirmation,
+// logged out, and the account pages (verify email, forgot password, link sent, new password). Taken in memory and checked on every run; written to docs/screenshots/ only
 // with UPDATE_SCREENSHOTS=1 (UPDATE_SCREENSHOTS=1 node --import tsx --test test/oidc/screenshots.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +8,8 @@ import type { Page } from 'playwright-core';
 import { launchBrowser, screenshot, watchedPage } from '../helpers/browser.js';
 import { WIDGET_LABEL, startCaptchaWidget } from '../helpers/captcha-widget-stand-in.js';
 import { decide, hostedPage, submitLogin, world } from './helpers.js';
+import { issueAccountToken } from '../../src/db/repositories/account-tokens.js';
+import { findUserByEmail } from '../../src/db/repositories/users.js';
 
 /** Both colour schemes of the page as it stands; the two must differ (the dark styles apply). */
 async function both(page: Page, name: string): Promise<void> {
@@ -61,6 +63,31 @@ test('screenshots of the hosted pages, light and dark', async (t) => {
   await decide(page, 'logout');
   assert.match(await page.locator('main').innerText(), /signed out/i);
   await both(page, 'logged-out');
+
+  // The account pages, with links made the way the mails make them.
+  const account = (await findUserByEmail(server.services.db, user.email))!;
+  const link = (purpose: 'verify_email' | 'password_reset') =>
+    issueAccountToken(server.services.db, {
+      userId: account.id,
+      purpose,
+      email: account.email,
+      ttlSeconds: 600,
+      ...(purpose === 'verify_email' ? { passwordHash: account.password_hash } : {}),
+    });
+  await page.goto(`${server.url}/account/verify-email?token=${await link('verify_email')}`);
+  await both(page, 'verify-email');
+  await page.goto(`${server.url}/account/password-reset`);
+  await both(page, 'password-reset');
+  await page.locator('input[name="email"]').fill('someone@example.com');
+  await page.locator('button[type="submit"]').click();
+  await page
+    .locator('main')
+    .getByText(/we sent a link/i)
+    .waitFor();
+  await both(page, 'password-reset-sent');
+  await page.goto(`${server.url}/account/password-reset/confirm?token=${await link('password_reset')}`);
+  await page.locator('input[name="password"]').waitFor();
+  await both(page, 'password-reset-confirm');
 
   assert.deepEqual(watch.cspViolations(), [], 'no page broke its CSP');
   watch.assertClean('screenshots');

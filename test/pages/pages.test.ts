@@ -136,6 +136,13 @@ describe('login page', () => {
     assert.equal(find(els, (el) => el.tag === 'script' || 'data-sitekey' in el.attrs).length, 0);
     assert.doesNotMatch(page.csp, /hcaptcha|frame-src|connect-src/);
   });
+
+  it('links to the password reset page, unless reset by mail is off', () => {
+    const links = (settings = {}) =>
+      find(elements(login({}, settings).html), (el) => el.tag === 'a').map((el) => el.attrs.href);
+    assert.deepEqual(links(), ['/account/password-reset']);
+    assert.deepEqual(links({ passwordReset: false }), []);
+  });
 });
 
 describe('consent page', () => {

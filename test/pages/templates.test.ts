@@ -18,12 +18,16 @@ describe('templates', () => {
     const manifest = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
     assert.equal(manifest.name, 'tessera');
     assert.deepEqual(templates.sort(), [
+      'account-done.eta',
       'consent.eta',
       'error.eta',
       'layout.eta',
       'logged-out.eta',
       'login.eta',
       'logout-confirm.eta',
+      'password-reset-confirm.eta',
+      'password-reset.eta',
+      'verify-email.eta',
     ]);
   });
 

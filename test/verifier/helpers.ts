@@ -48,7 +48,7 @@ export async function signAccessToken(key: TestKey, options: TokenOptions): Prom
     .setIssuedAt(iat)
     .setNotBefore(iat)
     .setExpirationTime(iat + (options.ttl ?? 600))
-    .setJti(randomUUID())
+    .setJti(typeof options.claims?.jti === 'string' ? options.claims.jti : randomUUID())
     .sign(key.privateKey);
 }
 

@@ -1,5 +1,6 @@
 // Revocation polling against a stand-in issuer: client_secret_basic, the since/until
-// window, refusing tokens of ended sessions and users, failures, pruning, close().
+// window, refusing tokens of ended sessions, users and clients and revoked jtis, older
+// issuers without the client lists, failures, pruning, close().
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +14,8 @@ const CLIENT_SECRET = 'p@ss word+/=:%';
 interface Lists {
   sessions: { sid: string; ended_at: number }[];
   users: { sub: string; ended_at: number }[];
+  clients?: { client_id: string; ended_at: number }[];
+  jtis?: { jti: string; ended_at: number }[];
 }
 
 async function setup(t: TestContext, revocation: Partial<NonNullable<VerifierOptions['revocation']>> = {}) {
@@ -87,6 +90,57 @@ test('a token of an ended session or user is refused with ERR_REVOKED; others pa
   assert.equal(await codeOf(verifier, fine), 'valid');
   assert.equal(await codeOf(verifier, await token({ sub: 'user-disabled' })), 'valid', 'issued after the user entry');
   assert.deepEqual([verifier.stats().revokedSessions, verifier.stats().revokedUsers], [1, 1]);
+});
+
+test('a token of a disabled or deleted client, or with a revoked jti, is refused with ERR_REVOKED', async (t) => {
+  const { verifier, token, lists, clock } = await setup(t);
+  const before = clock.seconds();
+  const ofClient = await token({ sub: 'machine', client_id: 'machine' });
+  const userTokenOfClient = await token({ sub: 'someone', sid: 'live', client_id: 'machine' });
+  const revokedJti = await token({ sub: 'other', client_id: 'other', jti: 'jti-revoked' });
+  const sameClientOtherJti = await token({ sub: 'other', client_id: 'other', jti: 'jti-kept' });
+  clock.advance(20);
+  lists.clients = [{ client_id: 'machine', ended_at: before }];
+  lists.jtis = [{ jti: 'jti-revoked', ended_at: before + 5 }];
+  await verifier.pollRevocations();
+
+  assert.equal(await codeOf(verifier, ofClient), 'ERR_REVOKED', 'ended_at equal to iat counts as ended');
+  assert.equal(await codeOf(verifier, userTokenOfClient), 'ERR_REVOKED', "a user's token of that client too");
+  assert.equal(await codeOf(verifier, revokedJti), 'ERR_REVOKED');
+  assert.equal(await codeOf(verifier, sameClientOtherJti), 'valid', 'only that jti');
+  assert.equal(await codeOf(verifier, await token({ sub: 'machine', client_id: 'machine' })), 'valid', 'issued after');
+  const stats = verifier.stats();
+  assert.deepEqual([stats.revokedClients, stats.revokedTokens], [1, 1]);
+});
+
+test('an older issuer without clients and jtis lists is understood; malformed ones are a failed poll', async (t) => {
+  const { verifier, token, lists, clock, polls } = await setup(t);
+  const jwt = await token({ sub: 'machine', client_id: 'machine' });
+  await verifier.pollRevocations();
+  assert.equal(verifier.stats().revocationFailures, 0);
+  assert.equal(await codeOf(verifier, jwt), 'valid');
+  clock.advance(5);
+  (lists as unknown as Record<string, unknown>).clients = [{ client_id: 'machine' }];
+  await verifier.pollRevocations();
+  assert.equal(verifier.stats().revocationFailures, 1, 'an entry without ended_at');
+  (lists as unknown as Record<string, unknown>).clients = [];
+  (lists as unknown as Record<string, unknown>).jtis = 'nope';
+  await verifier.pollRevocations();
+  assert.equal(verifier.stats().revocationFailures, 2);
+  assert.ok(polls.length >= 3);
+});
+
+test('client and jti entries expire with the window like the others', async (t) => {
+  const { verifier, lists, clock } = await setup(t, { window: 600 });
+  lists.clients = [{ client_id: 'machine', ended_at: clock.seconds() }];
+  lists.jtis = [{ jti: 'j', ended_at: clock.seconds() }];
+  await verifier.pollRevocations();
+  assert.deepEqual([verifier.stats().revokedClients, verifier.stats().revokedTokens], [1, 1]);
+  lists.clients = [];
+  lists.jtis = [];
+  clock.advance(601);
+  await verifier.pollRevocations();
+  assert.deepEqual([verifier.stats().revokedClients, verifier.stats().revokedTokens], [0, 0]);
 });
 
 test('the next poll asks since the previous until minus the overlap', async (t) => {

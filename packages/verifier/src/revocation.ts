@@ -1,5 +1,6 @@
-// Polls the issuer for sessions and users that ended, so a logout or a disabled
-// account counts at once instead of when the access token expires.
+// Polls the issuer for sessions, users and clients that ended and tokens it revoked, so a
+// logout, a disabled account or client, or a revoked client token counts at once instead
+// of when the access token expires.
 import { fetchJson, isObject, type FetchLike } from './http.js';
 
 export interface RevocationOptions {
@@ -87,6 +88,8 @@ function positive(value: number, name: string): number {
 export class RevocationList {
   private readonly sessions = new Map<string, number>();
   private readonly users = new Map<string, number>();
+  private readonly clients = new Map<string, number>();
+  private readonly jtis = new Map<string, number>();
   private since: number;
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> | undefined;
@@ -108,14 +111,22 @@ export class RevocationList {
     return this.settings.window;
   }
 
-  /** Whether the token's session or user ended at or after the token was issued. */
-  isRevoked(claims: { sub: string; sid?: unknown; iat: number }): boolean {
-    if (typeof claims.sid === 'string') {
-      const ended = this.sessions.get(claims.sid);
-      if (ended !== undefined && ended >= claims.iat) return true;
-    }
-    const userEnded = this.users.get(claims.sub);
-    return userEnded !== undefined && userEnded >= claims.iat;
+  /**
+   * Whether the token's session, user or client ended at or after the token was issued,
+   * or the token itself (its jti) was revoked.
+   */
+  isRevoked(claims: { sub: string; sid?: unknown; client_id?: unknown; jti?: unknown; iat: number }): boolean {
+    const endedSince = (map: Map<string, number>, id: unknown) => {
+      if (typeof id !== 'string') return false;
+      const ended = map.get(id);
+      return ended !== undefined && ended >= claims.iat;
+    };
+    if (typeof claims.jti === 'string' && this.jtis.has(claims.jti)) return true;
+    return (
+      endedSince(this.sessions, claims.sid) ||
+      endedSince(this.users, claims.sub) ||
+      endedSince(this.clients, claims.client_id)
+    );
   }
 
   /**
@@ -144,8 +155,8 @@ export class RevocationList {
     clearTimeout(this.timer);
   }
 
-  get size(): { sessions: number; users: number } {
-    return { sessions: this.sessions.size, users: this.users.size };
+  get size(): { sessions: number; users: number; clients: number; jtis: number } {
+    return { sessions: this.sessions.size, users: this.users.size, clients: this.clients.size, jtis: this.jtis.size };
   }
 
   private schedule(): void {
@@ -169,9 +180,13 @@ export class RevocationList {
       });
       if (response.status !== 200) throw new Error(`revocation list answered HTTP ${response.status}`);
       const list = parseRevocationList(response.body);
-      for (const { id, endedAt } of list.sessions)
-        this.sessions.set(id, Math.max(endedAt, this.sessions.get(id) ?? endedAt));
-      for (const { id, endedAt } of list.users) this.users.set(id, Math.max(endedAt, this.users.get(id) ?? endedAt));
+      const merge = (map: Map<string, number>, entries: Entry[]) => {
+        for (const { id, endedAt } of entries) map.set(id, Math.max(endedAt, map.get(id) ?? endedAt));
+      };
+      merge(this.sessions, list.sessions);
+      merge(this.users, list.users);
+      merge(this.clients, list.clients);
+      merge(this.jtis, list.jtis);
       const nowSeconds = Math.floor(this.settings.now() / 1000);
       // Reach back a little before `until` so an entry written at that second is not missed.
       this.since = Math.max(list.until - this.settings.overlap, nowSeconds - this.settings.window);
@@ -187,7 +202,8 @@ export class RevocationList {
   /** A token issued before now - window is refused anyway, so older entries can go. */
   private prune(nowSeconds: number): void {
     const horizon = nowSeconds - this.settings.window;
-    for (const map of [this.sessions, this.users]) {
+    // A revoked jti's token was issued before its entry, so it is past the window too.
+    for (const map of [this.sessions, this.users, this.clients, this.jtis]) {
       for (const [id, endedAt] of map) if (endedAt < horizon) map.delete(id);
     }
   }
@@ -198,12 +214,22 @@ interface Entry {
   endedAt: number;
 }
 
-/** `{since, until, sessions: [{sid, ended_at}], users: [{sub, ended_at}]}`; throws on anything else. */
-function parseRevocationList(body: unknown): { until: number; sessions: Entry[]; users: Entry[] } {
+/**
+ * `{since, until, sessions: [{sid, ended_at}], users: [{sub, ended_at}], clients:
+ * [{client_id, ended_at}], jtis: [{jti, ended_at}]}`; a list an older issuer does not send
+ * is empty. Throws on anything else.
+ */
+function parseRevocationList(body: unknown): {
+  until: number;
+  sessions: Entry[];
+  users: Entry[];
+  clients: Entry[];
+  jtis: Entry[];
+} {
   if (!isObject(body)) throw new Error('revocation list is not an object');
   const { until } = body;
   if (typeof until !== 'number' || !Number.isFinite(until)) throw new Error('revocation list without until');
-  const entries = (value: unknown, idName: 'sid' | 'sub'): Entry[] => {
+  const entries = (value: unknown, idName: 'sid' | 'sub' | 'client_id' | 'jti'): Entry[] => {
     if (value === undefined) return [];
     if (!Array.isArray(value)) throw new Error(`revocation list ${idName} entries are not an array`);
     return value.map((item) => {
@@ -216,5 +242,11 @@ function parseRevocationList(body: unknown): { until: number; sessions: Entry[];
       return { id, endedAt };
     });
   };
-  return { until: Math.floor(until), sessions: entries(body.sessions, 'sid'), users: entries(body.users, 'sub') };
+  return {
+    until: Math.floor(until),
+    sessions: entries(body.sessions, 'sid'),
+    users: entries(body.users, 'sub'),
+    clients: entries(body.clients, 'client_id'),
+    jtis: entries(body.jtis, 'jti'),
+  };
 }

@@ -44,7 +44,7 @@ export interface VerifierOptions {
   /** A fixed clock; shorthand for `now: () => currentDate.getTime()`. */
   currentDate?: Date;
   fetch?: FetchLike;
-  /** Polls the issuer for ended sessions and users; tokens of those are refused. */
+  /** Polls the issuer for ended sessions, users and clients and revoked tokens; those are refused. */
   revocation?: RevocationOptions;
   /** Called with background failures (JWKS fetch, revocation poll) for logging. */
   onError?: (error: Error, source: 'jwks' | 'revocation') => void;
@@ -57,6 +57,8 @@ export interface VerifierStats extends JwksCounters, RevocationCounters {
   keys: number;
   revokedSessions: number;
   revokedUsers: number;
+  revokedClients: number;
+  revokedTokens: number;
 }
 
 export interface Verifier {
@@ -148,7 +150,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (claims.exp - claims.iat > revocation.window)
         throw new VerifierError('ERR_CLAIM_INVALID', 'token lifetime exceeds the revocation window');
       await revocation.ready;
-      if (revocation.isRevoked(claims)) throw new VerifierError('ERR_REVOKED', 'session or user ended');
+      if (revocation.isRevoked(claims))
+        throw new VerifierError('ERR_REVOKED', 'session, user or client ended, or token revoked');
     }
     return claims;
   }
@@ -173,6 +176,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       keys: jwks?.size ?? 0,
       revokedSessions: revocation?.size.sessions ?? 0,
       revokedUsers: revocation?.size.users ?? 0,
+      revokedClients: revocation?.size.clients ?? 0,
+      revokedTokens: revocation?.size.jtis ?? 0,
     }),
     async close(): Promise<void> {
       revocation?.close();

@@ -99,6 +99,17 @@ export async function linkCodeSession(db: Queryable, codeHash: string, sessionId
   await db.query('UPDATE authorization_codes SET session_id = $2 WHERE code_hash = $1', [codeHash, sessionId]);
 }
 
+/**
+ * A disabled or narrowed client's unredeemed codes expire now: none may be redeemed later
+ * (after it is enabled again) for a session under the old state.
+ */
+export async function expireClientCodes(db: Queryable, clientId: string): Promise<void> {
+  await db.query(
+    'UPDATE authorization_codes SET expires_at = least(expires_at, now()) WHERE client_id = $1 AND redeemed_at IS NULL',
+    [clientId],
+  );
+}
+
 /** Codes live a minute; their rows a day, so a late second use is still recognised and answered. */
 export async function pruneAuthorizationCodes(db: Queryable): Promise<number> {
   const rows = await db.query(

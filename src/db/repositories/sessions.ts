@@ -233,6 +233,18 @@ export async function endUserSessions(
   return rows.length;
 }
 
+/**
+ * Ends every live session of a client (disabled or deleted): each refresh token of it dies,
+ * and the sessions appear in GET /oauth/revoked. Returns how many ended.
+ */
+export async function endClientSessions(db: Queryable, p: { clientId: string; reason: string }): Promise<number> {
+  const rows = await db.query(
+    'UPDATE sessions SET ended_at = now(), end_reason = $2 WHERE client_id = $1 AND ended_at IS NULL RETURNING id',
+    [p.clientId, p.reason],
+  );
+  return rows.length;
+}
+
 /** Sessions and users ended since a time, for verifiers that honour logout at once. */
 export async function endedSince(
   db: Queryable,

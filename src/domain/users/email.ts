@@ -14,7 +14,17 @@ export function normalizeEmail(email: string): string {
 export const EMAIL_PATTERN = '^\\s*[^\\s@\\u0000\\uD800-\\uDFFF]{1,64}@[^\\s@\\u0000\\uD800-\\uDFFF]{1,252}\\s*$';
 export const EMAIL_MAX_LENGTH = 320;
 
-/** A normalized address that may be registered: a local part, a dotted domain, at most 254 characters, no control characters. */
+/**
+ * A normalized address that may be registered: a local part, a dotted domain, at most 254
+ * characters, no control characters, and none of the characters that mail headers give a
+ * meaning of their own (`, ; : < > ( ) [ ] " \`): such an address would be split or
+ * reinterpreted by a mail library or relay, and its mail sent elsewhere or not at all.
+ */
 export function isValidEmail(normalized: string): boolean {
-  return /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/.test(normalized) && normalized.length <= 254 && !/\p{Cc}/u.test(normalized);
+  return (
+    /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/.test(normalized) &&
+    normalized.length <= 254 &&
+    !/\p{Cc}/u.test(normalized) &&
+    !/[,;:<>()[\]"\\]/.test(normalized)
+  );
 }

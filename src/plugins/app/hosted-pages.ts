@@ -19,6 +19,7 @@ export default fp<{ formSecret: Buffer }>(
       createPages({
         brandName: config.pages.brandName,
         logoUrl: config.pages.logoUrl,
+        passwordReset: config.accounts.selfServiceReset,
         captcha: {
           provider: config.captcha.provider,
           sitekey: config.captcha.sitekey,

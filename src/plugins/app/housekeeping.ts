@@ -6,6 +6,8 @@
 import fp from 'fastify-plugin';
 import { applyAuditRetention } from '../../audit/audit-log.js';
 import { pruneAuthorizationState } from '../../authorization/housekeeping.js';
+import { pruneRevocations } from '../../db/repositories/revocations.js';
+import { pruneAccountState } from '../../users/housekeeping.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,6 +29,8 @@ export default fp(
       running = (async () => {
         await app.credentialGuard.prune();
         await pruneAuthorizationState(app.db);
+        await pruneRevocations(app.db);
+        await pruneAccountState(app.db, app.config);
         if (withRetention) await applyAuditRetention(app.db, app.auditKey, app.config.audit.retentionDays);
       })().finally(() => {
         running = undefined;

@@ -1,10 +1,16 @@
-// User administration: list and search (admins and moderators), change roles and the
-// disabled flag, end all of a user's sessions.
+// User administration: list and search (admins and moderators), create (with a password
+// or an invitation), change roles, the disabled flag and the address, send a reset mail,
+// end all of a user's sessions, erase.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
-import { Text, errors } from '../../schemas.js';
-import { changeUser, endAllSessions, findUsers, type UserRow } from '../../users/manage-users.js';
+import { Email, Password, Text, errors } from '../../schemas.js';
+import { hasPermission } from '../../domain/roles/permissions.js';
+import { findUserById } from '../../db/repositories/users.js';
+import { changeUser, createUserByAdmin, endAllSessions, findUsers, type UserRow } from '../../users/manage-users.js';
+import { eraseUser } from '../../users/erase-user.js';
+import { requestEmailChange } from '../../users/email-verification.js';
+import { sendPasswordResetFor } from '../../users/password-reset.js';
 
 const RoleName = Type.Union([Type.Literal('admin'), Type.Literal('moderator'), Type.Literal('user')]);
 const UserView = Type.Object(
@@ -13,6 +19,7 @@ const UserView = Type.Object(
     email: Type.String(),
     roles: Type.Array(Type.String()),
     disabled: Type.Boolean(),
+    email_verified: Type.Boolean(),
     created_at: Type.String({ format: 'date-time' }),
   },
   { additionalProperties: false },
@@ -25,6 +32,7 @@ const view = (u: UserRow) => ({
   email: u.email,
   roles: u.roles,
   disabled: u.disabled,
+  email_verified: u.email_verified_at !== null,
   created_at: new Date(u.created_at).toISOString(),
 });
 const cursorOf = (email: string) => Buffer.from(email, 'utf8').toString('base64url');
@@ -88,16 +96,120 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           {
             roles: Type.Optional(Type.Array(RoleName, { minItems: 1, maxItems: 3, uniqueItems: true })),
             disabled: Type.Optional(Type.Boolean()),
+            email: Type.Optional(
+              Type.Unsafe<string>({
+                ...Email,
+                description:
+                  'admin only: mails a link to the new address; the account moves there when it is followed, and the ' +
+                  'old address is told (the answer still shows the old address). 409 email_taken if another account has it',
+              }),
+            ),
           },
           { additionalProperties: false, minProperties: 1 },
         ),
-        response: { 200: UserView, ...errors(400, 401, 403, 404, 413, 415, 429) },
+        response: { 200: UserView, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
       },
     },
     async (request) => {
       const { user: actor } = request.principal!;
-      const updated = await changeUser(app, actor, request.params.id, request.body, request.ip);
+      const { email, ...flags } = request.body;
+      if (email !== undefined && !hasPermission(actor.roles, 'users:write'))
+        throw new TesseraError('forbidden', { detail: 'email change needs users:write' });
+      let updated = Object.keys(flags).length
+        ? await changeUser(app, actor, request.params.id, flags, request.ip)
+        : await findUserById(app.db, request.params.id);
+      if (!updated) throw new TesseraError('not_found');
+      if (email !== undefined) {
+        const change = await requestEmailChange(app, { user: updated, email, by: actor.id, ip: request.ip });
+        if (change.taken) throw new TesseraError('email_taken');
+        updated = (await findUserById(app.db, updated.id)) ?? updated;
+      }
       return view(updated);
+    },
+  );
+
+  app.post(
+    '/users',
+    {
+      bodyLimit: 8192,
+      config: { policy: { permission: 'users:write' } },
+      schema: {
+        operationId: 'createUser',
+        summary: 'Create a user (works while REGISTRATION=closed); with a password, or an invitation mail',
+        description:
+          'The address counts as verified. `invite: true` mails a link to set the password (valid INVITATION_TTL); ' +
+          'send either `password` or `invite`. 409 email_taken when the address has an account.',
+        tags: ['admin'],
+        security: bearer,
+        body: Type.Object(
+          {
+            email: Email,
+            roles: Type.Optional(Type.Array(RoleName, { minItems: 1, maxItems: 3, uniqueItems: true })),
+            password: Type.Optional(Password),
+            invite: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: UserView, ...errors(400, 401, 403, 409, 413, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { user: actor } = request.principal!;
+      const created = await createUserByAdmin(app, actor, {
+        email: request.body.email,
+        roles: request.body.roles ?? ['user'],
+        password: request.body.password,
+        invite: request.body.invite === true,
+        ip: request.ip,
+      });
+      return reply.code(201).send(view(created));
+    },
+  );
+
+  app.delete(
+    '/users/:id',
+    {
+      config: { policy: { permission: 'users:write' } },
+      schema: {
+        operationId: 'deleteUser',
+        summary: 'Erase a user: personal data and sessions; the audit log keeps the user id only',
+        description: 'The last enabled admin cannot be deleted (400). The owner is mailed a notice.',
+        tags: ['admin'],
+        security: bearer,
+        params: UserId,
+        response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 413, 415, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { user: actor } = request.principal!;
+      await eraseUser(app, { userId: request.params.id, by: actor.id, ip: request.ip });
+      return reply.code(204).send(undefined as never);
+    },
+  );
+
+  app.post(
+    '/users/:id/password-reset',
+    {
+      config: { policy: { permission: 'users:write' } },
+      schema: {
+        operationId: 'sendUserPasswordReset',
+        summary: 'Mail the user a password reset link',
+        tags: ['admin'],
+        security: bearer,
+        params: UserId,
+        response: {
+          202: Type.Object({}, { additionalProperties: false }),
+          ...errors(400, 401, 403, 404, 413, 415, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { user: actor } = request.principal!;
+      if (!app.config.accounts.selfServiceReset) throw new TesseraError('password_reset_unavailable');
+      const target = await findUserById(app.db, request.params.id);
+      if (!target) throw new TesseraError('not_found');
+      await sendPasswordResetFor(app, target, { actor: actor.id, ip: request.ip });
+      return reply.code(202).send({});
     },
   );
 

@@ -272,6 +272,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             status: 401,
           });
         }
+        if (error.code === 'email_not_verified') {
+          return answer(request, reply, loginStep, binding, true, {
+            email: body.email,
+            message: 'email_not_verified',
+            status: 403,
+          });
+        }
         if (error.code === 'captcha_required') {
           return answer(request, reply, loginStep, binding, true, {
             email: body.email,

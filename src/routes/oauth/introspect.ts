@@ -37,7 +37,16 @@ const Revoked = Type.Object(
     sessions: Type.Array(
       Type.Object({ sid: Type.String(), ended_at: Type.Integer() }, { additionalProperties: false }),
     ),
-    users: Type.Array(Type.Object({ sub: Type.String(), ended_at: Type.Integer() }, { additionalProperties: false })),
+    users: Type.Array(Type.Object({ sub: Type.String(), ended_at: Type.Integer() }, { additionalProperties: false }), {
+      description: 'users whose sessions all ended (disabled, signed out everywhere) or who were erased',
+    }),
+    clients: Type.Array(
+      Type.Object({ client_id: Type.String(), ended_at: Type.Integer() }, { additionalProperties: false }),
+      { description: 'clients disabled, deleted or narrowed: refuse their tokens issued at or before ended_at' },
+    ),
+    jtis: Type.Array(Type.Object({ jti: Type.String(), ended_at: Type.Integer() }, { additionalProperties: false }), {
+      description: 'client_credentials access tokens revoked (RFC 7009), by jti',
+    }),
   },
   { additionalProperties: false },
 );
@@ -102,7 +111,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       config: { policy: { client: true }, rateLimit: { max: config.rateLimits.token, timeWindow: ONE_MINUTE } },
       schema: {
         operationId: 'listRevoked',
-        summary: 'Sessions and users ended since a unix time (within the access token lifetime), for verifiers',
+        summary:
+          'Sessions, users and clients ended and client tokens revoked since a unix time (within the access token lifetime), for verifiers',
         tags: ['oauth'],
         security: [{ clientBasic: [] }],
         querystring: Type.Object({ since: Type.String({ pattern: '^[0-9]{1,12}$' }) }, { additionalProperties: false }),

@@ -1,5 +1,6 @@
 // POST /oauth/revoke (RFC 7009). Revoking a refresh token, or a user's access token,
-// ends its whole session. Unknown, expired or malformed tokens get 200 as the RFC says.
+// ends its whole session; a client_credentials access token is revoked on its own.
+// Unknown, expired or malformed tokens get 200 as the RFC says.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
@@ -29,7 +30,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       config: { policy: { client: true }, rateLimit: { max: config.rateLimits.token, timeWindow: ONE_MINUTE } },
       schema: {
         operationId: 'revokeToken',
-        summary: 'Token revocation (RFC 7009); a refresh or user access token ends its session',
+        summary:
+          'Token revocation (RFC 7009); a refresh or user access token ends its session, a client_credentials token is revoked',
         tags: ['oauth'],
         // Confidential clients authenticate; public clients (and browser mode) send none.
         security: [{ clientBasic: [] }, {}],

@@ -3,16 +3,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
-import { Password, Text, errors } from '../../schemas.js';
+import { Email, Password, Text, errors } from '../../schemas.js';
+import { isValidEmail, normalizeEmail } from '../../domain/users/email.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
 import { endOwnSession, listOwnSessions } from '../../sessions/own-sessions.js';
 import { changePassword } from '../../users/manage-users.js';
+import { deleteOwnAccount } from '../../users/erase-user.js';
+import { requestEmailChange } from '../../users/email-verification.js';
+import { checkCurrentPassword } from '../../users/current-password.js';
 
 const Profile = Type.Object(
   {
     id: Type.String(),
     email: Type.String(),
     roles: Type.Array(Type.String()),
+    email_verified: Type.Boolean(),
     created_at: Type.String({ format: 'date-time' }),
   },
   { additionalProperties: false },
@@ -48,7 +53,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { user: me } = request.principal!;
-      return { id: me.id, email: me.email, roles: me.roles, created_at: new Date(me.created_at).toISOString() };
+      return {
+        id: me.id,
+        email: me.email,
+        roles: me.roles,
+        email_verified: me.email_verified_at !== null,
+        created_at: new Date(me.created_at).toISOString(),
+      };
     },
   );
 
@@ -90,6 +101,79 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         captchaToken: request.body.captcha_token,
       });
       return reply.code(204).send(undefined as never);
+    },
+  );
+
+  app.delete(
+    '/me',
+    {
+      bodyLimit: 8192,
+      config: { ...user, rateLimit: { max: 10, timeWindow: ONE_MINUTE } },
+      schema: {
+        operationId: 'deleteMe',
+        summary: 'Erase own account (current password required, under the login defences)',
+        description:
+          'Deletes the account and its personal data and ends every session; the audit log keeps its events under ' +
+          'the account id only. The last enabled admin cannot delete itself (400).',
+        tags: ['users'],
+        security: bearer,
+        body: Type.Object(
+          { password: Password, captcha_token: Type.Optional(Text({ minLength: 1, maxLength: 8192 })) },
+          { additionalProperties: false },
+        ),
+        response: { 204: Type.Null(), ...errors(400, 401, 413, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { user: me } = request.principal!;
+      await deleteOwnAccount(app, {
+        user: me,
+        password: request.body.password,
+        ip: request.ip,
+        captchaToken: request.body.captcha_token,
+      });
+      return reply.code(204).send(undefined as never);
+    },
+  );
+
+  app.post(
+    '/me/email',
+    {
+      bodyLimit: 8192,
+      config: { ...user, rateLimit: { max: 10, timeWindow: ONE_MINUTE } },
+      schema: {
+        operationId: 'changeOwnEmail',
+        summary:
+          'Move own account to a new address (current password required); takes effect when the new address confirms',
+        description:
+          'Always 202: a link goes to the new address (followed at POST /users/verify-email, after which the old ' +
+          'address is told); an address that already has an account gets nothing, and the answer does not say so.',
+        tags: ['users'],
+        security: bearer,
+        body: Type.Object(
+          { email: Email, password: Password, captcha_token: Type.Optional(Text({ minLength: 1, maxLength: 8192 })) },
+          { additionalProperties: false },
+        ),
+        response: { 202: Type.Object({}, { additionalProperties: false }), ...errors(400, 401, 413, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { user: me } = request.principal!;
+      if (!isValidEmail(normalizeEmail(request.body.email)))
+        throw new TesseraError('invalid_request', { description: 'The email address is invalid' });
+      await checkCurrentPassword(app, {
+        step: 'email_change',
+        user: me,
+        password: request.body.password,
+        ip: request.ip,
+        captchaToken: request.body.captcha_token,
+      });
+      const email = request.body.email;
+      // After the answer: whether the new address is taken must not show in the time either.
+      app.background('email change request', async () => {
+        await requestEmailChange(app, { user: me, email, by: me.id, ip: request.ip });
+      });
+      return reply.code(202).send({});
     },
   );
 
