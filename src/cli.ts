@@ -625,9 +625,14 @@ async function clientsShow(args: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify(clientView(client))}\n`);
 }
 
+const UPDATE_OPTIONS = ['name', 'scope', 'grant', 'redirect-uri', 'post-logout-redirect-uri'] as const;
+
 async function clientsUpdate(args: string[]): Promise<void> {
   const [id, ...rest] = args;
-  if (!id || id.startsWith('-')) throw new UsageError('clients update takes an ID first');
+  // Client ids are base64url, so one may begin with '-': only a known option in first place
+  // means the ID was forgotten.
+  if (!id || UPDATE_OPTIONS.some((o) => id === `--${o}` || id.startsWith(`--${o}=`)))
+    throw new UsageError('clients update takes an ID first');
   clientIdArgument('update', [id]);
   const values = options(rest, {
     name: { type: 'string' },

@@ -58,7 +58,7 @@ export async function createClient(
   const m = checked.metadata;
   const fresh = m.type === 'confidential' ? newClientSecret() : undefined;
   const client = await insertClient(db, {
-    id: randomBytes(16).toString('base64url'),
+    id: newClientId(),
     name: m.name,
     type: m.type,
     secretHash: fresh?.hash ?? null,
@@ -158,6 +158,14 @@ function clientCredentials(
 }
 
 /** Compared against when there is no hash to compare against; made per process, its secret forgotten. */
+/** 128 random bits, base64url; never beginning with '-', so a command line never mistakes one for an option. */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 const STAND_IN_HASH = hashClientSecret(randomBytes(32).toString('base64url'));
 
 /** Authenticates a confidential client, or answers 401 invalid_client. */

@@ -101,6 +101,19 @@ test('list, show, update, rotate-secret, disable, enable and delete a client', a
   assert.deepEqual(events[1]!.detail.changed, ['name', 'scopes']);
 });
 
+test("an id beginning with '-' is an ID, not an option", async () => {
+  // Ids made before they were kept from beginning with '-' are still base64url.
+  const { client_id: made } = await json(['clients', 'create', '--name', 'dash', '--scope', 'a']);
+  const id = `-${made.slice(1)}`;
+  await query('UPDATE clients SET id = $1 WHERE id = $2', [id, made]);
+  assert.equal((await json(['clients', 'show', id])).client_id, id);
+  assert.equal((await json(['clients', 'update', id, '--name', 'dashed'])).name, 'dashed');
+  assert.equal((await json(['clients', 'disable', id])).disabled, true);
+  const missing = await tessera(['clients', 'update', '--name', 'x']);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /^tessera: clients update takes an ID first/);
+});
+
 test('exit codes: 1 for an unknown client, 2 for bad usage or refused metadata', async () => {
   for (const args of [
     ['clients', 'show', 'AAAAAAAAAAAAAAAAAAAAAA'],

@@ -8,6 +8,7 @@ import {
   type ClientMetadata,
   type ClientMetadataInput,
 } from '../../src/domain/clients/client-metadata.js';
+import { newClientId } from '../../src/clients/clients.js';
 
 const PRODUCTION = { production: true };
 const DEVELOPMENT = { production: false };
@@ -225,5 +226,18 @@ describe('redirect URIs', () => {
   it('stored as given: no normalization', () => {
     const uri = 'https://APP.example:443/a/../cb?x=1';
     assert.deepEqual(accepted({ ...app, redirectUris: [uri] }).redirectUris, [uri]);
+  });
+});
+
+describe('client ids', () => {
+  it("are 128 random bits in base64url and never begin with '-' (a command line would take one for an option)", () => {
+    const ids = new Set<string>();
+    // One id in 64 would begin with '-' if nothing kept it out.
+    for (let i = 0; i < 2000; i++) {
+      const id = newClientId();
+      assert.match(id, /^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+      ids.add(id);
+    }
+    assert.equal(ids.size, 2000);
   });
 });
