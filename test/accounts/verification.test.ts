@@ -193,8 +193,10 @@ test('registration answers a new and an existing address alike: status, body, he
   const known = median(times.known);
   const fresh = median(times.fresh);
   t.diagnostic(`median ms: existing ${known.toFixed(1)}, new ${fresh.toFixed(1)}`);
-  // Both hash once and run one transaction; argon2 dominates. A difference beyond this says which address exists.
-  assert.ok(Math.abs(known - fresh) < Math.max(8, 0.25 * Math.min(known, fresh)), `medians ${known} vs ${fresh}`);
+  // Both hash once and run one transaction; argon2 dominates. A difference beyond this says
+  // which address exists. The 15 ms floor is below one argon2id hash (a path that skipped it)
+  // and above the noise seen on the embedded engine with another test file running beside.
+  assert.ok(Math.abs(known - fresh) < Math.max(15, 0.25 * Math.min(known, fresh)), `medians ${known} vs ${fresh}`);
 });
 
 test('the hosted login page: an unverified account with its right password is asked to confirm its address (403)', async (t) => {

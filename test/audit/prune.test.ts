@@ -11,7 +11,13 @@ import { verifyAuditLog } from '../../src/audit/verify-log.js';
 import { afterTampering, idAtLeaf, saveCheckpoint } from './helpers.js';
 
 test('pruning keeps the rest checkable under a signed record', async (t) => {
-  const { services } = await build(t, { KEY_SYNC_INTERVAL: '300', AUDIT_SEAL_INTERVAL_MS: '60000' });
+  // Nothing seals but this test: the alert rules seal before each check (every
+  // ALERT_CHECK_INTERVAL_MS), which would seal the start's own events before they are aged.
+  const { services } = await build(t, {
+    KEY_SYNC_INTERVAL: '300',
+    AUDIT_SEAL_INTERVAL_MS: '60000',
+    ALERT_CHECK_INTERVAL_MS: '60000',
+  });
   const { db } = services;
   for (let i = 0; i < 12; i++) await recordSecurityEvent(db, { type: 'login_failure', detail: { old: i } });
   // Age everything recorded so far before it is sealed (a clock, not an attack: the leaves
