@@ -8,6 +8,7 @@ import { CaptchaAnswers1764806400000 } from './1764806400000-captcha-answers.js'
 import { AuthorizationCode1764892800000 } from './1764892800000-authorization-code.js';
 import { AuditTree1764979200000 } from './1764979200000-audit-tree.js';
 import { AccountLifecycle1765065600000 } from './1765065600000-account-lifecycle.js';
+import { AlertOutbox1765152000000 } from './1765152000000-alert-outbox.js';
 
 export const migrations = [
   InitialSchema1764356400000,
@@ -18,4 +19,5 @@ export const migrations = [
   AuthorizationCode1764892800000,
   AuditTree1764979200000,
   AccountLifecycle1765065600000,
+  AlertOutbox1765152000000,
 ];

@@ -1,8 +1,10 @@
 // Reads sealed security events in leaf order (never in the request that made them; a
-// leaf is never skipped, whatever order transactions commit in), feeds them to the alert rules, stores alerts deduplicated per rule and subject, logs each new
-// one at warn and hands it to the webhook. The read position is one locked row, so with
-// several instances on one database each event is evaluated once, by one of them; events
-// recorded by CLI commands alert through the running server.
+// leaf is never skipped, whatever order transactions commit in), feeds them to the alert
+// rules, stores alerts deduplicated per rule and subject and logs each new one at warn. A
+// stored alert is queued for the webhook in the same transaction that advances the read
+// position (the delivery worker sends it; see alert-delivery.ts). The read position is one
+// locked row, so with several instances on one database each event is evaluated once, by
+// one of them; events recorded by CLI commands alert through the running server.
 import type { Database } from '../db/database.js';
 import { SingleFlight } from '../lib/single-flight.js';
 import { countEventsInWindow, listSealedEventsAfter } from '../db/repositories/security-events.js';
@@ -12,13 +14,14 @@ import {
   insertAlert,
   latestAlert,
   lockAlertCursor,
-  recordDelivery,
   type AlertRow,
 } from '../db/repositories/alerts.js';
 import { dedupeDecision, groupMatches, RULES, summarize, type AlertSettings } from './alert-rules.js';
-import { WebhookDispatcher, type WebhookSettings } from './webhook.js';
+import { AlertDelivery, alertPayload, type AlertDeliveryOptions } from './alert-delivery.js';
+import type { WebhookSettings } from './webhook.js';
 
 interface Log {
+  info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
@@ -33,26 +36,9 @@ export interface AlertEngineSettings extends AlertSettings {
 /** Events read per transaction; a longer backlog is read in several. */
 const BATCH = 500;
 
-function alertPayload(alert: AlertRow, settings: Pick<AlertEngineSettings, 'issuer' | 'dedupWindowSeconds'>) {
-  return {
-    id: alert.id,
-    rule: alert.rule,
-    severity: alert.severity,
-    summary: alert.summary,
-    subject: alert.subject,
-    count: alert.count,
-    first_seen_at: alert.first_seen_at.toISOString(),
-    last_seen_at: alert.last_seen_at.toISOString(),
-    first_event_id: alert.first_event_id,
-    last_event_id: alert.last_event_id,
-    dedup_window_seconds: settings.dedupWindowSeconds,
-    detail: alert.detail,
-    issuer: settings.issuer,
-  };
-}
-
 export class AlertEngine {
-  readonly webhook: WebhookDispatcher;
+  /** The delivery worker (polls every checkIntervalMs too). */
+  readonly webhook: AlertDelivery;
   private timer: NodeJS.Timeout | undefined;
   private readonly passes = new SingleFlight<AlertRow[]>(() => this.drain());
   private closed = false;
@@ -62,13 +48,18 @@ export class AlertEngine {
     private readonly settings: AlertEngineSettings,
     private readonly log: Log,
     private readonly hooks: { beforeCheck?: () => Promise<unknown> } = {},
-    fetchImpl?: typeof fetch,
+    delivery: AlertDeliveryOptions = {},
   ) {
-    this.webhook = new WebhookDispatcher(
-      settings.webhook,
-      (id, outcome) => recordDelivery(db, id, outcome),
+    this.webhook = new AlertDelivery(
+      db,
+      {
+        webhook: settings.webhook,
+        pollIntervalMs: settings.checkIntervalMs,
+        issuer: settings.issuer,
+        dedupWindowSeconds: settings.dedupWindowSeconds,
+      },
       log,
-      fetchImpl,
+      delivery,
     );
   }
 
@@ -78,6 +69,7 @@ export class AlertEngine {
       this.check().catch((error: unknown) => this.log.error({ err: error }, 'alert check failed'));
     }, this.settings.checkIntervalMs);
     this.timer.unref();
+    this.webhook.start();
   }
 
   /** Evaluates every event recorded since the last check; returns the alerts raised. One check at a time. */
@@ -99,6 +91,8 @@ export class AlertEngine {
       const { alerts, read } = await this.evaluateBatch();
       raised.push(...alerts);
       for (const alert of alerts) this.announce(alert);
+      // Committed: the worker sends them now rather than at its next poll.
+      if (alerts.length) this.webhook.nudge();
       if (read < BATCH) break;
     }
     return raised;
@@ -164,6 +158,5 @@ export class AlertEngine {
   private announce(alert: AlertRow): void {
     const payload = alertPayload(alert, this.settings);
     this.log.warn({ event: 'security_alert', alert: payload }, `security alert: ${alert.summary}`);
-    this.webhook.send(alert.id, payload);
   }
 }

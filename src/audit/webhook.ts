@@ -1,133 +1,111 @@
-// POSTs alerts as JSON to ALERT_WEBHOOK_URL in the background: a timeout per attempt,
-// bounded retries with backoff, a bounded number in flight. Nothing waits on it; closing
-// aborts what is still going. The URL is never logged (webhook URLs often embed a secret).
-import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
+// One webhook attempt, Standard Webhooks style (https://www.standardwebhooks.com): the
+// webhook-id / webhook-timestamp / webhook-signature headers, `v1,` HMAC-SHA256 signatures
+// over `{id}.{timestamp}.{body}`, the retry schedule, and what a response means (2xx
+// delivered; 3xx and 4xx other than 408/429 final; the rest retried). Redirects are never
+// followed. The URL is never logged (webhook URLs often embed a secret), nor the key.
+import { createHmac } from 'node:crypto';
 
 export interface WebhookSettings {
   url: string | undefined;
+  /** The signing key (ALERT_WEBHOOK_SECRET's bytes after "whsec_", decoded); unset: unsigned. */
+  secret: Buffer | undefined;
   timeoutMs: number;
   /** Attempts after the first. */
   retries: number;
-  /** Deliveries in flight at once; past that an alert is stored but not sent. */
-  maxInFlight: number;
 }
 
-export interface DeliveryOutcome {
-  delivered: boolean;
-  attempts: number;
-  error?: string;
+/** How one attempt went. `aborted`: the caller's signal (closing) cut it; it says nothing about the receiver. */
+export type AttemptResult =
+  | { kind: 'delivered'; status: number }
+  | { kind: 'retryable'; error: string }
+  | { kind: 'final'; error: string }
+  | { kind: 'aborted' };
+
+/**
+ * The webhook-id of an alert: the same on every attempt, and unique beyond this database
+ * (the key is random per alert), so receivers dedupe by it. No `.` (it is signed text).
+ */
+export const webhookId = (alertId: number, deliveryKey: string) =>
+  `alert_${alertId}_${deliveryKey.replaceAll('-', '')}`;
+
+/** `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under the key. */
+export function signWebhook(key: Buffer, id: string, timestamp: number, body: string): string {
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
-interface Log {
-  warn(obj: object, msg: string): void;
+/** The request's headers for one attempt at `timestamp` (unix seconds); signed when there is a key. */
+export function webhookHeaders(
+  id: string,
+  timestamp: number,
+  body: string,
+  key: Buffer | undefined,
+): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'user-agent': 'tessera-alerts',
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    ...(key ? { 'webhook-signature': signWebhook(key, id, timestamp, body) } : {}),
+  };
 }
 
-/** Backoff before attempt n+1: 250 ms, doubling, at most 5 s. */
-export const retryDelayMs = (attempt: number) => Math.min(5000, 250 * 2 ** (attempt - 1));
+/** Seconds before attempt n+2 after n+1 failures, as Standard Webhooks suggests; the last one repeats. */
+const RETRY_SCHEDULE_SECONDS = [5, 30, 120, 600, 1800, 3600, 7200, 18_000, 36_000] as const;
 
+/**
+ * The delay after `failures` failed attempts (at least one), with up to 10 % jitter so
+ * receivers recovering from an outage are not hit by every retry at once.
+ */
+export function retryDelayMs(failures: number, random: () => number = Math.random): number {
+  const index = Math.min(Math.max(failures, 1), RETRY_SCHEDULE_SECONDS.length) - 1;
+  return Math.round(RETRY_SCHEDULE_SECONDS[index]! * 1000 * (1 + 0.1 * random()));
+}
+
+/** Where alerts go, without path or credentials, for logs. */
+export function webhookDestination(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'invalid';
+  }
+}
+
+/** A short reason for delivery_error and the log: never the URL or a message quoting it. */
 function describe(error: unknown): string {
-  const e = error as { name?: string; cause?: { code?: string } };
+  const e = error as { name?: string; cause?: { code?: unknown } } | null;
   if (e?.name === 'TimeoutError') return 'timeout';
-  if (e?.name === 'AbortError') return 'aborted';
-  return e?.cause?.code ?? e?.name ?? 'error';
+  const code = e?.cause?.code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,47}$/.test(code) ? code : 'network error';
 }
 
-export class WebhookDispatcher {
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly closing = new AbortController();
-
-  constructor(
-    private readonly settings: WebhookSettings,
-    private readonly onOutcome: (id: number, outcome: DeliveryOutcome) => Promise<void> | void,
-    private readonly log: Log,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {
-    // Each delivery in flight listens for the close.
-    setMaxListeners(settings.maxInFlight * 2 + 10, this.closing.signal);
-  }
-
-  get configured(): boolean {
-    return this.settings.url !== undefined;
-  }
-
-  /** Where alerts go, without path or credentials, for logs. */
-  get destination(): string | undefined {
-    if (!this.settings.url) return undefined;
-    try {
-      return new URL(this.settings.url).origin;
-    } catch {
-      return 'invalid';
-    }
-  }
-
-  /** Starts a delivery and returns at once. */
-  send(id: number, payload: object): void {
-    if (!this.settings.url || this.closing.signal.aborted) return;
-    if (this.inFlight.size >= this.settings.maxInFlight) {
-      this.log.warn(
-        { event: 'alert_delivery_dropped', alert_id: id, in_flight: this.inFlight.size },
-        'alert webhook busy; alert stored, not sent',
-      );
-      void this.report(id, { delivered: false, attempts: 0, error: 'too many deliveries in flight' });
-      return;
-    }
-    const delivery: Promise<void> = this.deliver(id, this.settings.url, JSON.stringify(payload))
-      .catch(() => undefined)
-      .finally(() => this.inFlight.delete(delivery));
-    this.inFlight.add(delivery);
-  }
-
-  /** Deliveries not finished yet (tests wait on these). */
-  async idle(): Promise<void> {
-    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
-  }
-
-  /** Aborts every delivery still going; their outcome is recorded as failed. */
-  async close(): Promise<void> {
-    this.closing.abort();
-    await this.idle();
-  }
-
-  private async deliver(id: number, url: string, body: string): Promise<void> {
-    let attempts = 0;
-    let error = '';
-    while (attempts <= this.settings.retries && !this.closing.signal.aborted) {
-      attempts++;
-      try {
-        const response = await this.fetchImpl(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'tessera-alerts' },
-          body,
-          redirect: 'manual',
-          signal: AbortSignal.any([AbortSignal.timeout(this.settings.timeoutMs), this.closing.signal]),
-        });
-        await response.body?.cancel().catch(() => undefined);
-        if (response.ok) return this.report(id, { delivered: true, attempts });
-        error = `HTTP ${response.status}`;
-        // A refusal other than overload will not change on retry.
-        if (response.status < 500 && response.status !== 408 && response.status !== 429) break;
-      } catch (caught) {
-        error = describe(caught);
-      }
-      if (attempts <= this.settings.retries)
-        await sleep(retryDelayMs(attempts), undefined, { signal: this.closing.signal, ref: false }).catch(
-          () => undefined,
-        );
-    }
-    if (this.closing.signal.aborted && !error) error = 'aborted';
-    this.log.warn(
-      { event: 'alert_delivery_failed', alert_id: id, attempts, error, destination: this.destination },
-      'alert webhook delivery failed',
-    );
-    return this.report(id, { delivered: false, attempts, error });
-  }
-
-  private async report(id: number, outcome: DeliveryOutcome): Promise<void> {
-    try {
-      await this.onOutcome(id, outcome);
-    } catch {
-      // The alert itself is stored and logged; its delivery status is best effort.
-    }
+/**
+ * POSTs the body once, within `timeoutMs` (response headers; the body is not read), and
+ * says what that means for the delivery.
+ */
+export async function postWebhook(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  options: { timeoutMs: number; signal: AbortSignal; fetchImpl?: typeof fetch },
+): Promise<AttemptResult> {
+  if (options.signal.aborted) return { kind: 'aborted' };
+  try {
+    const response = await (options.fetchImpl ?? fetch)(url, {
+      method: 'POST',
+      headers,
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.signal]),
+    });
+    await response.body?.cancel().catch(() => undefined);
+    const { status } = response;
+    if (status >= 200 && status < 300) return { kind: 'delivered', status };
+    // A redirect is not followed (point the setting at the final URL), and a refusal
+    // other than timeout or overload will not change on retry.
+    if (status < 500 && status !== 408 && status !== 429) return { kind: 'final', error: `HTTP ${status}` };
+    return { kind: 'retryable', error: `HTTP ${status}` };
+  } catch (error) {
+    if (options.signal.aborted) return { kind: 'aborted' };
+    return { kind: 'retryable', error: describe(error) };
   }
 }

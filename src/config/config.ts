@@ -16,6 +16,9 @@ const EnvSchema = Type.Object({
   ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', maxLength: 2048 })),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', maxLength: 4096 })),
   DATA_DIR: Type.String({ minLength: 1, maxLength: 4096, default: './data' }),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000 }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000 }),
   ACCESS_TOKEN_TTL: Seconds(600, 30, 86_400),
   DEFAULT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
   AUDIENCES: Type.String({ maxLength: 16_384, default: '' }),
@@ -48,6 +51,7 @@ const EnvSchema = Type.Object({
   HASH_QUEUE: Type.Integer({ minimum: 0, maximum: 10_000, default: 32 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', maxLength: 4096 })),
   REDIS_PREFIX: Type.String({ pattern: '^[A-Za-z0-9:_-]{1,64}$', default: 'tessera:' }),
+  REDIS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 2000 }),
   CAPTCHA_PROVIDER: Type.Union(
     [Type.Literal('hcaptcha'), Type.Literal('turnstile'), Type.Literal('recaptcha'), Type.Literal('none')],
     { default: 'hcaptcha' },
@@ -76,6 +80,12 @@ const EnvSchema = Type.Object({
   CORS_ORIGINS: Type.String({ maxLength: 16_384, default: '' }),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  // The HTTP server: idle keep-alive above the load balancer's idle timeout, a bound on
+  // receiving a whole request, and how long a SIGTERM waits for requests in flight.
+  KEEP_ALIVE_TIMEOUT: Seconds(72, 1, 3600),
+  REQUEST_TIMEOUT: Seconds(30, 1, 600),
+  SHUTDOWN_TIMEOUT: Seconds(25, 1, 600),
+  SHUTDOWN_DELAY: Seconds(0, 0, 300),
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384 }),
   // Audit log, alerts and metrics.
   AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 36_500, default: 365 }),
@@ -83,7 +93,9 @@ const EnvSchema = Type.Object({
   AUDIT_CHECKPOINT_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
   ALERT_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
   ALERT_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000 }),
-  ALERT_WEBHOOK_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 3 }),
+  ALERT_WEBHOOK_RETRIES: Type.Integer({ minimum: 0, maximum: 20, default: 8 }),
+  // Standard Webhooks: "whsec_" and the base64 of 24 to 64 random bytes.
+  ALERT_WEBHOOK_SECRET: Type.Optional(Type.String({ pattern: '^whsec_[A-Za-z0-9+/]{32,88}={0,2}$', maxLength: 100 })),
   ALERT_FAILED_LOGINS_PER_ACCOUNT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10 }),
   ALERT_FAILED_LOGINS_PER_IP: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 50 }),
   ALERT_CAPTCHA_FAILURES_PER_IP: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20 }),
@@ -113,7 +125,13 @@ export interface Config {
   port: number;
   host: string;
   issuer: string;
-  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+  /**
+   * PostgreSQL's connections per process (poolSize, DATABASE_POOL_SIZE) and timeouts: connectTimeoutMs bounds both opening a connection and waiting
+   * for a free one in the pool; statementTimeoutMs is the server's statement_timeout.
+   */
+  database:
+    | { kind: 'postgres'; url: string; poolSize?: number; connectTimeoutMs?: number; statementTimeoutMs?: number }
+    | { kind: 'pglite'; dataDir: string };
   accessTokenTtl: number;
   defaultAudience: string;
   audiences: string[];
@@ -131,10 +149,14 @@ export interface Config {
   password: { minLength: number };
   argon2: { memoryCost: number; timeCost: number; parallelism: number; concurrency: number; queue: number };
   bodyLimit: number;
+  /** Seconds: idle keep-alive connections (KEEP_ALIVE_TIMEOUT), receiving a request (REQUEST_TIMEOUT), draining on SIGTERM (SHUTDOWN_TIMEOUT), still accepting after it (SHUTDOWN_DELAY). */
+  http: { keepAliveTimeout: number; requestTimeout: number; shutdownTimeout: number; shutdownDelay: number };
   corsOrigins: string[];
   tls: { certFile: string; keyFile: string } | undefined;
   redisUrl: string | undefined;
   redisPrefix: string;
+  /** Bounds connecting to Redis (at start and on every reconnect) and every command. */
+  redisTimeoutMs: number;
   captcha: {
     provider: Env['CAPTCHA_PROVIDER'];
     secret: string | undefined;
@@ -169,6 +191,8 @@ export interface Config {
     webhookUrl: string | undefined;
     webhookTimeoutMs: number;
     webhookRetries: number;
+    /** Standard Webhooks signing key (the bytes after "whsec_", decoded); unset: deliveries are unsigned. */
+    webhookSecret: Buffer | undefined;
     failedLoginsPerAccount: number;
     failedLoginsPerIp: number;
     captchaFailuresPerIp: number;
@@ -266,7 +290,13 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
     host: env.HOST,
     issuer,
     database: env.DATABASE_URL
-      ? { kind: 'postgres', url: env.DATABASE_URL }
+      ? {
+          kind: 'postgres',
+          url: env.DATABASE_URL,
+          poolSize: env.DATABASE_POOL_SIZE,
+          connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+          statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+        }
       : { kind: 'pglite', dataDir: env.DATA_DIR },
     accessTokenTtl: env.ACCESS_TOKEN_TTL,
     defaultAudience: env.DEFAULT_AUDIENCE ?? issuer,
@@ -293,10 +323,17 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       queue: env.HASH_QUEUE,
     },
     bodyLimit: env.BODY_LIMIT,
+    http: {
+      keepAliveTimeout: env.KEEP_ALIVE_TIMEOUT,
+      requestTimeout: env.REQUEST_TIMEOUT,
+      shutdownTimeout: env.SHUTDOWN_TIMEOUT,
+      shutdownDelay: env.SHUTDOWN_DELAY,
+    },
     corsOrigins,
     tls: tlsFiles(env.TLS_CERT_FILE, env.TLS_KEY_FILE),
     redisUrl: env.REDIS_URL,
     redisPrefix: env.REDIS_PREFIX,
+    redisTimeoutMs: env.REDIS_TIMEOUT_MS,
     captcha: {
       provider: env.CAPTCHA_PROVIDER,
       secret: env.CAPTCHA_SECRET,
@@ -329,6 +366,7 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       webhookUrl: webhookUrl(env.ALERT_WEBHOOK_URL),
       webhookTimeoutMs: env.ALERT_WEBHOOK_TIMEOUT_MS,
       webhookRetries: env.ALERT_WEBHOOK_RETRIES,
+      webhookSecret: webhookSecret(env.ALERT_WEBHOOK_SECRET),
       failedLoginsPerAccount: env.ALERT_FAILED_LOGINS_PER_ACCOUNT,
       failedLoginsPerIp: env.ALERT_FAILED_LOGINS_PER_IP,
       captchaFailuresPerIp: env.ALERT_CAPTCHA_FAILURES_PER_IP,
@@ -444,6 +482,15 @@ function tlsFiles(certFile: string | undefined, keyFile: string | undefined): Co
   if (!certFile) throw new ConfigError('TLS_CERT_FILE', 'is needed with TLS_KEY_FILE');
   if (!keyFile) throw new ConfigError('TLS_KEY_FILE', 'is needed with TLS_CERT_FILE');
   return { certFile, keyFile };
+}
+
+/** ALERT_WEBHOOK_SECRET: whsec_ and base64 of 24 to 64 bytes (Standard Webhooks). */
+function webhookSecret(value: string | undefined): Buffer | undefined {
+  if (value === undefined) return undefined;
+  const key = Buffer.from(value.slice('whsec_'.length), 'base64');
+  if (key.length < 24 || key.length > 64)
+    throw new ConfigError('ALERT_WEBHOOK_SECRET', 'must be whsec_ and the base64 of 24 to 64 random bytes');
+  return key;
 }
 
 /** ALERT_WEBHOOK_URL, AUDIT_CHECKPOINT_URL: absolute http(s) URLs (they may carry a secret path; never logged). */

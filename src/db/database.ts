@@ -44,14 +44,87 @@ function statementName(sql: string | undefined): string {
   return line.length > 80 ? `${line.slice(0, 79)}…` : line;
 }
 
-/** Runs a statement (or a transaction) with a failed statement turned into a DatabaseQueryError. */
+/**
+ * PostgreSQL cannot be had right now (down, restarting, unreachable, out of connections,
+ * pool exhausted, statement timed out): the request may be retried later, so callers see
+ * 503 with Retry-After. The message names the cause (SQLSTATE or socket code), never values.
+ */
+class DatabaseUnavailableError extends Error {
+  readonly code: string | undefined;
+
+  constructor(code: string | undefined, cause: string) {
+    super(`database unavailable (${code ?? 'no code'}): ${cause}`);
+    this.name = 'DatabaseUnavailableError';
+    this.code = code;
+  }
+}
+
+/** Socket codes of a connection that cannot be opened or was lost. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * SQLSTATEs of a server that is going away or cannot take us: class 08 (connection
+ * exception), 57P01-57P03 (admin/crash shutdown, cannot connect now), 53300 (too many
+ * connections), 57014 (statement_timeout or cancel).
+ */
+function unavailableState(code: string): boolean {
+  return code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '57014'].includes(code);
+}
+
+// node-postgres and its pool say these without a code.
+const LOST_CONNECTION =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable|Connection ended unexpectedly)/;
+
+/** The connection-level failure hidden in a driver error, or null for a statement that failed on its own. */
+function unavailability(error: unknown): DatabaseUnavailableError | null {
+  if (error instanceof DatabaseUnavailableError) return error;
+  const driver = (error instanceof QueryFailedError ? error.driverError : error) as
+    { code?: unknown; message?: unknown; errors?: unknown } | undefined;
+  if (!driver || typeof driver !== 'object') return null;
+  const code = typeof driver.code === 'string' ? driver.code : undefined;
+  const message = typeof driver.message === 'string' ? driver.message : '';
+  if (code && (NETWORK_CODES.has(code) || unavailableState(code))) {
+    return new DatabaseUnavailableError(
+      code,
+      code.startsWith('E') ? 'connection failed' : 'server refused the statement',
+    );
+  }
+  if (LOST_CONNECTION.test(message)) return new DatabaseUnavailableError(code, message.split('\n')[0]!.slice(0, 120));
+  return null;
+}
+
+/** Whether an error means PostgreSQL could not be had (the error mapper answers 503). */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return error instanceof DatabaseUnavailableError;
+}
+
+/**
+ * Runs a statement (or a transaction) with a lost or refused connection turned into a
+ * DatabaseUnavailableError and any other failed statement into a DatabaseQueryError.
+ */
 async function statementFailures<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
+    const unavailable = unavailability(error);
+    if (unavailable) throw unavailable;
     throw error instanceof QueryFailedError ? new DatabaseQueryError(error) : error;
   }
 }
+
+/** Used when the database settings name no timeouts (tests, tools): DATABASE_*_TIMEOUT_MS's defaults. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 
 /** Serializes migrations across instances starting together (any 64-bit constant). */
 const MIGRATION_LOCK = 7_246_001_455_018_113n;
@@ -84,8 +157,16 @@ export class Database implements Queryable {
       dataSource = new DataSource({
         ...common,
         url: database.url,
-        poolSize: options.poolSize ?? 10,
-        extra: { application_name: 'tessera' },
+        poolSize: options.poolSize ?? database.poolSize ?? 10,
+        extra: {
+          application_name: 'tessera',
+          // Bounds opening a connection and waiting for a free one in the pool alike.
+          connectionTimeoutMillis: database.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+          // The server cancels any statement running longer (57014, answered 503).
+          statement_timeout: database.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+          // A peer that vanished without closing the socket is noticed, not waited on forever.
+          keepAlive: true,
+        },
       });
     } else {
       if (!database.dataDir.startsWith('memory://')) mkdirSync(database.dataDir, { recursive: true, mode: 0o700 });
@@ -128,6 +209,9 @@ export class Database implements Queryable {
       const runner = this.dataSource.createQueryRunner();
       await runner.connect();
       try {
+        // Waiting for another instance's migrations, and a long migration, may take longer
+        // than statement_timeout allows requests; this session lifts it (PostgreSQL only).
+        if (!this.gate) await runner.query('SET statement_timeout = 0');
         await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
         try {
           // On the locked connection itself, so a pool of one cannot deadlock.
@@ -139,6 +223,7 @@ export class Database implements Queryable {
           await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
         }
       } finally {
+        if (!this.gate) await runner.query('RESET statement_timeout').catch(() => undefined);
         await runner.release();
       }
     };

@@ -3,6 +3,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError, type ErrorCode } from './errors.js';
 import { HasherBusyError } from '../domain/passwords/password-hasher.js';
+import { isDatabaseUnavailable } from '../db/database.js';
+import { isRedisUnavailable } from '../plugins/external/redis.js';
 
 export interface WireError {
   status: number;
@@ -24,10 +26,22 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_ASYNC_CONSTRAINT: 'invalid_request',
 };
 
+/** Seconds a client is told to wait while PostgreSQL or Redis cannot be reached. */
+const OUTAGE_RETRY_AFTER = '5';
+
+/** An outage of what requests depend on: PostgreSQL or Redis unreachable, lost or timing out. */
+function isOutage(error: unknown): boolean {
+  return isDatabaseUnavailable(error) || isRedisUnavailable(error);
+}
+
 export function toWireError(error: unknown): WireError {
   if (error instanceof HasherBusyError) {
     // Bounded hashing: shed load with a hint instead of queueing without limit.
     return { ...fromCode('temporarily_unavailable'), headers: { 'Retry-After': '1' } };
+  }
+  if (isOutage(error)) {
+    // Nothing was decided: the client may retry once the store is back.
+    return { ...fromCode('temporarily_unavailable'), headers: { 'Retry-After': OUTAGE_RETRY_AFTER } };
   }
   if (error instanceof TesseraError && error.expose) {
     return {
@@ -59,6 +73,7 @@ function fromCode(code: ErrorCode): WireError {
 export function errorHandler(this: unknown, error: unknown, request: FastifyRequest, reply: FastifyReply) {
   const wire = toWireError(error);
   if (wire.status >= 500 && wire.status !== 503) request.log.error({ err: error }, 'request failed');
+  else if (isOutage(error)) request.log.warn({ err: error }, 'dependency unavailable');
   else request.log.info({ err: error, code: wire.body.error }, 'request refused');
   for (const [name, value] of Object.entries(wire.headers)) reply.header(name, value);
   return reply.code(wire.status).send(wire.body);

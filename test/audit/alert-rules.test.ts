@@ -179,6 +179,18 @@ test('a flood over several batches raises exactly one alert, whose count grows',
   assert.equal(raised.length, 2);
 });
 
-test('webhook retries back off, doubling, capped', () => {
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map(retryDelayMs), [250, 500, 1000, 2000, 4000, 5000, 5000]);
+test('webhook retries back off on a schedule of seconds to hours, capped, with at most 10 % jitter', () => {
+  const none = () => 0;
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20].map((n) => retryDelayMs(n, none) / 1000),
+    [5, 30, 120, 600, 1800, 3600, 7200, 18_000, 36_000, 36_000, 36_000],
+  );
+  assert.equal(
+    retryDelayMs(1, () => 0.999_999),
+    5500,
+  );
+  for (let i = 0; i < 100; i++) {
+    const ms = retryDelayMs(3);
+    assert.ok(ms >= 120_000 && ms <= 132_000, `${ms} ms`);
+  }
 });

@@ -12,7 +12,8 @@ test('defaults', () => {
   assert.deepEqual(config.alerts, {
     webhookUrl: undefined,
     webhookTimeoutMs: 3000,
-    webhookRetries: 3,
+    webhookRetries: 8,
+    webhookSecret: undefined,
     failedLoginsPerAccount: 10,
     failedLoginsPerIp: 50,
     captchaFailuresPerIp: 20,

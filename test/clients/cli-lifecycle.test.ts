@@ -108,7 +108,6 @@ test("an id beginning with '-' is an ID, not an option", async () => {
   await query('UPDATE clients SET id = $1 WHERE id = $2', [id, made]);
   assert.equal((await json(['clients', 'show', id])).client_id, id);
   assert.equal((await json(['clients', 'update', id, '--name', 'dashed'])).name, 'dashed');
-  assert.equal((await json(['clients', 'disable', id])).disabled, true);
   const missing = await tessera(['clients', 'update', '--name', 'x']);
   assert.equal(missing.code, 2, missing.stderr);
   assert.match(missing.stderr, /^tessera: clients update takes an ID first/);

@@ -87,7 +87,13 @@ test('explicit settings are taken', () => {
   assert.equal(config.port, 8443);
   assert.equal(config.host, '0.0.0.0');
   assert.equal(config.issuer, 'https://id.example.com', 'a trailing slash is dropped');
-  assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://u:p@db:5432/tessera' });
+  assert.deepEqual(config.database, {
+    kind: 'postgres',
+    url: 'postgresql://u:p@db:5432/tessera',
+    poolSize: 10,
+    connectTimeoutMs: 3000,
+    statementTimeoutMs: 15_000,
+  });
   assert.deepEqual(config.audiences, ['https://api.example.com', 'https://billing.example.com']);
   assert.equal(config.defaultAudience, 'https://api.example.com');
   assert.equal(config.accessTokenTtl, 300);
@@ -95,6 +101,39 @@ test('explicit settings are taken', () => {
   assert.equal(config.signingAlg, 'EdDSA');
   assert.equal(config.registration, 'closed');
   assert.equal(config.masterKey.kind, 'value');
+});
+
+test('the HTTP timeouts, the pool size and the alert signing key', () => {
+  const defaults = loadConfig({ DATABASE_URL: 'postgres://db/tessera' });
+  assert.deepEqual(defaults.http, { keepAliveTimeout: 72, requestTimeout: 30, shutdownTimeout: 25, shutdownDelay: 0 });
+  assert.equal(defaults.database.kind === 'postgres' && defaults.database.poolSize, 10);
+  assert.equal(defaults.alerts.webhookSecret, undefined);
+  const key = Buffer.alloc(32, 7);
+  const set = loadConfig({
+    DATABASE_URL: 'postgres://db/tessera',
+    DATABASE_POOL_SIZE: '40',
+    KEEP_ALIVE_TIMEOUT: '120',
+    REQUEST_TIMEOUT: '10',
+    SHUTDOWN_TIMEOUT: '50',
+    SHUTDOWN_DELAY: '5',
+    ALERT_WEBHOOK_SECRET: `whsec_${key.toString('base64')}`,
+  });
+  assert.deepEqual(set.http, { keepAliveTimeout: 120, requestTimeout: 10, shutdownTimeout: 50, shutdownDelay: 5 });
+  assert.equal(set.database.kind === 'postgres' && set.database.poolSize, 40);
+  assert.deepEqual(set.alerts.webhookSecret, key);
+  for (const [name, value] of [
+    ['ALERT_WEBHOOK_SECRET', 'not-a-secret'],
+    ['ALERT_WEBHOOK_SECRET', `whsec_${Buffer.alloc(16).toString('base64')}`],
+    ['DATABASE_POOL_SIZE', '0'],
+    ['KEEP_ALIVE_TIMEOUT', '0'],
+    ['SHUTDOWN_TIMEOUT', 'soon'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: Error) => e.message.includes(name),
+      `${name}=${value}`,
+    );
+  }
 });
 
 test('every supported signing algorithm is accepted', () => {

@@ -1,5 +1,7 @@
 // The one place that reads and writes stored alerts and the alert rules' read position.
 // Rule names and severities are the alert rules' business; here they are stored text.
+// A pending alert is also a queued webhook delivery: due at next_attempt_at, claimed by
+// one instance at a time under a lease (claimed_until, claim_token), retried with backoff.
 import type { Queryable } from '../database.js';
 
 export interface AlertRow {
@@ -20,8 +22,13 @@ export interface AlertRow {
   delivery_error: string | null;
 }
 
+/** What an alert reads as everywhere (the queue's own columns are the delivery worker's). */
+const COLUMNS = `id, rule, subject, severity, summary, count, first_seen_at, last_seen_at, first_event_id,
+  last_event_id, detail, delivery, delivery_attempts, delivered_at, delivery_error`;
+
 const toAlert = (r: AlertRow): AlertRow => ({
   ...r,
+  delivery_attempts: Number(r.delivery_attempts),
   id: Number(r.id),
   first_event_id: r.first_event_id === null ? null : Number(r.first_event_id),
   last_event_id: r.last_event_id === null ? null : Number(r.last_event_id),
@@ -48,7 +55,7 @@ export async function advanceAlertCursor(tx: Queryable, lastLeaf: number): Promi
 
 export async function latestAlert(db: Queryable, rule: string, subject: string): Promise<AlertRow | undefined> {
   const [row] = await db.query<AlertRow>(
-    'SELECT * FROM alerts WHERE rule = $1 AND subject = $2 ORDER BY first_seen_at DESC, id DESC LIMIT 1',
+    `SELECT ${COLUMNS} FROM alerts WHERE rule = $1 AND subject = $2 ORDER BY first_seen_at DESC, id DESC LIMIT 1`,
     [rule, subject],
   );
   return row ? toAlert(row) : undefined;
@@ -67,10 +74,16 @@ export interface NewAlert {
   delivery: 'pending' | 'not_configured';
 }
 
+/**
+ * A new alert; a pending one is due for delivery at once. In the caller's transaction (the
+ * one that advances the rules' read position), so it is queued exactly when it is committed.
+ */
 export async function insertAlert(db: Queryable, a: NewAlert): Promise<AlertRow> {
   const [row] = await db.query<AlertRow>(
-    `INSERT INTO alerts (rule, subject, severity, summary, count, first_seen_at, last_seen_at, first_event_id, last_event_id, detail, delivery)
-     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9::jsonb, $10) RETURNING *`,
+    `INSERT INTO alerts (rule, subject, severity, summary, count, first_seen_at, last_seen_at, first_event_id, last_event_id, detail,
+                         delivery, next_attempt_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9::jsonb, $10::text, CASE WHEN $10::text = 'pending' THEN now() END)
+     RETURNING ${COLUMNS}`,
     [
       a.rule,
       a.subject,
@@ -99,19 +112,74 @@ export async function foldIntoAlert(
   );
 }
 
-export async function recordDelivery(
-  db: Queryable,
-  id: number,
-  d: { delivered: boolean; attempts: number; error?: string },
-): Promise<void> {
-  await db.query(
-    `UPDATE alerts SET delivery = $2, delivery_attempts = $3, delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE NULL END, delivery_error = $4 WHERE id = $1`,
-    [id, d.delivered ? 'delivered' : 'failed', d.attempts, d.error?.slice(0, 200) ?? null],
+/** A pending alert claimed for one delivery attempt; the token proves the claim is still this worker's. */
+export interface ClaimedAlert extends AlertRow {
+  /** Random, fixed when the alert was stored: with the id, the webhook-id receivers dedupe by. */
+  delivery_key: string;
+  claim_token: string;
+}
+
+/**
+ * Claims up to `limit` due deliveries for `leaseSeconds`, in one statement: rows another
+ * instance is claiming right now are skipped (SKIP LOCKED), rows under a live lease are
+ * not due, and a lease that ran out (its instance died) makes the row due again.
+ */
+export async function claimDueAlerts(db: Queryable, limit: number, leaseSeconds: number): Promise<ClaimedAlert[]> {
+  const rows = await db.query<ClaimedAlert>(
+    `WITH due AS (
+       SELECT id FROM alerts
+        WHERE delivery = 'pending' AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until <= now())
+        ORDER BY next_attempt_at, id
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED)
+     UPDATE alerts SET claimed_until = now() + make_interval(secs => $2), claim_token = gen_random_uuid()
+      WHERE id IN (SELECT id FROM due)
+     RETURNING ${COLUMNS}, delivery_key, claim_token`,
+    [limit, leaseSeconds],
   );
+  return rows.map((r) => ({ ...toAlert(r), delivery_key: r.delivery_key, claim_token: r.claim_token }));
+}
+
+/** How one attempt ended: delivered, due again after a delay, or given up on. */
+export type AttemptRecord =
+  | { outcome: 'delivered' }
+  | { outcome: 'retry'; error: string; delayMs: number }
+  | { outcome: 'failed'; error: string };
+
+/**
+ * Counts the attempt and ends the claim. Nothing changes unless the claim is still the
+ * caller's (a worker whose lease ran out is not the one that decides); returns whether it was.
+ */
+export async function recordAttempt(
+  db: Queryable,
+  claim: { id: number; token: string },
+  r: AttemptRecord,
+): Promise<boolean> {
+  const error = r.outcome === 'delivered' ? null : r.error.slice(0, 200);
+  const delayMs = r.outcome === 'retry' ? r.delayMs : null;
+  const rows = await db.query(
+    `UPDATE alerts
+        SET delivery = $3::text, delivery_attempts = delivery_attempts + 1,
+            delivered_at = CASE WHEN $3::text = 'delivered' THEN now() END, delivery_error = $4,
+            next_attempt_at = CASE WHEN $3::text = 'pending' THEN now() + make_interval(secs => $5::float8 / 1000) END,
+            claimed_until = NULL, claim_token = NULL
+      WHERE id = $1 AND claim_token = $2
+      RETURNING id`,
+    [claim.id, claim.token, r.outcome === 'retry' ? 'pending' : r.outcome, error, delayMs],
+  );
+  return rows.length > 0;
+}
+
+/** Gives a claim back without counting an attempt (closing): due again at once, for any instance. */
+export async function releaseAlertClaim(db: Queryable, claim: { id: number; token: string }): Promise<void> {
+  await db.query('UPDATE alerts SET claimed_until = NULL, claim_token = NULL WHERE id = $1 AND claim_token = $2', [
+    claim.id,
+    claim.token,
+  ]);
 }
 
 export async function listAlerts(db: Queryable, limit = 100): Promise<AlertRow[]> {
-  return (await db.query<AlertRow>('SELECT * FROM alerts ORDER BY id DESC LIMIT $1', [limit])).map(toAlert);
+  return (await db.query<AlertRow>(`SELECT ${COLUMNS} FROM alerts ORDER BY id DESC LIMIT $1`, [limit])).map(toAlert);
 }
 
 /** Alerts are not chained; they go with the events they summarize. */

@@ -1,7 +1,8 @@
 // The audit log's background work: app.auditSealer seals committed events into the
 // audit tree and signs checkpoints (every AUDIT_SEAL_INTERVAL_MS, pushing the newest to
 // AUDIT_CHECKPOINT_URL), and app.alerts evaluates the alert rules over sealed events,
-// with the webhook that delivers what they raise. The audit key is opened here from the
+// with the worker that delivers what they raise to the webhook (signed with
+// ALERT_WEBHOOK_SECRET when set). The audit key is opened here from the
 // sealing box (an option, never decorated) and handed to the sealer and to retention
 // (app.auditKey is for those two only). Both stop on close.
 import fp from 'fastify-plugin';
@@ -48,9 +49,9 @@ export default fp<{ box: SecretBox }>(
         checkIntervalMs: settings.checkIntervalMs,
         webhook: {
           url: settings.webhookUrl,
+          secret: settings.webhookSecret,
           timeoutMs: settings.webhookTimeoutMs,
           retries: settings.webhookRetries,
-          maxInFlight: 100,
         },
         issuer,
       },
@@ -58,6 +59,11 @@ export default fp<{ box: SecretBox }>(
       // The rules read sealed events only: seal what is committed first.
       { beforeCheck: () => sealer.seal() },
     );
+    if (app.config.env === 'production' && settings.webhookUrl && !settings.webhookSecret)
+      app.log.warn(
+        { event: 'alert_webhook_unsigned' },
+        'ALERT_WEBHOOK_URL is set without ALERT_WEBHOOK_SECRET: alert deliveries are unsigned, receivers cannot authenticate them',
+      );
     sealer.start();
     alerts.start();
     app.decorate('auditKey', auditKey);

@@ -17,6 +17,7 @@ export default fp(
       max: config.rateLimits.global,
       timeWindow: ONE_MINUTE,
       ...(redis ? { redis, nameSpace: `${config.redisPrefix}rl:` } : {}),
+      // Redis down: the limit fails closed (503 via the error mapper), never unlimited.
       skipOnError: false,
       enableDraftSpec: true,
       keyGenerator: (request) => ipBucket(request.ip),

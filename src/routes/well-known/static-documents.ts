@@ -3,7 +3,7 @@
 // runs nothing else (no CORS, cookie parsing, rate limit, audit context or serializer), only
 // what the security headers require. The routes in index.ts serve the same documents for
 // everything this leaves to them (HEAD, a query string, a cross-origin request, a draining
-// server, plain HTTP in production), so both paths answer with one set of bytes and headers.
+// server, whose answers close their connections, plain HTTP in production), so both paths answer with one set of bytes and headers.
 //
 // Not rate limited: the answer is a copy of bytes already in memory, cheaper than the
 // limiter's own bookkeeping (a Redis round trip with REDIS_URL), and holds nothing to guess.
@@ -71,18 +71,15 @@ export default fp(
     const httpsIssuer = config.issuer.startsWith('https:');
     const production = config.env === 'production';
     const documents = new Map<string, { document: StaticDocument; prepared?: Prepared }>();
-    let closing = false;
 
     app.decorate('serveStaticDocument', (path: string, document: StaticDocument) => {
       documents.set(path, { document });
     });
-    app.addHook('preClose', async () => {
-      closing = true;
-    });
     app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
       const entry = request.method === 'GET' ? documents.get(request.url) : undefined;
-      // CORS answers depend on the Origin; the closing and HTTPS checks answer with errors.
-      if (entry === undefined || request.headers.origin !== undefined || closing) return done();
+      // CORS answers depend on the Origin; a draining server's answers close their
+      // connection (the closing plugin) and the HTTPS check answers with an error.
+      if (entry === undefined || request.headers.origin !== undefined || app.isClosing()) return done();
       if (production && request.protocol !== 'https') return done();
       // HSTS as the helmet plugin decides it.
       const hsts = httpsIssuer || request.protocol === 'https' ? 1 : 0;
