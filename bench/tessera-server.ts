@@ -67,13 +67,15 @@ export interface TesseraServer extends TesseraInfo {
   close(): Promise<void>;
 }
 
-function withDatabase(adminUrl: string, database: string): string {
+/** The URL of another database on the same server. */
+export function withDatabase(adminUrl: string, database: string): string {
   const url = new URL(adminUrl);
   url.pathname = `/${database}`;
   return url.toString();
 }
 
-async function admin<T>(adminUrl: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `work` on one connection to `adminUrl`, closed afterwards. */
+export async function admin<T>(adminUrl: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {

@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import { admin, withDatabase } from '../tessera-server.js';
 
 /** Runs the sources through tsx (as test/helpers/cli.ts does), or bin/tessera.js with SOAK_DIST=1 (after npm run build). */
 const ENTRY = `import('./src/cli.ts').then(async (m) => {
@@ -23,36 +23,20 @@ function nodeArgs(args: string[]): string[] {
 
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
-function withDatabase(serverUrl: string, database: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function onServer<T>(serverUrl: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A new empty database on the server; `drop` removes it (connections included). */
 export async function freshDatabase(serverUrl: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `soak_${randomBytes(6).toString('hex')}`;
-  await onServer(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  await admin(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
   return {
     name,
     url: withDatabase(serverUrl, name),
-    drop: () => onServer(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => {}),
+    drop: () => admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => {}),
   };
 }
 
 /** A query on the soak's database (for the end checks). */
 export function query<T>(databaseUrl: string, sql: string): Promise<T[]> {
-  return onServer(databaseUrl, async (c) => (await c.query(sql)).rows as T[]);
+  return admin(databaseUrl, async (c) => (await c.query(sql)).rows as T[]);
 }
 
 export interface CliResult {
