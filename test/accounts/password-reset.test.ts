@@ -19,6 +19,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 
 const NEW_PASSWORD = 'fresh-river-stone-2024x';
+const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
 
 const requestReset = (app: FastifyInstance, email: string, captcha_token?: string) =>
   app.inject({
@@ -170,11 +171,72 @@ test('reset requests count like failed logins: a parallel burst gets no more tha
   await tokenFrom(smtp, email, 'password_reset', 3);
 });
 
+/** How many password_reset_requested events are recorded: each request's background work ends with one. */
+async function resetEvents(db: FastifyInstance['db']): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM security_events WHERE type = 'password_reset_requested'",
+  );
+  return row!.n;
+}
+
+async function eventsReach(db: FastifyInstance['db'], n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await resetEvents(db)) < n) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${n} reset events`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test(
+  'reset requests answer before the address is looked up: with the users table locked, known and unknown both get 202',
+  { skip: !onPostgres && 'holding a lock beside the app needs a second connection (TEST_DATABASE_URL)' },
+  async (t) => {
+    const built = await accountsApp(t, { EMAIL_VERIFICATION: 'off' });
+    const { app, services, smtp } = built;
+    const { email: known } = await registerAndLogin(app);
+    const unknown = uniqueEmail('nobody');
+    const before = await resetEvents(services.db);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = services.db.transaction(async (tx) => {
+      await tx.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+      locked();
+      await released;
+    });
+    await isLocked;
+    try {
+      // Any read of users on the answer's path would wait for the lock: the timer would win.
+      const timeout = new Promise<'timed out'>((resolve) => setTimeout(() => resolve('timed out'), 5000).unref());
+      const answers = await Promise.race([Promise.all([requestReset(app, known), requestReset(app, unknown)]), timeout]);
+      assert.notEqual(answers, 'timed out', 'a reset request waited on the users table');
+      if (answers === 'timed out') return;
+      assert.deepEqual(
+        answers.map((r) => r.statusCode),
+        [202, 202],
+      );
+      assert.equal(answers[0].body, answers[1].body);
+      // The lookups are still waiting: nothing recorded, nothing mailed yet.
+      assert.equal(await resetEvents(services.db), before);
+    } finally {
+      release();
+      await holder;
+    }
+    // Once the lock is gone the work done after the answer completes: the owner gets the link.
+    await tokenFrom(smtp, known, 'password_reset');
+    await eventsReach(services.db, before + 2);
+    await mailsDelivered(built);
+    assert.equal(mailCount(smtp, unknown), 0);
+  },
+);
+
 test('reset requests answer a known and an unknown address alike: status, body, headers, median time over 30 tries', async (t) => {
-  const { app } = await accountsApp(t, { EMAIL_VERIFICATION: 'off' });
+  const { app, services } = await accountsApp(t, { EMAIL_VERIFICATION: 'off' });
   const { email: known } = await registerAndLogin(app);
   const times = { known: [] as number[], unknown: [] as number[] };
   const shapes = new Set<string>();
+  let events = await resetEvents(services.db);
   for (let i = 0; i < 30; i += 1) {
     for (const kind of i % 2 ? (['known', 'unknown'] as const) : (['unknown', 'known'] as const)) {
       const email = kind === 'known' ? known : uniqueEmail('nobody');
@@ -183,12 +245,17 @@ test('reset requests answer a known and an unknown address alike: status, body, 
       times[kind].push(Number(process.hrtime.bigint() - started) / 1e6);
       assert.equal(res.statusCode, 202);
       shapes.add(JSON.stringify({ body: res.body, headers: comparableHeaders(res.headers) }));
+      // Each sample starts on an idle app: the previous request's work after its answer is done.
+      events += 1;
+      await eventsReach(services.db, events);
     }
   }
   assert.equal(shapes.size, 1, 'every answer has the same body and headers');
   const a = median(times.known);
   const b = median(times.unknown);
   t.diagnostic(`median ms: known ${a.toFixed(2)}, unknown ${b.toFixed(2)}`);
-  // The lookup and the mail run after the answer: what is left is the same work for both.
-  assert.ok(Math.abs(a - b) < Math.max(3, 0.25 * Math.min(a, b)), `medians ${a} vs ${b}`);
+  // The lookup and the mail run after the answer (the test above proves it without a clock):
+  // what is left is the same work for both. The bound catches a hash or an SMTP exchange on
+  // the answer's path and sits above a loaded CI machine's noise (3.7 ms seen there).
+  assert.ok(Math.abs(a - b) < Math.max(10, 0.25 * Math.min(a, b)), `medians ${a} vs ${b}`);
 });
