@@ -209,7 +209,10 @@ test(
     try {
       // Any read of users on the answer's path would wait for the lock: the timer would win.
       const timeout = new Promise<'timed out'>((resolve) => setTimeout(() => resolve('timed out'), 5000).unref());
-      const answers = await Promise.race([Promise.all([requestReset(app, known), requestReset(app, unknown)]), timeout]);
+      const answers = await Promise.race([
+        Promise.all([requestReset(app, known), requestReset(app, unknown)]),
+        timeout,
+      ]);
       assert.notEqual(answers, 'timed out', 'a reset request waited on the users table');
       if (answers === 'timed out') return;
       assert.deepEqual(
