@@ -185,6 +185,7 @@ async function serveInProcess(adminUrl: string, engine: Engine) {
         refreshJti: session.current_jti,
         refreshIssuedAt: new Date(session.current_issued_at),
         sessionExpiresAt: new Date(session.expires_at),
+        amr: session.amr,
       },
     );
     return issued.response.refresh_token;

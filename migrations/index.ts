@@ -9,6 +9,7 @@ import { AuthorizationCode1764892800000 } from './1764892800000-authorization-co
 import { AuditTree1764979200000 } from './1764979200000-audit-tree.js';
 import { AccountLifecycle1765065600000 } from './1765065600000-account-lifecycle.js';
 import { AlertOutbox1765152000000 } from './1765152000000-alert-outbox.js';
+import { SecondFactors1765238400000 } from './1765238400000-second-factors.js';
 
 export const migrations = [
   InitialSchema1764356400000,
@@ -20,4 +21,5 @@ export const migrations = [
   AuditTree1764979200000,
   AccountLifecycle1765065600000,
   AlertOutbox1765152000000,
+  SecondFactors1765238400000,
 ];

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
 import { loadSecrets } from './crypto/secrets.js';
+import mfaPlugin from './plugins/app/mfa.js';
 import { errorHandler } from './errors/error-mapper.js';
 import { TesseraError } from './errors/errors.js';
 import { ErrorBody, TokenResponse } from './schemas.js';
@@ -41,6 +42,7 @@ import authRoutes from './routes/auth/index.js';
 import oauthRoutes from './routes/oauth/index.js';
 import usersRoutes from './routes/users/index.js';
 import meRoutes from './routes/users/me.js';
+import mfaRoutes from './routes/users/mfa.js';
 import userinfoRoutes from './routes/userinfo/index.js';
 import healthRoutes from './routes/health/index.js';
 import adminKeyRoutes from './routes/admin/keys.js';
@@ -69,7 +71,7 @@ export interface AppOptions {
 export default async function tesseraApp(app: FastifyInstance, options: AppOptions): Promise<void> {
   const { masterKey: _masterKey, masterKeyPrevious: _previous, ...settings } = options.config;
   app.decorate('config', settings);
-  // Secrets go to the two plugins that use them as options, never onto the instance.
+  // Secrets go to the plugins that use them as options, never onto the instance.
   const { box, counterSecret, formSecret } = loadSecrets(options.config);
 
   // JSON only unless a route scope says otherwise; text/plain is refused with 415. JSON is
@@ -108,6 +110,7 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   await app.register(tokenServicePlugin);
   await app.register(auditPlugin, { box });
   await app.register(mailerPlugin, { box });
+  await app.register(mfaPlugin, { box });
   await app.register(backgroundPlugin);
   await app.register(credentialGuardPlugin, { counterSecret });
   await app.register(housekeepingPlugin);
@@ -128,6 +131,7 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   await app.register(accountRoutes, { prefix: '/account' });
   await app.register(usersRoutes, { prefix: '/users' });
   await app.register(meRoutes, { prefix: '/users' });
+  await app.register(mfaRoutes, { prefix: '/users' });
   await app.register(userinfoRoutes, { prefix: '/userinfo' });
   await app.register(healthRoutes);
   await app.register(adminKeyRoutes, { prefix: '/admin' });

@@ -20,7 +20,7 @@ import {
   updateClient,
   type ClientChange,
 } from './clients/manage-clients.js';
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { openCore, type Core } from './core.js';
 import { Database } from './db/database.js';
 import { acquireEmbeddedLock, EmbeddedDatabaseBusyError } from './db/embedded-lock.js';
@@ -34,6 +34,7 @@ import { CLIENT_GRANT_TYPES, checkClientMetadata } from './domain/clients/client
 import { TesseraError } from './errors/errors.js';
 import { rewrapSecrets } from './keys/rewrap.js';
 import { registerUser } from './users/register-user.js';
+import { SecondFactors } from './mfa/second-factors.js';
 
 export interface Command {
   /** The words after `tessera`. */
@@ -109,6 +110,14 @@ export const COMMANDS: readonly Command[] = [
     details:
       'Queues the mail in the outbox and tries to send it at once (SMTP_URL, or an .eml file under\nDATA_DIR/mail outside production); a running server retries what could not be sent.\nPrints {"id","email","sent"} as one line of JSON. No password is read or shown.',
     run: usersResetPassword,
+  },
+  {
+    path: ['users', 'reset-mfa'],
+    args: '--email E',
+    summary: "remove every second factor and recovery code of a user (a lost device), ending the user's sessions",
+    details:
+      'For an account nobody else can reset over the API (the only admin). Audited (mfa_reset), and\nthe user is mailed. An account the second-factor policy covers enrols again at its next login.\nPrints {"id","email","removed","sent"} as one line of JSON.',
+    run: usersResetMfa,
   },
   {
     path: ['keys', 'list'],
@@ -416,17 +425,36 @@ async function usersResetPassword(args: string[]): Promise<void> {
     if (!user) throw new Error(`no user with email ${normalizeEmail(values.email!)}`);
     const mail = new MailOutbox(core.box, { issuer: config.issuer });
     await sendPasswordResetFor({ db: core.db, mail, config }, user, { actor: 'cli', ip: null });
-    // Problems are one line on stderr (the mail layer logs no secret); progress is not shown.
-    const say = (_detail: object, message: string) => void process.stderr.write(`${message}\n`);
-    const log = { debug: () => undefined, info: () => undefined, warn: say, error: say };
-    const delivery = createMailDelivery(core.db, core.box, config, log);
-    let sent: number;
-    try {
-      sent = await delivery.runOnce();
-    } finally {
-      await delivery.close();
-    }
+    const sent = await deliverQueuedMail(core, config);
     process.stdout.write(`${JSON.stringify({ id: user.id, email: user.email, sent: sent > 0 })}\n`);
+  });
+}
+
+/** Sends what is queued now; a running server retries what could not be sent. How many went. */
+async function deliverQueuedMail(core: Core, config: Config): Promise<number> {
+  // Problems are one line on stderr (the mail layer logs no secret); progress is not shown.
+  const say = (_detail: object, message: string) => void process.stderr.write(`${message}\n`);
+  const log = { debug: () => undefined, info: () => undefined, warn: say, error: say };
+  const delivery = createMailDelivery(core.db, core.box, config, log);
+  try {
+    return await delivery.runOnce();
+  } finally {
+    await delivery.close();
+  }
+}
+
+async function usersResetMfa(args: string[]): Promise<void> {
+  const values = options(args, { email: { type: 'string' } });
+  if (!values.email) throw new UsageError('--email is required');
+  const config = loadConfig();
+  await withCore(async (core) => {
+    const user = await findUserByEmail(core.db, values.email!);
+    if (!user) throw new Error(`no user with email ${normalizeEmail(values.email!)}`);
+    const mail = new MailOutbox(core.box, { issuer: config.issuer });
+    const factors = new SecondFactors({ db: core.db, box: core.box, mail, config });
+    const removed = await factors.resetAll(user, { userId: 'cli', sessionId: undefined, ip: null });
+    const sent = await deliverQueuedMail(core, config);
+    process.stdout.write(`${JSON.stringify({ id: user.id, email: user.email, removed, sent: sent > 0 })}\n`);
   });
 }
 

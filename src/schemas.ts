@@ -45,3 +45,67 @@ const errorRef = Type.Ref('Error');
 /** TokenResponse by reference, so openapi.yaml names it once; typed as the schema it names. */
 export const tokenResponseRef = Type.Unsafe<Type.Static<typeof TokenResponse>>(Type.Ref('TokenResponse'));
 export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, errorRef]));
+
+// Second factors on the wire: what a factor shows, and WebAuthn responses in the JSON form
+// of PublicKeyCredential.toJSON() (base64url members, nothing else accepted).
+const B64Url = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[A-Za-z0-9_-]+$' });
+
+export const FactorView = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    kind: Type.Union([Type.Literal('totp'), Type.Literal('webauthn')]),
+    label: Type.String(),
+    created_at: Type.String({ format: 'date-time' }),
+    last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+export const FactorLabel = Text({ minLength: 1, maxLength: 64 });
+
+const Attachment = Type.Optional(Type.Union([Type.Literal('platform'), Type.Literal('cross-platform')]));
+const ExtensionResults = Type.Object({}, { additionalProperties: true, maxProperties: 16 });
+
+export const RegistrationResponse = Type.Object(
+  {
+    id: B64Url(1024),
+    rawId: B64Url(1024),
+    type: Type.Literal('public-key'),
+    response: Type.Object(
+      {
+        clientDataJSON: B64Url(8192),
+        attestationObject: B64Url(16_384),
+        authenticatorData: Type.Optional(B64Url(8192)),
+        transports: Type.Optional(
+          Type.Array(Type.String({ pattern: '^[a-z-]{1,32}$' }), { maxItems: 8, uniqueItems: true }),
+        ),
+        publicKeyAlgorithm: Type.Optional(Type.Integer()),
+        publicKey: Type.Optional(B64Url(2048)),
+      },
+      { additionalProperties: false },
+    ),
+    clientExtensionResults: ExtensionResults,
+    authenticatorAttachment: Attachment,
+  },
+  { additionalProperties: false },
+);
+
+export const AssertionResponse = Type.Object(
+  {
+    id: B64Url(1024),
+    rawId: B64Url(1024),
+    type: Type.Literal('public-key'),
+    response: Type.Object(
+      {
+        clientDataJSON: B64Url(8192),
+        authenticatorData: B64Url(8192),
+        signature: B64Url(1024),
+        userHandle: Type.Optional(B64Url(128)),
+      },
+      { additionalProperties: false },
+    ),
+    clientExtensionResults: ExtensionResults,
+    authenticatorAttachment: Attachment,
+  },
+  { additionalProperties: false },
+);

@@ -19,6 +19,9 @@ const BODYLESS_OPERATIONS = new Set<string>([
   'POST /admin/clients/{id}/secret',
   // A reset mail to the user named in the path.
   'POST /admin/users/{id}/password-reset',
+  // Passkey options and a new set of recovery codes are for the caller: nothing to send.
+  'POST /users/me/mfa/webauthn/register/options',
+  'POST /users/me/mfa/recovery-codes',
 ]);
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 

@@ -9,6 +9,8 @@ export interface AlertSettings {
   failedLoginsPerIp: number;
   /** Wrong or unverifiable captcha answers from one client IP within the window; 0 turns the rule off. */
   captchaFailuresPerIp: number;
+  /** Failed second steps (wrong codes or assertions) for one account within the window; 0 turns the rule off. */
+  mfaFailuresPerAccount: number;
   windowSeconds: number;
   dedupWindowSeconds: number;
 }
@@ -17,6 +19,7 @@ export type RuleName =
   | 'failed_logins_account'
   | 'failed_logins_ip'
   | 'captcha_failures_ip'
+  | 'mfa_failures_account'
   | 'refresh_reuse'
   | 'key_revoked'
   | 'admin_role_granted';
@@ -31,13 +34,18 @@ export const RULES: Record<RuleName, { severity: Severity; when: string; setting
   },
   failed_logins_ip: {
     severity: 'warning',
-    when: 'failed password checks (logins and password changes) from one client IP within ALERT_WINDOW reach the threshold',
+    when: 'failed password checks (logins and password changes) and second steps from one client IP within ALERT_WINDOW reach the threshold',
     setting: 'ALERT_FAILED_LOGINS_PER_IP',
   },
   captcha_failures_ip: {
     severity: 'warning',
     when: 'wrong or unverifiable captcha answers from one client IP within ALERT_WINDOW reach the threshold',
     setting: 'ALERT_CAPTCHA_FAILURES_PER_IP',
+  },
+  mfa_failures_account: {
+    severity: 'critical',
+    when: 'failed second steps (wrong codes, replays, refused passkey assertions) for one account within ALERT_WINDOW reach the threshold: someone has its password',
+    setting: 'ALERT_MFA_FAILURES_PER_ACCOUNT',
   },
   refresh_reuse: {
     severity: 'critical',
@@ -70,6 +78,7 @@ const CREDENTIAL_FAILURES = [
   'email_change_failure',
   'account_delete_failure',
 ] as const;
+const FAILURES_FROM_IP = [...CREDENTIAL_FAILURES, 'mfa_failure'] as const;
 
 /** For threshold rules: which events to count, and by what. */
 interface Threshold {
@@ -95,9 +104,18 @@ export function matchEvent(e: RuleEvent, s: AlertSettings): RuleMatch[] {
     case 'login_failure':
     case 'password_change_failure':
     case 'email_change_failure':
-    case 'account_delete_failure': {
+    case 'account_delete_failure':
+    case 'mfa_failure': {
       const account = typeof e.detail.account === 'string' ? e.detail.account : undefined;
-      if (s.failedLoginsPerAccount > 0 && account) {
+      if (e.type === 'mfa_failure') {
+        if (s.mfaFailuresPerAccount > 0 && account)
+          out.push({
+            rule: 'mfa_failures_account',
+            subject: account,
+            threshold: { types: ['mfa_failure'], field: 'account', limit: s.mfaFailuresPerAccount },
+            detail: { account, user_id: e.user_id },
+          });
+      } else if (s.failedLoginsPerAccount > 0 && account) {
         out.push({
           rule: 'failed_logins_account',
           subject: account,
@@ -109,7 +127,7 @@ export function matchEvent(e: RuleEvent, s: AlertSettings): RuleMatch[] {
         out.push({
           rule: 'failed_logins_ip',
           subject: e.ip,
-          threshold: { types: CREDENTIAL_FAILURES, field: 'ip', limit: s.failedLoginsPerIp },
+          threshold: { types: FAILURES_FROM_IP, field: 'ip', limit: s.failedLoginsPerIp },
           detail: { ip: e.ip },
         });
       }
@@ -205,6 +223,8 @@ export function summarize(rule: RuleName, count: number, detail: Record<string, 
       return `${count} failed password checks for one account name within ${s.windowSeconds} s`;
     case 'failed_logins_ip':
       return `${count} failed password checks from ${String(detail.ip)} within ${s.windowSeconds} s`;
+    case 'mfa_failures_account':
+      return `${count} failed second steps for one account within ${s.windowSeconds} s: its password is known`;
     case 'captcha_failures_ip':
       return `${count} failed captcha answers from ${String(detail.ip)} within ${s.windowSeconds} s`;
     case 'refresh_reuse':

@@ -100,6 +100,27 @@ export const EVENT_TYPES = {
     outcome: 'failure',
     what: 'a queued mail could not be sent for 48 hours and was dropped (detail: kind, attempts, reason)',
   },
+  mfa_required: {
+    outcome: 'success',
+    what: 'a right password of an account with a second factor was answered with an mfa_token',
+  },
+  mfa_failure: {
+    outcome: 'failure',
+    what: 'a second step failed: wrong, replayed or expired code or assertion (counted like a failed login)',
+  },
+  mfa_token_spent: {
+    outcome: 'failure',
+    what: 'an mfa_token ran out of attempts (CAPTCHA_AFTER_FAILURES wrong codes): the login starts again',
+  },
+  mfa_enrolled: { outcome: 'success', what: 'a user confirmed a new second factor (detail.kind: totp or webauthn)' },
+  mfa_removed: { outcome: 'success', what: 'a user removed one of their second factors' },
+  mfa_reset: { outcome: 'success', what: 'an admin removed every second factor of a user (the user was mailed)' },
+  recovery_codes_generated: { outcome: 'success', what: 'a new set of recovery codes replaced the old set' },
+  recovery_code_used: { outcome: 'success', what: 'a recovery code completed a login (detail.remaining)' },
+  step_up_required: {
+    outcome: 'failure',
+    what: 'an action needing a recent login or a second factor was refused (insufficient_user_authentication)',
+  },
 } as const satisfies Record<string, { outcome: Outcome; what: string }>;
 
 type EventType = keyof typeof EVENT_TYPES;

@@ -113,6 +113,14 @@ const EnvSchema = Type.Object({
   PASSWORD_RESET_TTL: Seconds(1800, 60, 86_400),
   INVITATION_TTL: Seconds(604_800, 60, 2_592_000),
   CLIENT_SECRET_OVERLAP: Seconds(86_400, 0, 31_536_000),
+  // Second factors and step-up.
+  MFA_REQUIRED_ROLES: Type.String({ pattern: '^[a-z, ]*$', maxLength: 256, default: 'admin' }),
+  MFA_REQUIRED: Type.Union([Type.Literal('roles'), Type.Literal('all')], { default: 'roles' }),
+  STEP_UP_MAX_AGE: Seconds(300, 10, 86_400),
+  MFA_LOGIN_TTL: Seconds(300, 30, 900),
+  WEBAUTHN_RP_ID: Type.Optional(Type.String({ pattern: '^[a-z0-9.-]{1,253}$', maxLength: 253 })), // no default: the ISSUER host
+  WEBAUTHN_ORIGINS: Type.Optional(Type.String({ maxLength: 16_384 })), // no default: the ISSUER origin
+  ALERT_MFA_FAILURES_PER_ACCOUNT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 5 }),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   METRICS_HOST: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 });
@@ -196,6 +204,7 @@ export interface Config {
     failedLoginsPerAccount: number;
     failedLoginsPerIp: number;
     captchaFailuresPerIp: number;
+    mfaFailuresPerAccount: number;
     windowSeconds: number;
     dedupWindowSeconds: number;
     checkIntervalMs: number;
@@ -224,6 +233,18 @@ export interface Config {
   };
   /** Seconds a client's previous secret keeps working after a rotation. */
   clientSecretOverlap: number;
+  mfa: {
+    /** Roles whose holders must use a second factor; `all`: every account. */
+    requiredRoles: string[];
+    requiredForAll: boolean;
+    /** How recent auth_time must be for step-up actions, seconds. */
+    stepUpMaxAge: number;
+    /** How long an mfa_token waits for its second step, seconds. */
+    loginTtl: number;
+    /** WebAuthn relying party id (a registrable domain) and the origins ceremonies may come from. */
+    rpId: string;
+    origins: string[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -245,6 +266,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     const value = source[key];
     if (value !== undefined && value !== '') raw[key] = value;
   }
+  // Set but empty means no role (every other empty setting means its default).
+  if (source.MFA_REQUIRED_ROLES === '') raw.MFA_REQUIRED_ROLES = 'none';
   // Only whole decimal numbers: Value.Convert would also take "1e3" or "0x10".
   for (const key of KEYS) {
     const schema = EnvSchema.properties[key] as { type?: string };
@@ -370,6 +393,7 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       failedLoginsPerAccount: env.ALERT_FAILED_LOGINS_PER_ACCOUNT,
       failedLoginsPerIp: env.ALERT_FAILED_LOGINS_PER_IP,
       captchaFailuresPerIp: env.ALERT_CAPTCHA_FAILURES_PER_IP,
+      mfaFailuresPerAccount: env.ALERT_MFA_FAILURES_PER_ACCOUNT,
       windowSeconds: env.ALERT_WINDOW,
       dedupWindowSeconds: env.ALERT_DEDUP_WINDOW,
       checkIntervalMs: env.ALERT_CHECK_INTERVAL_MS,
@@ -392,6 +416,13 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       selfServiceReset: env.NODE_ENV !== 'production' || env.SMTP_URL !== undefined,
     },
     clientSecretOverlap: env.CLIENT_SECRET_OVERLAP,
+    mfa: {
+      requiredRoles: mfaRoles(env.MFA_REQUIRED_ROLES),
+      requiredForAll: env.MFA_REQUIRED === 'all',
+      stepUpMaxAge: env.STEP_UP_MAX_AGE,
+      loginTtl: env.MFA_LOGIN_TTL,
+      ...webauthnParty(env.WEBAUTHN_RP_ID, env.WEBAUTHN_ORIGINS, issuer),
+    },
   };
   checkProduction(config);
   return config;
@@ -466,6 +497,46 @@ function captchaHostnames(value: string | undefined, issuer: string, corsOrigins
     }
   }
   return [...new Set(hosts.map((h) => h.toLowerCase()))];
+}
+
+/** MFA_REQUIRED_ROLES: role names, comma- or space-separated; `none` (or set but empty): no role. */
+function mfaRoles(value: string): string[] {
+  if (value.trim() === 'none') return [];
+  const roles = [...new Set(value.split(/[\s,]+/).filter(Boolean))];
+  for (const role of roles) {
+    if (!['admin', 'moderator', 'user'].includes(role))
+      throw new ConfigError('MFA_REQUIRED_ROLES', `"${role}" is not a role (admin, moderator, user)`);
+  }
+  return roles;
+}
+
+/**
+ * WEBAUTHN_RP_ID: the domain passkeys are bound to, the issuer's host or a registrable
+ * suffix of it; WEBAUTHN_ORIGINS: the exact origins ceremonies may run on (default: the
+ * issuer's). Each origin's host must be the RP ID or under it (WebAuthn 5.1.4.1).
+ */
+function webauthnParty(rpId: string | undefined, origins: string | undefined, issuer: string) {
+  const party = rpId ?? new URL(issuer).hostname;
+  // Unset: the issuer's own origin, as it is (browsers allow ceremonies on https and localhost only).
+  if (rpId === undefined && origins === undefined) return { rpId: party, origins: [new URL(issuer).origin] };
+  const list = (origins ?? new URL(issuer).origin)
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  if (list.length === 0) throw new ConfigError('WEBAUTHN_ORIGINS', 'must name at least one origin');
+  for (const origin of list) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError('WEBAUTHN_ORIGINS', `"${origin}" is not an origin like https://id.example.com`);
+    }
+    if (url.origin !== origin || (url.protocol !== 'https:' && url.hostname !== 'localhost'))
+      throw new ConfigError('WEBAUTHN_ORIGINS', `"${origin}" is not an https origin (or http://localhost)`);
+    if (url.hostname !== party && !url.hostname.endsWith(`.${party}`))
+      throw new ConfigError('WEBAUTHN_ORIGINS', `"${origin}" is not on the relying party id ${party}`);
+  }
+  return { rpId: party, origins: list };
 }
 
 /**

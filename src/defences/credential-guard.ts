@@ -14,7 +14,7 @@ import type { Queryable } from '../db/database.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
 
 /** Where a secret is checked; also the captcha action expected there (reCAPTCHA v3). */
-type CredentialStep = 'login' | 'password_change' | 'email_change' | 'account_delete' | 'password_reset';
+type CredentialStep = 'login' | 'password_change' | 'email_change' | 'account_delete' | 'password_reset' | 'mfa';
 
 export interface CredentialGuardSettings {
   afterFailures: number;
@@ -42,6 +42,8 @@ export interface GuardedCheck {
   captchaToken: string | undefined;
   /** The user the secret is checked for, when known before the check (for the audit log). */
   userId?: string | null;
+  /** What a wrong secret answers: invalid_credentials unless said (a second step: invalid_code). */
+  failWith?: 'invalid_credentials' | 'invalid_code';
 }
 
 /** The verdict of the check itself; `reason` and `userId` go to the audit log only. */
@@ -156,7 +158,7 @@ export class CredentialGuard {
       await event(`${c.step}_failure`, { reason: verdict.reason, userId: verdict.userId ?? c.userId ?? null });
       const delay = failureDelayMs(reservation.counts[0]!, this.settings.afterFailures, this.settings.maxDelayMs);
       if (delay > 0) await sleep(delay);
-      throw new TesseraError('invalid_credentials', { detail: `${c.step} failed: ${verdict.reason}` });
+      throw new TesseraError(c.failWith ?? 'invalid_credentials', { detail: `${c.step} failed: ${verdict.reason}` });
     }
     await this.counter.release(reservation, keys.account);
     return { value: verdict.value, captcha, account: keys.account };

@@ -10,6 +10,9 @@ export type ErrorCode =
   | 'invalid_target'
   | 'invalid_credentials'
   | 'captcha_required'
+  | 'mfa_required'
+  | 'invalid_code'
+  | 'insufficient_user_authentication'
   | 'invalid_token'
   | 'insufficient_scope'
   | 'forbidden'
@@ -39,6 +42,9 @@ const DEFAULTS: Record<ErrorCode, [status: number, description: string]> = {
   invalid_target: [400, 'The requested resource is invalid'],
   invalid_credentials: [401, 'Invalid credentials'],
   captcha_required: [401, 'A captcha answer is required'],
+  mfa_required: [401, 'A second factor is required to complete the login'],
+  invalid_code: [401, 'The code is invalid'],
+  insufficient_user_authentication: [401, 'A more recent or stronger authentication is required'],
   invalid_token: [401, 'The access token is invalid'],
   insufficient_scope: [403, 'The access token lacks the required scope'],
   forbidden: [403, 'Not allowed'],

@@ -17,7 +17,7 @@ import { issueAccessOnly, issueTokenPair, type TokenPairDeps, type TokenResponse
 
 export interface AuthorizationCodeDeps extends TokenPairDeps {
   db: Database;
-  config: Pick<Config, 'refreshIdleTtl' | 'refreshTokenTtl'>;
+  config: Pick<Config, 'mfa' | 'refreshIdleTtl' | 'refreshTokenTtl'>;
 }
 
 export interface CodeRequest {
@@ -110,7 +110,8 @@ export async function authorizationCodeGrant(
       refreshJti: session.current_jti,
       refreshIssuedAt: new Date(session.current_issued_at),
       sessionExpiresAt: new Date(session.expires_at),
-      openid: { amr: row.amr, nonce: row.nonce ?? undefined },
+      amr: row.amr,
+      openid: { nonce: row.nonce ?? undefined },
     };
     // Signed inside the transaction: no token leaves unless its session is stored.
     const body = client.grant_types.includes('refresh_token')

@@ -14,7 +14,7 @@ import { FIRST_PARTY_CLIENT_ID } from '../clients/clients.js';
 
 export interface RefreshDeps extends TokenPairDeps {
   db: Database;
-  config: Pick<Config, 'refreshIdleTtl' | 'refreshReuseGrace'>;
+  config: Pick<Config, 'mfa' | 'refreshIdleTtl' | 'refreshReuseGrace'>;
 }
 
 export interface RefreshRequest {
@@ -106,6 +106,7 @@ export async function refreshTokenGrant(
     refreshIssuedAt: outcome.issuedAt,
     sessionExpiresAt: new Date(row.expires_at),
     // Sessions opened by the code flow get a fresh ID token too (OIDC Core 12.2), without nonce.
-    openid: row.client_id !== FIRST_PARTY_CLIENT_ID ? { amr: row.amr } : undefined,
+    amr: row.amr,
+    openid: row.client_id !== FIRST_PARTY_CLIENT_ID ? {} : undefined,
   });
 }

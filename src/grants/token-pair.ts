@@ -3,6 +3,7 @@
 import type { Config } from '../config/config.js';
 import { refreshTokenExpiry } from '../domain/sessions/refresh-family.js';
 import type { TokenService } from '../tokens/token-service.js';
+import { acrFor, tokenRoles } from '../domain/mfa/policy.js';
 
 export interface TokenResponseBody {
   access_token: string;
@@ -33,13 +34,15 @@ export interface SessionTokens {
   refreshJti: string;
   refreshIssuedAt: Date;
   sessionExpiresAt: Date;
-  /** OpenID Connect sessions: the ID token's amr and, at the code exchange, the request's nonce. */
-  openid?: { amr: string[]; nonce?: string | undefined } | undefined;
+  /** How the session's login was made (RFC 8176): tokens carry it, and its acr. */
+  amr: string[];
+  /** OpenID Connect sessions: an ID token too, at the code exchange with the request's nonce. */
+  openid?: { nonce?: string | undefined } | undefined;
 }
 
 export interface TokenPairDeps {
   tokens: TokenService;
-  config: Pick<Config, 'refreshIdleTtl'>;
+  config: Pick<Config, 'refreshIdleTtl' | 'mfa'>;
 }
 
 const epoch = (d: Date) => Math.floor(d.getTime() / 1000);
@@ -71,8 +74,11 @@ async function issueAccessToken(deps: TokenPairDeps, s: SessionTokens): Promise<
     clientId: s.clientId,
     scope: s.scope,
     sid: s.sessionId,
-    roles: s.roles,
+    // Under the second-factor policy, no roles until the session used a second factor.
+    roles: tokenRoles(s.roles, s.amr, deps.config.mfa),
     authTime: epoch(s.authTime),
+    amr: s.amr,
+    acr: acrFor(s.amr),
   });
   const body: TokenResponseBody = {
     access_token: access.token,
@@ -86,7 +92,8 @@ async function issueAccessToken(deps: TokenPairDeps, s: SessionTokens): Promise<
       aud: s.clientId,
       authTime: epoch(s.authTime),
       sid: s.sessionId,
-      amr: s.openid.amr,
+      amr: s.amr,
+      acr: acrFor(s.amr),
       nonce: s.openid.nonce,
       accessToken: access.token,
     });

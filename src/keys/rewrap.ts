@@ -7,6 +7,8 @@ import { listAllKeys, replaceSealedKey } from '../db/repositories/signing-keys.j
 import { recordSecurityEvent } from '../audit/audit-log.js';
 import { privateKeyAad } from './keystore.js';
 import { rewrapAuditKey } from '../audit/audit-key.js';
+import { listSealedSecrets, listSealedTotp, replaceSealedSecret, replaceSealedTotp } from '../db/repositories/mfa.js';
+import { sealedSecretAad, totpAad } from '../mfa/second-factors.js';
 
 export interface RewrapResult {
   rewrapped: number;
@@ -23,6 +25,26 @@ export async function rewrapSecrets(db: Queryable, box: SecretBox): Promise<Rewr
     const aad = privateKeyAad(key.purpose, key.kid);
     const resealed = box.seal(box.open(key.privateKeyEnc, aad), aad);
     if (await replaceSealedKey(db, key.kid, key.privateKeyEnc, resealed)) result.rewrapped++;
+  }
+  // TOTP secrets, bound to their user and factor.
+  for (const f of await listSealedTotp(db)) {
+    if (Box.sealedWith(f.totp_secret) === box.keyId) {
+      result.alreadyCurrent++;
+      continue;
+    }
+    const aad = totpAad(f.user_id, f.id);
+    if (await replaceSealedTotp(db, f.id, f.totp_secret, box.seal(box.open(f.totp_secret, aad), aad)))
+      result.rewrapped++;
+  }
+  // The service's own sealed secrets (the recovery codes' HMAC key).
+  for (const secret of await listSealedSecrets(db)) {
+    if (Box.sealedWith(secret.sealed) === box.keyId) {
+      result.alreadyCurrent++;
+      continue;
+    }
+    const aad = sealedSecretAad(secret.name);
+    if (await replaceSealedSecret(db, secret.name, secret.sealed, box.seal(box.open(secret.sealed, aad), aad)))
+      result.rewrapped++;
   }
   // The audit key is sealed the same way, in a table of its own.
   const audit = await rewrapAuditKey(db, box);

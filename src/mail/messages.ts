@@ -14,7 +14,9 @@ export type MailKind =
   | 'invitation'
   | 'email_change'
   | 'email_changed'
-  | 'account_deleted';
+  | 'account_deleted'
+  | 'mfa_reset'
+  | 'mfa_changed';
 
 export interface MailRequest {
   to: string;
@@ -40,6 +42,8 @@ const KINDS: Readonly<Record<MailKind, KindSpec>> = {
   email_change: { subject: (b) => `Confirm your new email address for ${b}`, link: true, expires: true },
   email_changed: { subject: (b) => `The email address of your ${b} account was changed`, link: false, expires: false },
   account_deleted: { subject: (b) => `Your ${b} account was deleted`, link: false, expires: false },
+  mfa_reset: { subject: (b) => `The second factors of your ${b} account were removed`, link: false, expires: false },
+  mfa_changed: { subject: (b) => `The second factors of your ${b} account changed`, link: false, expires: false },
 };
 
 export const MAIL_KINDS = Object.keys(KINDS) as readonly MailKind[];

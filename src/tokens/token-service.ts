@@ -22,6 +22,9 @@ export interface AccessTokenInput {
   sid?: string;
   roles?: string[];
   authTime?: number;
+  /** RFC 8176 methods of the session's login, and the acr they amount to. */
+  amr?: string[];
+  acr?: string;
 }
 
 export interface AccessClaims extends JWTPayload {
@@ -32,6 +35,8 @@ export interface AccessClaims extends JWTPayload {
   sid?: string;
   roles?: string[];
   auth_time?: number;
+  amr?: string[];
+  acr?: string;
 }
 
 export interface IdTokenInput {
@@ -41,6 +46,7 @@ export interface IdTokenInput {
   authTime: number;
   sid: string;
   amr: string[];
+  acr: string;
   nonce?: string | undefined;
   /** The access token issued with it, for at_hash (OIDC Core 3.1.3.6). */
   accessToken: string;
@@ -96,6 +102,8 @@ export class TokenService {
     if (input.sid) claims.sid = input.sid;
     if (input.roles) claims.roles = input.roles;
     if (input.authTime !== undefined) claims.auth_time = input.authTime;
+    if (input.amr) claims.amr = input.amr;
+    if (input.acr) claims.acr = input.acr;
     Object.assign(claims, {
       iss: this.settings.issuer,
       sub: input.sub,
@@ -117,6 +125,7 @@ export class TokenService {
       auth_time: input.authTime,
       sid: input.sid,
       amr: input.amr,
+      acr: input.acr,
       at_hash: tokenHash(input.accessToken, key.alg),
     };
     if (input.nonce !== undefined) claims.nonce = input.nonce;

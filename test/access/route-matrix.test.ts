@@ -141,6 +141,10 @@ const BROWSER_ENDPOINTS = ['/oauth/authorize', '/oauth/logout'];
 const HOSTED_FORMS = [
   '/oauth/authorize/login',
   '/oauth/authorize/consent',
+  '/oauth/authorize/mfa',
+  '/oauth/authorize/passkey',
+  '/oauth/authorize/enrol',
+  '/oauth/authorize/continue',
   '/oauth/logout/confirm',
   '/account/verify-email',
   '/account/password-reset',
@@ -336,8 +340,8 @@ describe('role × route matrix', () => {
       const policy = route.policy;
       if (isCorsPreflight(route)) continue;
       assert.ok(policy, `${route.method} ${route.url} declares a policy`);
-      // tokenInBody qualifies `user` (POST /userinfo); it is no kind of its own.
-      const keys = Object.keys(policy).filter((k) => k !== 'tokenInBody');
+      // tokenInBody, beforeEnrolment and stepUp qualify a kind; they are no kind of their own.
+      const keys = Object.keys(policy).filter((k) => !['tokenInBody', 'beforeEnrolment', 'stepUp'].includes(k));
       assert.equal(keys.length, 1, `${route.method} ${route.url}: one policy kind`);
       if ('permission' in policy)
         assert.ok(
@@ -389,6 +393,14 @@ describe('role × route matrix', () => {
       'POST /admin/keys/:kid/revoke',
       'POST /admin/clients',
       'GET /admin/audit',
+      'POST /auth/mfa',
+      'GET /users/me/mfa',
+      'POST /users/me/mfa/totp',
+      'POST /users/me/mfa/totp/confirm',
+      'POST /users/me/mfa/recovery-codes',
+      'DELETE /users/me/mfa/:id',
+      'POST /users/me/mfa/webauthn/register/options',
+      'POST /users/me/mfa/webauthn/register/verify',
       'GET /metrics',
       'GET /healthz',
       'GET /readyz',
@@ -405,9 +417,10 @@ describe('role × route matrix', () => {
         assert.ok('permission' in policy, `${where}: admin routes need a permission`);
         assert.ok(mayAct(['admin'], policy.permission), `${where}: admins may do everything`);
         assert.ok(!mayAct(['user'], policy.permission), `${where}: plain users never`);
-        // Moderators: read users, disable and enable plain users; nothing else.
+        // Moderators: read users (and whether they have second factors), disable and enable plain users; nothing else.
         const moderatorRoute =
-          (route.url === '/admin/users' && (route.method === 'GET' || route.method === 'HEAD')) ||
+          (['/admin/users', '/admin/users/:id/mfa'].includes(route.url) &&
+            (route.method === 'GET' || route.method === 'HEAD')) ||
           (route.url === '/admin/users/:id' && route.method === 'PATCH');
         assert.equal(
           mayAct(['moderator'], policy.permission),
@@ -431,7 +444,7 @@ describe('role × route matrix', () => {
       }
       if (
         route.url.startsWith('/.well-known/') ||
-        ['/healthz', '/readyz', '/auth/login', '/users'].includes(route.url)
+        ['/healthz', '/readyz', '/auth/login', '/auth/mfa', '/users'].includes(route.url)
       ) {
         assert.ok('public' in policy, `${where}: public`);
       }
@@ -494,7 +507,14 @@ describe('role × route matrix', () => {
               status === 401 &&
               body?.error === 'invalid_credentials' &&
               PASSWORD_RECHECK.includes(`${route.method} ${route.url}`);
-            if ((status === 401 || status === 403) && !recheck) fail(`not 401/403 (roles ${caller.roles.join(',')})`);
+            // These callers logged in with a password only: step-up routes that need a second factor say so.
+            const stepUp =
+              status === 401 &&
+              body?.error === 'insufficient_user_authentication' &&
+              policy.stepUp === 'mfa' &&
+              /error="insufficient_user_authentication"/.test(String(res.headers['www-authenticate']));
+            if ((status === 401 || status === 403) && !recheck && !stepUp)
+              fail(`not 401/403 (roles ${caller.roles.join(',')})`);
           } else {
             if (status !== 403) fail(`403 (roles ${caller.roles.join(',')} lack ${policy.permission})`);
             else if (body && body.error !== 'forbidden') fail('403 forbidden');

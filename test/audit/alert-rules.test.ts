@@ -15,6 +15,7 @@ import { retryDelayMs } from '../../src/audit/webhook.js';
 const settings: AlertSettings = {
   failedLoginsPerAccount: 5,
   failedLoginsPerIp: 20,
+  mfaFailuresPerAccount: 5,
   captchaFailuresPerIp: 3,
   windowSeconds: 900,
   dedupWindowSeconds: 3600,

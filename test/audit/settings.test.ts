@@ -17,6 +17,7 @@ test('defaults', () => {
     failedLoginsPerAccount: 10,
     failedLoginsPerIp: 50,
     captchaFailuresPerIp: 20,
+    mfaFailuresPerAccount: 5,
     windowSeconds: 900,
     dedupWindowSeconds: 3600,
     checkIntervalMs: 1000,

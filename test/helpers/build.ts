@@ -27,6 +27,8 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
     RATE_LIMIT_MAX: '1000000',
     // Registration logs in at once unless a test is about verification (test/accounts/).
     EMAIL_VERIFICATION: 'off',
+    // Admins without a second factor keep their powers unless a test is about the policy (test/mfa/).
+    MFA_REQUIRED_ROLES: '',
     ...(await testDatabaseEnv()),
     ...env,
   });

@@ -30,10 +30,12 @@ const WITHOUT_LINK: Partial<Record<MailKind, RegExp>> = {
   password_changed: /password .* was just changed, and every session .* ended.*contact your administrator/s,
   email_changed: /email address of your .* account was changed.*contact your administrator/s,
   account_deleted: /account and its personal data were erased/,
+  mfa_reset: /administrator removed every second factor.*every session .* ended.*contact your administrator/s,
+  mfa_changed: /second factors of your .* account just changed.*contact your administrator/s,
 };
 
 test('every kind: brand in subject and both parts, its message, a link only where it belongs', () => {
-  assert.equal(MAIL_KINDS.length, 8);
+  assert.equal(MAIL_KINDS.length, 10);
   for (const kind of MAIL_KINDS) {
     const spec = WITH_LINK[kind];
     const link = `${ISSUER}/page?token=abc${kind}`;

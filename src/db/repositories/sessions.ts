@@ -273,3 +273,21 @@ export async function findSessionClient(
   );
   return rows[0];
 }
+
+/**
+ * A session whose user just confirmed their first second factor counts as multi-factor
+ * from its next token on: the password opened it, the new factor's code or assertion
+ * completed it. Browser sessions of hosted-page logins are kept as they are.
+ */
+export async function markSessionMultiFactor(
+  db: Queryable,
+  sessionId: string,
+  userId: string,
+  amr: string[],
+): Promise<void> {
+  await db.query(
+    `UPDATE sessions SET amr = (SELECT array_agg(DISTINCT m) FROM unnest(amr || $3::text[]) AS m)
+      WHERE id = $1 AND user_id = $2 AND ended_at IS NULL`,
+    [sessionId, userId, amr],
+  );
+}

@@ -44,6 +44,7 @@ export default fp<{ box: SecretBox }>(
         failedLoginsPerAccount: settings.failedLoginsPerAccount,
         failedLoginsPerIp: settings.failedLoginsPerIp,
         captchaFailuresPerIp: settings.captchaFailuresPerIp,
+        mfaFailuresPerAccount: settings.mfaFailuresPerAccount,
         windowSeconds: settings.windowSeconds,
         dedupWindowSeconds: settings.dedupWindowSeconds,
         checkIntervalMs: settings.checkIntervalMs,

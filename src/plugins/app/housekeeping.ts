@@ -1,6 +1,6 @@
 // Housekeeping on a timer of its own: about once a minute, counter entries past the window
 // and spent captcha answers (login_failures, captcha_answers), and expired browser sessions,
-// authorization requests and codes; about once an hour, and on
+// authorization requests and codes, mfa_tokens and WebAuthn challenges; about once an hour, and on
 // the first pass after start, the audit log and alerts past AUDIT_RETENTION_DAYS.
 // app.housekeeping() runs a whole pass now.
 import fp from 'fastify-plugin';
@@ -8,6 +8,7 @@ import { applyAuditRetention } from '../../audit/audit-log.js';
 import { pruneAuthorizationState } from '../../authorization/housekeeping.js';
 import { pruneRevocations } from '../../db/repositories/revocations.js';
 import { pruneAccountState } from '../../users/housekeeping.js';
+import { pruneMfa } from '../../db/repositories/mfa.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,6 +32,7 @@ export default fp(
         await pruneAuthorizationState(app.db);
         await pruneRevocations(app.db);
         await pruneAccountState(app.db, app.config);
+        await pruneMfa(app.db);
         if (withRetention) await applyAuditRetention(app.db, app.auditKey, app.config.audit.retentionDays);
       })().finally(() => {
         running = undefined;

@@ -131,6 +131,8 @@ const ClientChangeBody = Type.Object(
 
 const bearer = [{ bearer: [] }];
 const manage = { policy: { permission: 'clients:manage' as const } };
+/** Creating a client and rotating its secret need a recent login (step-up). */
+const manageStepUp = { policy: { permission: 'clients:manage' as const, stepUp: 'recent' as const } };
 
 /** The two spellings of one field: at most one of them. */
 function oneOf<T>(names: [string, string], a: T | undefined, b: T | undefined): T | undefined {
@@ -252,7 +254,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/clients/:id/secret',
     {
-      config: manage,
+      config: manageStepUp,
       schema: {
         operationId: 'rotateClientSecret',
         summary:
@@ -273,7 +275,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/clients',
     {
-      config: manage,
+      config: manageStepUp,
       schema: {
         operationId: 'createClient',
         summary: 'Register a client; the client_secret of a confidential client is shown only in this answer',

@@ -34,6 +34,8 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const { keys } = app;
   const config = { policy: { permission: 'keys:manage' as const } };
+  // Rotation and revocation change what every verifier trusts: a recent login (step-up).
+  const stepUp = { policy: { permission: 'keys:manage' as const, stepUp: 'recent' as const } };
 
   app.get(
     '/keys',
@@ -83,7 +85,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           ...errors(400, 401, 403, 413, 415, 429),
         },
       },
-      config,
+      config: stepUp,
       // `curl -X POST` sends no body at all: that is a rotation with the defaults.
       preValidation: emptyBodyAsObject,
     },
@@ -120,7 +122,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
           ...errors(400, 401, 403, 404, 413, 415, 429),
         },
       },
-      config,
+      config: stepUp,
     },
     async (request) => {
       const result = await keys.revoke(request.params.kid);

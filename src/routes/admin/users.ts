@@ -1,10 +1,10 @@
 // User administration: list and search (admins and moderators), create (with a password
 // or an invitation), change roles, the disabled flag and the address, send a reset mail,
-// end all of a user's sessions, erase.
+// end all of a user's sessions, erase, list and reset second factors.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
-import { Email, Password, Text, errors } from '../../schemas.js';
+import { Email, FactorView, Password, Text, errors } from '../../schemas.js';
 import { hasPermission } from '../../domain/roles/permissions.js';
 import { findUserById } from '../../db/repositories/users.js';
 import { changeUser, createUserByAdmin, endAllSessions, findUsers, type UserRow } from '../../users/manage-users.js';
@@ -110,9 +110,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: UserView, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { user: actor } = request.principal!;
       const { email, ...flags } = request.body;
+      // A role grant needs a recent login (step-up, RFC 9470).
+      if (flags.roles !== undefined) await app.requireStepUp('recent')(request, reply);
       if (email !== undefined && !hasPermission(actor.roles, 'users:write'))
         throw new TesseraError('forbidden', { detail: 'email change needs users:write' });
       let updated = Object.keys(flags).length
@@ -155,6 +157,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { user: actor } = request.principal!;
+      if (request.body.roles?.some((r) => r !== 'user')) await app.requireStepUp('recent')(request, reply);
       const created = await createUserByAdmin(app, actor, {
         email: request.body.email,
         roles: request.body.roles ?? ['user'],
@@ -230,6 +233,55 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       const { user: actor } = request.principal!;
       if (!request.params.id) throw new TesseraError('not_found');
       return { ended: await endAllSessions(app, actor, request.params.id, request.ip) };
+    },
+  );
+
+  app.get(
+    '/users/:id/mfa',
+    {
+      config: { policy: { permission: 'users:read' } },
+      schema: {
+        operationId: 'listUserFactors',
+        summary: "A user's second factors (never their secrets) and how many recovery codes are left",
+        tags: ['admin'],
+        security: bearer,
+        params: UserId,
+        response: {
+          200: Type.Object(
+            { factors: Type.Array(FactorView), recovery_codes_remaining: Type.Integer() },
+            { additionalProperties: false },
+          ),
+          ...errors(400, 401, 403, 404, 429),
+        },
+      },
+    },
+    async (request) => {
+      if (!(await findUserById(app.db, request.params.id))) throw new TesseraError('not_found');
+      return app.mfa.overview(request.params.id);
+    },
+  );
+
+  app.delete(
+    '/users/:id/mfa',
+    {
+      config: { policy: { permission: 'users:write', stepUp: 'recent' } },
+      schema: {
+        operationId: 'resetUserFactors',
+        summary: "Remove every second factor and recovery code of a user (a lost device); ends the user's sessions",
+        description:
+          'Audited (mfa_reset) and mailed to the user. Needs a login within STEP_UP_MAX_AGE ' +
+          '(else 401 insufficient_user_authentication). An account the policy covers enrols again at its next login.',
+        tags: ['admin'],
+        security: bearer,
+        params: UserId,
+        response: { 200: Type.Object({ removed: Type.Integer() }), ...errors(400, 401, 403, 404, 413, 415, 429) },
+      },
+    },
+    async (request) => {
+      const target = await findUserById(app.db, request.params.id);
+      if (!target) throw new TesseraError('not_found');
+      const { user: actor } = request.principal!;
+      return { removed: await app.mfa.resetAll(target, { userId: actor.id, sessionId: undefined, ip: request.ip }) };
     },
   );
 };

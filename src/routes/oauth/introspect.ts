@@ -26,6 +26,9 @@ const Introspection = Type.Object(
     jti: Type.Optional(Type.String()),
     sid: Type.Optional(Type.String()),
     roles: Type.Optional(Type.Array(Type.String())),
+    auth_time: Type.Optional(Type.Integer()),
+    amr: Type.Optional(Type.Array(Type.String())),
+    acr: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );
@@ -101,6 +104,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         jti: claims.jti,
         ...(claims.sid ? { sid: claims.sid } : {}),
         ...(claims.roles ? { roles: claims.roles } : {}),
+        // RFC 9470 4: how and when the user authenticated, for step-up decisions.
+        ...(claims.auth_time !== undefined ? { auth_time: claims.auth_time } : {}),
+        ...(claims.amr ? { amr: claims.amr } : {}),
+        ...(claims.acr ? { acr: claims.acr } : {}),
       };
     },
   );

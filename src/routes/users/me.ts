@@ -42,7 +42,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/me',
     {
-      config: user,
+      config: { policy: { user: true as const, beforeEnrolment: true as const } },
       schema: {
         operationId: 'getMe',
         summary: 'Own profile',

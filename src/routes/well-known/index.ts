@@ -1,5 +1,6 @@
 // Discovery (RFC 8414) and the public signing keys (RFC 7517): fixed bytes per version,
 // served first by static-documents.ts and, for what it leaves, by these routes.
+import { ACR_VALUES } from '../../domain/mfa/policy.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { USER_SCOPES } from '../../domain/tokens/grant-request.js';
@@ -79,11 +80,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       'nonce',
       'at_hash',
       'amr',
+      'acr',
       'email',
       'email_verified',
       'updated_at',
     ],
     prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+    acr_values_supported: ACR_VALUES,
     authorization_response_iss_parameter_supported: true,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
