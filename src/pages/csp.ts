@@ -19,6 +19,11 @@ export interface PageCspOptions {
   logoUrl?: string | undefined;
   /** Where a POST from this page may end up: redirect_uri or post_logout_redirect_uri. */
   formActions?: readonly string[] | undefined;
+  /**
+   * Whether the page shows a data: image (the TOTP enrolment's QR code, made here). Only
+   * that page: data: images cannot run script, but nothing else needs them.
+   */
+  dataImages?: boolean | undefined;
 }
 
 const NONCE = /^[A-Za-z0-9+/]{22,}={0,2}$/;
@@ -85,7 +90,7 @@ export function pageCsp(options: PageCspOptions): string {
     "default-src 'none'",
     directive('script-src', [`'nonce-${options.nonce}'`, ...captcha]),
     directive('style-src', ["'self'", ...captcha]),
-    directive('img-src', ["'self'", logo, ...captcha]),
+    directive('img-src', ["'self'", options.dataImages ? 'data:' : undefined, logo, ...captcha]),
     directive('frame-src', captcha),
     directive('connect-src', captcha),
     directive('form-action', ["'self'", ...formActions]),

@@ -1,6 +1,6 @@
-// The hosted pages (login, consent, error, sign-out): Eta templates compiled once at
-// startup, every interpolation HTML-escaped, each answer with its own nonce and CSP.
-import { randomBytes } from 'node:crypto';
+// The hosted pages (login, second step, consent, error, sign-out): Eta templates compiled
+// once at startup, every interpolation HTML-escaped, each answer with its own nonce and CSP.
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Eta } from 'eta/core';
@@ -23,7 +23,14 @@ export interface PagesSettings {
 }
 
 export type LoginMessage =
-  'invalid_credentials' | 'captcha_required' | 'captcha_failed' | 'rate_limited' | 'unavailable' | 'email_not_verified';
+  | 'invalid_credentials'
+  | 'captcha_required'
+  | 'captcha_failed'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'email_not_verified'
+  | 'mfa_expired'
+  | 'passkey_failed';
 
 /** What a failed sign-in says: never which of the email or the password was wrong. */
 export const LOGIN_MESSAGES: Readonly<Record<LoginMessage, string>> = {
@@ -33,7 +40,38 @@ export const LOGIN_MESSAGES: Readonly<Record<LoginMessage, string>> = {
   rate_limited: 'Too many attempts. Please wait a moment and try again.',
   unavailable: 'Signing in is not possible right now. Please try again later.',
   email_not_verified: 'Please confirm your email address first: follow the link in the mail we sent you.',
+  mfa_expired: 'This sign-in has expired or had too many attempts. Please sign in again.',
+  passkey_failed: 'The passkey could not be used. Please try again, or sign in with your password.',
 };
+
+export type MfaMessage = 'invalid_code' | 'captcha_required' | 'captcha_failed' | 'unavailable';
+
+/** What a failed second step says: never which factor or why. */
+const MFA_MESSAGES: Readonly<Record<MfaMessage, string>> = {
+  invalid_code: 'The code is incorrect.',
+  captcha_required: LOGIN_MESSAGES.captcha_required,
+  captcha_failed: LOGIN_MESSAGES.captcha_failed,
+  unavailable: LOGIN_MESSAGES.unavailable,
+};
+
+/** The passkey button's script: a static file (script-src allows it by the page's nonce). */
+export const PASSKEY_SCRIPT_PATH = '/assets/passkey.js';
+
+export interface StaticAsset {
+  body: Buffer;
+  etag: string;
+  href: string;
+}
+
+let passkeyAsset: StaticAsset | undefined;
+
+export function passkeyScript(): StaticAsset {
+  if (passkeyAsset) return passkeyAsset;
+  const body = readFileSync(join(packageRoot(), 'src', 'pages', 'assets', 'passkey.js'));
+  const digest = createHash('sha256').update(body).digest('base64url');
+  passkeyAsset = { body, etag: `"${digest}"`, href: `${PASSKEY_SCRIPT_PATH}?v=${digest.slice(0, 16)}` };
+  return passkeyAsset;
+}
 
 export interface ScopeView {
   name: string;
@@ -70,6 +108,45 @@ export interface LoginPage {
   message?: LoginMessage | undefined;
   /** Whether this answer must carry the captcha widget (ignored with CAPTCHA_PROVIDER=none). */
   captcha: boolean;
+  formActions: readonly string[];
+  /** The passwordless passkey form, shown by its script where the browser supports it. */
+  passkey?: PasskeyForm | undefined;
+}
+
+interface PasskeyForm {
+  action: string;
+  hidden: Readonly<Record<string, string>>;
+  /** PublicKeyCredentialRequestOptionsJSON, as JSON text (a data- attribute: escaped like any other). */
+  options: string;
+}
+
+interface MfaPage {
+  clientName: string;
+  action: string;
+  hidden: Readonly<Record<string, string>>;
+  methods: readonly ('totp' | 'recovery_code' | 'webauthn')[];
+  /** PublicKeyCredentialRequestOptionsJSON as JSON text, when a passkey is among the methods. */
+  webauthnOptions?: string | undefined;
+  message?: MfaMessage | undefined;
+  captcha: boolean;
+  formActions: readonly string[];
+}
+
+interface EnrolPage {
+  clientName: string;
+  action: string;
+  hidden: Readonly<Record<string, string>>;
+  secret: string;
+  otpauthUri: string;
+  qrSvg: string;
+  message?: 'invalid_code' | undefined;
+  formActions: readonly string[];
+}
+
+interface RecoveryCodesPage {
+  action: string;
+  hidden: Readonly<Record<string, string>>;
+  codes: readonly string[];
   formActions: readonly string[];
 }
 
@@ -135,6 +212,9 @@ interface AccountDonePage {
 
 export interface Pages {
   login(data: LoginPage): Page;
+  mfa(data: MfaPage): Page;
+  mfaEnrol(data: EnrolPage): Page;
+  recoveryCodes(data: RecoveryCodesPage): Page;
   consent(data: ConsentPage): Page;
   error(data: ErrorPage): Page;
   logoutConfirm(data: LogoutConfirmPage): Page;
@@ -148,6 +228,9 @@ export interface Pages {
 const TEMPLATES = [
   'layout',
   'login',
+  'mfa',
+  'mfa-enrol',
+  'recovery-codes',
   'consent',
   'error',
   'logout-confirm',
@@ -205,7 +288,7 @@ export function createPages(settings: PagesSettings): Pages {
     name: Exclude<TemplateName, 'layout'>,
     title: string,
     data: object,
-    csp: { nonce: string; captcha: boolean; formActions?: readonly string[] | undefined },
+    csp: { nonce: string; captcha: boolean; formActions?: readonly string[] | undefined; dataImages?: boolean },
   ): Page {
     const body = eta.render(`@${name}`, { ...data, brandName, nonce: csp.nonce });
     const html = eta.render('@layout', { title, brandName, logoUrl, stylesheet: href, body });
@@ -216,6 +299,7 @@ export function createPages(settings: PagesSettings): Pages {
         captcha: csp.captcha ? { provider, scriptUrl } : undefined,
         logoUrl,
         formActions: csp.formActions,
+        dataImages: csp.dataImages,
       }),
     };
   }
@@ -236,8 +320,60 @@ export function createPages(settings: PagesSettings): Pages {
           autofocus: email === '' ? 'email' : 'password',
           captcha: widget,
           passwordReset: settings.passwordReset !== false,
+          // Its fields go in a data- attribute, the form is made by the script: the page's
+          // one form stays the password form, for password managers and form readers.
+          passkey: data.passkey && {
+            action: formPath(data.passkey.action),
+            fields: JSON.stringify(data.passkey.hidden),
+            options: data.passkey.options,
+          },
+          passkeyScript: passkeyScript().href,
         },
         { nonce: newNonce(), captcha: widget !== undefined, formActions: data.formActions },
+      );
+    },
+    mfa(data) {
+      const widget = captchaWidget(data.captcha);
+      return page(
+        'mfa',
+        'Two-step verification',
+        {
+          clientName: data.clientName,
+          action: formPath(data.action),
+          hidden: Object.entries(data.hidden),
+          totp: data.methods.includes('totp'),
+          recoveryCode: data.methods.includes('recovery_code'),
+          webauthn: data.methods.includes('webauthn') ? data.webauthnOptions : undefined,
+          message: data.message ? MFA_MESSAGES[data.message] : undefined,
+          captcha: widget,
+          passkeyScript: passkeyScript().href,
+        },
+        { nonce: newNonce(), captcha: widget !== undefined, formActions: data.formActions },
+      );
+    },
+    mfaEnrol(data) {
+      return page(
+        'mfa-enrol',
+        'Set up two-step verification',
+        {
+          clientName: data.clientName,
+          action: formPath(data.action),
+          hidden: Object.entries(data.hidden),
+          // The SVG comes from our QR encoder; as a data: image it cannot run script anyway.
+          qrSrc: `data:image/svg+xml;base64,${Buffer.from(data.qrSvg, 'utf8').toString('base64')}`,
+          secretGroups: data.secret.match(/.{1,4}/g) ?? [],
+          otpauthUri: data.otpauthUri,
+          message: data.message ? MFA_MESSAGES[data.message] : undefined,
+        },
+        { nonce: newNonce(), captcha: false, formActions: data.formActions, dataImages: true },
+      );
+    },
+    recoveryCodes(data) {
+      return page(
+        'recovery-codes',
+        'Your recovery codes',
+        { action: formPath(data.action), hidden: Object.entries(data.hidden), codes: data.codes },
+        { nonce: newNonce(), captcha: false, formActions: data.formActions },
       );
     },
     consent(data) {

@@ -25,11 +25,17 @@ test('the captcha widget on the login page', async (t) => {
     await page.locator('.h-captcha button', { hasText: WIDGET_DONE_LABEL }).waitFor();
   };
 
-  await t.test('no widget before any failure; the page loads no script', async () => {
+  await t.test('no widget before any failure; the page loads no captcha script', async () => {
     await page.goto(firstParty.loginUrl());
     assert.equal(await hostedPage(page), 'login');
     assert.equal(await page.locator('.h-captcha').count(), 0);
-    assert.equal(await page.locator('script').count(), 0, 'no script while no captcha is due');
+    // Only our own passkey script (same origin, under the page's nonce), no provider's.
+    const scripts = await page.locator('script').evaluateAll((all) => all.map((s) => s.getAttribute('src') ?? ''));
+    assert.deepEqual(
+      scripts.map((src) => src.split('?')[0]),
+      ['/assets/passkey.js'],
+      'no captcha script while no captcha is due',
+    );
     assert.equal(captcha.scriptLoads(), 0);
   });
 

@@ -25,8 +25,11 @@ describe('templates', () => {
       'logged-out.eta',
       'login.eta',
       'logout-confirm.eta',
+      'mfa-enrol.eta',
+      'mfa.eta',
       'password-reset-confirm.eta',
       'password-reset.eta',
+      'recovery-codes.eta',
       'verify-email.eta',
     ]);
   });

@@ -1,6 +1,6 @@
 // GET and POST /oauth/authorize (RFC 6749 4.1, RFC 7636, OIDC Core 3.1.2), and the hosted
-// login and consent forms that continue a pending request. HTTP only: the decisions are
-// in src/authorization/authorize.ts, the password check is the credential guard's.
+// forms that continue a pending request: login, second step, passkey, enrolment, consent.
+// HTTP only: the decisions are in src/authorization/, the checks are the credential guard's.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
@@ -8,7 +8,7 @@ import { TesseraError } from '../../errors/errors.js';
 import { ONE_MINUTE } from '../../plugins/external/rate-limit.js';
 import { Password, Text } from '../../schemas.js';
 import { PAGE_REFUSALS, htmlResponse, pageErrorHandler, sendPage } from '../../pages/send.js';
-import { describeScopes, type LoginMessage } from '../../pages/pages.js';
+import { describeScopes, type LoginMessage, type MfaMessage } from '../../pages/pages.js';
 import {
   decideConsent,
   pendingRequest,
@@ -19,7 +19,17 @@ import {
 } from '../../authorization/authorize.js';
 import { browserBinding, currentBrowserSession, isSameOriginPost, sentBinding } from '../../authorization/browser.js';
 import { signInAtPage } from '../../authorization/page-login.js';
-import { markLoggedIn } from '../../db/repositories/authorization-requests.js';
+import {
+  confirmEnrolmentAtPage,
+  parseAssertion,
+  passkeyAtPage,
+  pendingMfaLogin,
+  secondStepAtPage,
+} from '../../authorization/page-mfa.js';
+import { markLoggedIn, type AuthorizationRequestRow } from '../../db/repositories/authorization-requests.js';
+import type { BrowserSessionRow } from '../../db/repositories/browser-sessions.js';
+import type { ClientRow } from '../../db/repositories/clients.js';
+import { totpQrSvg, totpUri } from '../../domain/mfa/totp.js';
 
 const param = (description: string, maxLength = 2048) => Type.Optional(Text({ maxLength, description }));
 
@@ -61,6 +71,42 @@ const LoginForm = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const captchaFields = () =>
+  Object.fromEntries(CAPTCHA_FIELDS.map((f) => [f, Type.Optional(Text({ maxLength: 8192 }))]));
+const FormBase = { interaction: Text({ maxLength: 64 }), csrf_token: Text({ maxLength: 128 }) };
+/** PublicKeyCredential.toJSON() as JSON text; its members are checked against AssertionResponse. */
+const AssertionField = Text({ maxLength: 20_000 });
+
+const MfaForm = Type.Object(
+  {
+    ...FormBase,
+    mfa_token: Text({ maxLength: 64 }),
+    method: Type.Union([Type.Literal('totp'), Type.Literal('recovery_code'), Type.Literal('webauthn')]),
+    code: Type.Optional(Text({ maxLength: 64 })),
+    assertion: Type.Optional(AssertionField),
+    ...captchaFields(),
+  },
+  { additionalProperties: false },
+);
+
+const PasskeyForm = Type.Object(
+  { ...FormBase, assertion: AssertionField, ...captchaFields() },
+  { additionalProperties: false },
+);
+
+const EnrolForm = Type.Object(
+  {
+    ...FormBase,
+    mfa_token: Text({ maxLength: 64 }),
+    // Shown again after a wrong code only; the check uses the sealed secret on our side.
+    secret: Type.String({ pattern: '^[A-Z2-7]{16,128}$' }),
+    code: Text({ maxLength: 16 }),
+  },
+  { additionalProperties: false },
+);
+
+const ContinueForm = Type.Object(FormBase, { additionalProperties: false });
 
 const ConsentForm = Type.Object(
   {
@@ -107,6 +153,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         const email = login?.email ?? params.loginHint;
         const captcha =
           login?.captcha ?? (await app.credentialGuard.captchaDue(email ?? '', request.ip).catch(() => false));
+        const passkey = await passkeyForm(request, binding, step.request.id);
         return sendPage(
           reply,
           login?.status ?? 200,
@@ -118,6 +165,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             message: login?.message,
             captcha,
             formActions: [params.redirectUri],
+            passkey,
           }),
         );
       }
@@ -139,6 +187,107 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }
 
+  /** The login page's passwordless form: a fresh challenge (stored, single use) for any passkey. */
+  async function passkeyForm(request: FastifyRequest, binding: string, requestId: string) {
+    try {
+      const options = await app.mfa.passwordlessOptions();
+      return {
+        action: '/oauth/authorize/passkey',
+        hidden: { interaction: requestId, csrf_token: formTokens.issue(binding, 'passkey', requestId) },
+        options: JSON.stringify(options),
+      };
+    } catch (error) {
+      // The password form still works without it.
+      request.log.warn({ err: error }, 'passkey options unavailable');
+      return undefined;
+    }
+  }
+
+  type Pending = { request: AuthorizationRequestRow; client: ClientRow };
+
+  async function mfaPage(
+    reply: FastifyReply,
+    pending: Pending,
+    binding: string,
+    m: {
+      mfaToken: string;
+      methods: ('totp' | 'recovery_code' | 'webauthn')[];
+      webauthn: unknown;
+      message?: MfaMessage;
+      captcha?: boolean;
+      status?: number;
+    },
+  ): Promise<FastifyReply> {
+    const id = pending.request.id;
+    return sendPage(
+      reply,
+      m.status ?? 200,
+      pages.mfa({
+        clientName: pending.client.name,
+        action: '/oauth/authorize/mfa',
+        hidden: { interaction: id, csrf_token: formTokens.issue(binding, 'mfa', id), mfa_token: m.mfaToken },
+        methods: m.methods,
+        webauthnOptions: m.webauthn === undefined ? undefined : JSON.stringify(m.webauthn),
+        message: m.message,
+        captcha: m.captcha ?? false,
+        formActions: [pending.request.params.redirectUri],
+      }),
+    );
+  }
+
+  async function enrolPage(
+    reply: FastifyReply,
+    pending: Pending,
+    binding: string,
+    e: { mfaToken: string; secret: string; otpauthUri: string; qrSvg: string; wrong?: boolean },
+  ): Promise<FastifyReply> {
+    const id = pending.request.id;
+    return sendPage(
+      reply,
+      e.wrong ? 401 : 200,
+      pages.mfaEnrol({
+        clientName: pending.client.name,
+        action: '/oauth/authorize/enrol',
+        hidden: {
+          interaction: id,
+          csrf_token: formTokens.issue(binding, 'enrol', id),
+          mfa_token: e.mfaToken,
+          secret: e.secret,
+        },
+        secret: e.secret,
+        otpauthUri: e.otpauthUri,
+        qrSvg: e.qrSvg,
+        message: e.wrong ? 'invalid_code' : undefined,
+        formActions: [pending.request.params.redirectUri],
+      }),
+    );
+  }
+
+  /** The pending request now has its login: the browser session that made it. */
+  async function loggedIn(pending: Pending, binding: string, session: BrowserSessionRow): Promise<BrowserState> {
+    await markLoggedIn(app.db, pending.request.id, session.id);
+    pending.request.login_at = new Date();
+    pending.request.browser_session_id = session.id;
+    return { binding, session };
+  }
+
+  const captchaTokenOf = (body: Record<string, string | undefined>) => {
+    const provider = config.captcha.provider;
+    return provider === 'none' ? undefined : body[FIELD_OF[provider]] || undefined;
+  };
+  const userAgentOf = (request: FastifyRequest) => request.headers['user-agent']?.slice(0, 512) ?? null;
+  const loginAgain = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    pending: Pending,
+    binding: string,
+    message: LoginMessage,
+  ) =>
+    answer(request, reply, { kind: 'login', request: pending.request, client: pending.client }, binding, true, {
+      message,
+      status: 401,
+    });
+
   const refuseForgery = (reply: FastifyReply) =>
     sendPage(
       reply,
@@ -156,7 +305,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   async function acceptForm(
     request: FastifyRequest,
     reply: FastifyReply,
-    purpose: 'login' | 'consent',
+    purpose: 'login' | 'consent' | 'mfa' | 'passkey' | 'enrol' | 'continue',
     body: { interaction: string; csrf_token: string },
   ): Promise<
     { binding: string; pending: NonNullable<Awaited<ReturnType<typeof pendingRequest>>> } | { refused: FastifyReply }
@@ -238,12 +387,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       if ('refused' in form) return form.refused;
       const { binding, pending } = form;
 
-      const provider = config.captcha.provider;
-      const captchaToken = provider === 'none' ? undefined : body[FIELD_OF[provider]] || undefined;
+      const captchaToken = captchaTokenOf(body);
       const loginStep = { kind: 'login' as const, request: pending.request, client: pending.client };
       let browser = await browserOf(request, binding);
       try {
-        const session = await signInAtPage(
+        const outcome = await signInAtPage(
           app,
           reply,
           {
@@ -251,16 +399,21 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
             password: body.password,
             captchaToken,
             ip: request.ip,
-            userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
+            userAgent: userAgentOf(request),
             clientId: pending.client.id,
             current: browser.session,
           },
           request.log,
         );
-        await markLoggedIn(app.db, pending.request.id, session.id);
-        pending.request.login_at = new Date();
-        pending.request.browser_session_id = session.id;
-        browser = { binding, session };
+        if (outcome.kind === 'second_step') return mfaPage(reply, pending, binding, outcome);
+        if (outcome.kind === 'enrol')
+          return enrolPage(reply, pending, binding, {
+            mfaToken: outcome.mfaToken,
+            secret: outcome.totp.secret,
+            otpauthUri: outcome.totp.otpauth_uri,
+            qrSvg: outcome.totp.qr_svg,
+          });
+        browser = await loggedIn(pending, binding, outcome.session);
       } catch (error) {
         if (!(error instanceof TesseraError)) throw error;
         if (error.code === 'invalid_credentials') {
@@ -298,6 +451,229 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         throw error;
       }
       return answer(request, reply, await resumeAfterLogin(app, pending, browser), binding, true);
+    },
+  );
+
+  const formResponses = (ok: string) => ({
+    ...PAGE_REFUSALS,
+    200: htmlResponse(ok),
+    303: { description: 'Back to the client with the code' },
+    400: htmlResponse('The request expired or is unknown'),
+    401: htmlResponse('The same page again with a generic message, or the login page when the step expired'),
+    403: htmlResponse('A form without its CSRF token or from another site'),
+    503: htmlResponse('The same page again: too many checks at once, retry later'),
+  });
+  const loginRateLimit = { max: config.rateLimits.login, timeWindow: ONE_MINUTE };
+
+  app.post(
+    '/authorize/mfa',
+    {
+      bodyLimit: 32_768,
+      config: { policy: { public: true }, rateLimit: loginRateLimit },
+      schema: {
+        summary: 'The hosted second step: a TOTP code, a recovery code or a passkey assertion, with the mfa_token',
+        operationId: 'submitMfaForm',
+        tags: ['oauth'],
+        security: [],
+        consumes: ['application/x-www-form-urlencoded'],
+        body: MfaForm,
+        response: formResponses('The consent page'),
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as Type.Static<typeof MfaForm> & Record<string, string | undefined>;
+      const form = await acceptForm(request, reply, 'mfa', body);
+      if ('refused' in form) return form.refused;
+      const { binding, pending } = form;
+      const captchaToken = captchaTokenOf(body);
+      const where = { mfaToken: body.mfa_token, ip: request.ip, clientId: pending.client.id };
+      let browser = await browserOf(request, binding);
+      try {
+        const session = await secondStepAtPage(app, reply, {
+          ...where,
+          method: body.method,
+          code: body.code,
+          assertion: body.method === 'webauthn' ? parseAssertion(body.assertion) : undefined,
+          captchaToken,
+          userAgent: userAgentOf(request),
+          current: browser.session,
+        });
+        browser = await loggedIn(pending, binding, session);
+      } catch (error) {
+        if (!(error instanceof TesseraError)) throw error;
+        const again: Partial<Record<string, MfaMessage>> = {
+          invalid_code: 'invalid_code',
+          captcha_required: captchaToken ? 'captcha_failed' : 'captcha_required',
+          temporarily_unavailable: 'unavailable',
+        };
+        const message = again[error.code];
+        const login = message && (await pendingMfaLogin(app, where));
+        if (!message || !login) {
+          if (error.code !== 'invalid_grant' && error.code !== 'invalid_credentials' && !message) throw error;
+          return loginAgain(request, reply, pending, binding, 'mfa_expired');
+        }
+        if (error.code === 'temporarily_unavailable')
+          for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+        const { methods, passkeys } = await app.mfa.methods(login.userId);
+        const captcha =
+          error.code === 'captcha_required' ||
+          (await app.credentialGuard.captchaDue(`mfa:${login.userId}`, request.ip).catch(() => false));
+        return mfaPage(reply, pending, binding, {
+          mfaToken: body.mfa_token,
+          methods,
+          webauthn: passkeys.length > 0 ? await app.mfa.assertionOptions(login.userId, passkeys) : undefined,
+          message,
+          captcha,
+          status: message === 'unavailable' ? 503 : 401,
+        });
+      }
+      return answer(request, reply, await resumeAfterLogin(app, pending, browser), binding, true);
+    },
+  );
+
+  app.post(
+    '/authorize/passkey',
+    {
+      bodyLimit: 32_768,
+      config: { policy: { public: true }, rateLimit: loginRateLimit },
+      schema: {
+        summary: 'The hosted passwordless sign-in: a discoverable passkey’s assertion',
+        operationId: 'submitPasskeyForm',
+        tags: ['oauth'],
+        security: [],
+        consumes: ['application/x-www-form-urlencoded'],
+        body: PasskeyForm,
+        response: formResponses('The consent page'),
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as Type.Static<typeof PasskeyForm> & Record<string, string | undefined>;
+      const form = await acceptForm(request, reply, 'passkey', body);
+      if ('refused' in form) return form.refused;
+      const { binding, pending } = form;
+      const captchaToken = captchaTokenOf(body);
+      let browser = await browserOf(request, binding);
+      try {
+        const session = await passkeyAtPage(app, reply, {
+          assertion: parseAssertion(body.assertion),
+          captchaToken,
+          ip: request.ip,
+          userAgent: userAgentOf(request),
+          clientId: pending.client.id,
+          current: browser.session,
+        });
+        browser = await loggedIn(pending, binding, session);
+      } catch (error) {
+        if (!(error instanceof TesseraError)) throw error;
+        if (error.code === 'invalid_credentials') return loginAgain(request, reply, pending, binding, 'passkey_failed');
+        // The captcha widget belongs to the password form: a due captcha is solved there.
+        if (error.code === 'captcha_required')
+          return loginAgain(request, reply, pending, binding, captchaToken ? 'captcha_failed' : 'captcha_required');
+        if (error.code === 'temporarily_unavailable') {
+          for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+          return answer(request, reply, { kind: 'login', ...pending }, binding, true, {
+            message: 'unavailable',
+            status: 503,
+          });
+        }
+        throw error;
+      }
+      return answer(request, reply, await resumeAfterLogin(app, pending, browser), binding, true);
+    },
+  );
+
+  app.post(
+    '/authorize/enrol',
+    {
+      bodyLimit: 16_384,
+      config: { policy: { public: true }, rateLimit: loginRateLimit },
+      schema: {
+        summary: 'The hosted TOTP enrolment the policy asks for after the password: its first code',
+        operationId: 'submitEnrolForm',
+        tags: ['oauth'],
+        security: [],
+        consumes: ['application/x-www-form-urlencoded'],
+        body: EnrolForm,
+        response: formResponses('The recovery codes, shown once'),
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const form = await acceptForm(request, reply, 'enrol', body);
+      if ('refused' in form) return form.refused;
+      const { binding, pending } = form;
+      let result: Awaited<ReturnType<typeof confirmEnrolmentAtPage>>;
+      try {
+        result = await confirmEnrolmentAtPage(app, reply, {
+          mfaToken: body.mfa_token,
+          code: body.code,
+          ip: request.ip,
+          userAgent: userAgentOf(request),
+          clientId: pending.client.id,
+          current: (await browserOf(request, binding)).session,
+        });
+      } catch (error) {
+        if (!(error instanceof TesseraError)) throw error;
+        if (error.code === 'invalid_grant' || error.code === 'invalid_credentials')
+          return loginAgain(request, reply, pending, binding, 'mfa_expired');
+        throw error;
+      }
+      if (!result.ok) {
+        const uri = totpUri(body.secret, config.pages.brandName, result.email);
+        return enrolPage(reply, pending, binding, {
+          mfaToken: body.mfa_token,
+          secret: body.secret,
+          otpauthUri: uri,
+          qrSvg: totpQrSvg(uri),
+          wrong: true,
+        });
+      }
+      await loggedIn(pending, binding, result.session);
+      const id = pending.request.id;
+      return sendPage(
+        reply,
+        200,
+        pages.recoveryCodes({
+          action: '/oauth/authorize/continue',
+          hidden: { interaction: id, csrf_token: formTokens.issue(binding, 'continue', id) },
+          codes: result.recoveryCodes,
+          formActions: [pending.request.params.redirectUri],
+        }),
+      );
+    },
+  );
+
+  app.post(
+    '/authorize/continue',
+    {
+      config: { policy: { public: true } },
+      schema: {
+        summary: 'On from the recovery codes page: consent or the code',
+        operationId: 'submitContinueForm',
+        tags: ['oauth'],
+        security: [],
+        consumes: ['application/x-www-form-urlencoded'],
+        body: ContinueForm,
+        response: {
+          ...PAGE_REFUSALS,
+          200: htmlResponse('The consent page, or the login page when the browser session ended meanwhile'),
+          303: { description: 'Back to the client with the code' },
+          400: htmlResponse('The request expired or is unknown'),
+          403: htmlResponse('A form without its CSRF token or from another site'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const form = await acceptForm(request, reply, 'continue', request.body);
+      if ('refused' in form) return form.refused;
+      const { binding, pending } = form;
+      return answer(
+        request,
+        reply,
+        await resumeAfterLogin(app, pending, await browserOf(request, binding)),
+        binding,
+        true,
+      );
     },
   );
 
