@@ -34,7 +34,6 @@ import { CLIENT_GRANT_TYPES, checkClientMetadata } from './domain/clients/client
 import { TesseraError } from './errors/errors.js';
 import { rewrapSecrets } from './keys/rewrap.js';
 import { registerUser } from './users/register-user.js';
-import { SecondFactors } from './mfa/second-factors.js';
 
 export interface Command {
   /** The words after `tessera`. */
@@ -451,6 +450,8 @@ async function usersResetMfa(args: string[]): Promise<void> {
     const user = await findUserByEmail(core.db, values.email!);
     if (!user) throw new Error(`no user with email ${normalizeEmail(values.email!)}`);
     const mail = new MailOutbox(core.box, { issuer: config.issuer });
+    // Loaded here: the WebAuthn library is no cost to every other command's start.
+    const { SecondFactors } = await import('./mfa/second-factors.js');
     const factors = new SecondFactors({ db: core.db, box: core.box, mail, config });
     const removed = await factors.resetAll(user, { userId: 'cli', sessionId: undefined, ip: null });
     const sent = await deliverQueuedMail(core, config);

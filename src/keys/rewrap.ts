@@ -8,7 +8,7 @@ import { recordSecurityEvent } from '../audit/audit-log.js';
 import { privateKeyAad } from './keystore.js';
 import { rewrapAuditKey } from '../audit/audit-key.js';
 import { listSealedSecrets, listSealedTotp, replaceSealedSecret, replaceSealedTotp } from '../db/repositories/mfa.js';
-import { sealedSecretAad, totpAad } from '../mfa/second-factors.js';
+import { sealedSecretAad, totpAad } from '../domain/mfa/sealing.js';
 
 export interface RewrapResult {
   rewrapped: number;

@@ -28,6 +28,7 @@ import {
 import { endUserSessions, markSessionMultiFactor } from '../db/repositories/sessions.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
 import { TesseraError } from '../errors/errors.js';
+import { sealedSecretAad, totpAad } from '../domain/mfa/sealing.js';
 import { matchTotp, newTotpSecret, totpQrSvg, totpUri } from '../domain/mfa/totp.js';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from '../domain/mfa/recovery-codes.js';
 import { requiresSecondFactor, secondStepAmr, type SecondFactorMethod } from '../domain/mfa/policy.js';
@@ -62,9 +63,6 @@ const PENDING_TOTP_TTL = 900;
 /** At most this many confirmed factors per account. */
 const MAX_FACTORS = 10;
 
-/** What a sealed TOTP secret is bound to: its user and its factor. */
-export const totpAad = (userId: string, factorId: string) => `mfa-totp:${userId}:${factorId}`;
-
 const view = (f: FactorRow): FactorView => ({
   id: f.id,
   kind: f.kind,
@@ -92,8 +90,6 @@ export interface Actor {
 }
 
 const RECOVERY_KEY = 'recovery_codes';
-/** What a sealed secret of the service (sealed_secrets) is bound to: its name. */
-export const sealedSecretAad = (name: string) => `sealed-secret:${name}`;
 
 export class SecondFactors {
   private recoveryKey: Promise<Buffer> | undefined;

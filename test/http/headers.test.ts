@@ -23,6 +23,10 @@ const HOSTED_PAGES = new Set([
   '/oauth/authorize',
   '/oauth/authorize/login',
   '/oauth/authorize/consent',
+  '/oauth/authorize/mfa',
+  '/oauth/authorize/passkey',
+  '/oauth/authorize/enrol',
+  '/oauth/authorize/continue',
   '/oauth/logout',
   '/oauth/logout/confirm',
   '/account/verify-email',
@@ -35,6 +39,7 @@ const CACHEABLE = new Set([
   '/.well-known/oauth-authorization-server',
   '/.well-known/openid-configuration',
   '/assets/tessera.css',
+  '/assets/passkey.js',
 ]);
 
 function assertHeaders(res: LightMyRequestResponse, path: string, label: string) {
@@ -60,7 +65,9 @@ function assertHeaders(res: LightMyRequestResponse, path: string, label: string)
         ? /^text\/html; charset=utf-8$/
         : path === '/assets/tessera.css' && res.statusCode === 200
           ? /^text\/css; charset=utf-8$/
-          : /^application\/json; charset=utf-8$/;
+          : path === '/assets/passkey.js' && res.statusCode === 200
+            ? /^text\/javascript; charset=utf-8$/
+            : /^application\/json; charset=utf-8$/;
   if (res.body.length > 0) assert.match(String(h['content-type']), type, `${label}: JSON with charset`);
 }
 

@@ -3,6 +3,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../errors/errors.js';
+import { TEXT_PATTERN } from '../../schemas.js';
 import { checkUserToken, type UserRow } from '../../sessions/access-tokens.js';
 import type { AccessClaims } from '../../tokens/token-service.js';
 
@@ -22,6 +23,8 @@ declare module 'fastify' {
     principal: Auth | null;
   }
 }
+
+const STORABLE_TEXT = new RegExp(TEXT_PATTERN, 'u');
 
 const bearerChallenge = (realm: string, error?: string) =>
   error ? `Bearer realm="${realm}", error="${error}"` : `Bearer realm="${realm}"`;
@@ -65,6 +68,9 @@ export default fp(
     app.decorate('authenticateWithBodyToken', async (request: FastifyRequest) => {
       const body = request.body as Record<string, unknown> | undefined;
       const inBody = typeof body?.access_token === 'string' ? body.access_token : undefined;
+      // A value no Text field takes (NUL, a lone surrogate) is the body schema's to refuse:
+      // validation runs next and answers 400 before any handler, as for every other field.
+      if (inBody !== undefined && !STORABLE_TEXT.test(inBody)) return;
       const inHeader = fromHeader(request);
       // RFC 6750 2: a client uses one method per request.
       if (inBody !== undefined && inHeader !== undefined)

@@ -45,7 +45,14 @@ export default fp(
             ? route.preValidation
             : [route.preValidation]
           : [];
-        route.preValidation = [app.authenticateWithBodyToken, ...checks, ...existing];
+        // No principal only when the body's token is text no field takes: validation, next, refuses it.
+        const afterToken = checks.map(
+          (check): onRequestAsyncHookHandler =>
+            async function (request, reply) {
+              if (request.principal) await check.call(this, request, reply);
+            },
+        );
+        route.preValidation = [app.authenticateWithBodyToken, ...afterToken, ...existing];
         return;
       }
       const hooks: onRequestAsyncHookHandler[] = [app.authenticate, ...checks];
