@@ -1,48 +1,17 @@
-// What the second-factor tests share: RFC 6238 codes computed here (HMAC-SHA1 over the
-// 30-second step, dynamic truncation; not the library the service uses), an app with the
-// mail server the factor changes are mailed to, and the steps of a login with a factor.
-import { createHmac } from 'node:crypto';
+// What the second-factor tests share: RFC 6238 codes computed in the test (test/helpers/
+// totp.ts, not the library the service uses), an app with the mail server the factor
+// changes are mailed to, and the steps of a login with a factor.
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { decodeJwt } from 'jose';
 import { accountsApp, type AccountsApp } from '../accounts/helpers.js';
 import { GOOD_PASSWORD, uniqueEmail } from '../helpers/build.js';
+import { base32Decode, freshStep, totpCode } from '../helpers/totp.js';
 
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-export function base32Decode(text: string): Buffer {
-  let bits = 0;
-  let value = 0;
-  const out: number[] = [];
-  for (const ch of text.replace(/=+$/, '').toUpperCase()) {
-    const index = BASE32.indexOf(ch);
-    if (index < 0) throw new Error(`not base32: ${ch}`);
-    value = (value << 5) | index;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** The six-digit code of `secret` for the step `offset` steps from now. */
-export function totp(secret: string, offset = 0, now = Date.now()): string {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30_000) + offset));
-  const mac = createHmac('sha1', base32Decode(secret)).update(counter).digest();
-  const at = mac[mac.length - 1]! & 0x0f;
-  const code = (mac.readUInt32BE(at) & 0x7fffffff) % 1_000_000;
-  return code.toString().padStart(6, '0');
-}
-
-/** Waits until the current step has at least `seconds` left, so a code stays valid through a test step. */
-export async function freshStep(seconds = 5): Promise<void> {
-  const left = 30 - ((Date.now() / 1000) % 30);
-  if (left < seconds) await new Promise((r) => setTimeout(r, left * 1000 + 50));
-}
+/** The six-digit code of `secret` for the step `offset` steps from now (RFC 6238, computed in the test). */
+export const totp = totpCode;
+export { base32Decode, freshStep };
 
 export const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
