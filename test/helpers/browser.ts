@@ -128,3 +128,15 @@ export async function screenshot(page: Page, name: string, scheme: 'light' | 'da
   }
   return png;
 }
+
+/** Both colour schemes of the page as it stands; the two must differ (the dark styles apply). */
+export async function screenshotBoth(page: Page, name: string): Promise<void> {
+  const background: string[] = [];
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    background.push(await page.evaluate<string>('getComputedStyle(document.body).backgroundColor'));
+    await screenshot(page, name, colorScheme);
+  }
+  assert.notEqual(background[0], background[1], `${name}: the dark scheme changes the page's background`);
+  await page.emulateMedia({ colorScheme: 'light' });
+}

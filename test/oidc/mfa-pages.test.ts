@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, screenshot, watchedPage, type WatchedPage } from '../helpers/browser.js';
+import { launchBrowser, screenshotBoth as both, watchedPage, type WatchedPage } from '../helpers/browser.js';
 import { GOOD_PASSWORD, userWithRoles } from '../helpers/build.js';
 import type { LiveServer } from '../helpers/live-server.js';
 import { freshStep, totpCode } from '../helpers/totp.js';
@@ -99,18 +99,6 @@ function assertQuiet(watch: WatchedPage, what: string): void {
     (e) => !/Failed to load resource: the server responded with a status of 40[134]/.test(e),
   );
   assert.deepEqual(errors, [], `${what}: no console error`);
-}
-
-/** Both colour schemes of the page as it stands, as screenshots.test.ts takes them. */
-async function both(page: Page, name: string): Promise<void> {
-  const background: string[] = [];
-  for (const colorScheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme });
-    background.push(await page.evaluate<string>('getComputedStyle(document.body).backgroundColor'));
-    await screenshot(page, name, colorScheme);
-  }
-  assert.notEqual(background[0], background[1], `${name}: the dark scheme changes the page's background`);
-  await page.emulateMedia({ colorScheme: 'light' });
 }
 
 const messageOf = (page: Page) => page.locator('[role="alert"]:visible').innerText();

@@ -4,24 +4,11 @@
 // with UPDATE_SCREENSHOTS=1 (UPDATE_SCREENSHOTS=1 node --import tsx --test test/oidc/screenshots.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Page } from 'playwright-core';
-import { launchBrowser, screenshot, watchedPage } from '../helpers/browser.js';
+import { launchBrowser, screenshotBoth as both, watchedPage } from '../helpers/browser.js';
 import { WIDGET_LABEL, startCaptchaWidget } from '../helpers/captcha-widget-stand-in.js';
 import { decide, hostedPage, submitLogin, world } from './helpers.js';
 import { issueAccountToken } from '../../src/db/repositories/account-tokens.js';
 import { findUserByEmail } from '../../src/db/repositories/users.js';
-
-/** Both colour schemes of the page as it stands; the two must differ (the dark styles apply). */
-async function both(page: Page, name: string): Promise<void> {
-  const background: string[] = [];
-  for (const colorScheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme });
-    background.push(await page.evaluate<string>('getComputedStyle(document.body).backgroundColor'));
-    await screenshot(page, name, colorScheme);
-  }
-  assert.notEqual(background[0], background[1], `${name}: the dark scheme changes the page's background`);
-  await page.emulateMedia({ colorScheme: 'light' });
-}
 
 test('screenshots of the hosted pages, light and dark', async (t) => {
   const captcha = await startCaptchaWidget(t, 'hcaptcha');
