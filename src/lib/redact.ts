@@ -1,12 +1,13 @@
 // What must never leave the process in a log line or an audit detail: passwords, tokens,
-// secrets, cookies, Authorization values, captcha answers and authorization codes. Keys are judged by name at
+// secrets, cookies, Authorization values, captcha answers, authorization codes, and second
+// factors' recovery codes, otpauth URIs and passkey assertions. Keys are judged by name at
 // any depth; strings are scrubbed of JWTs, credentials after an auth scheme, secret-named
 // query parameters (and code, state, nonce) and the raw input V8 quotes in JSON syntax errors.
 
 export const REDACTED = '[redacted]';
 
 const SECRET_KEY =
-  /passw(?:or)?d|passphrase|^pass$|^pwd$|secret|token|authorization|cookie|captcha[_-]?(?:answer|response)|^(?:h-captcha|g-recaptcha|cf-turnstile)-response$|^response$|api[_-]?key|private[_-]?(?:key|jwk)|master[_-]?key|credential|^code_verifier$/i;
+  /passw(?:or)?d|passphrase|^pass$|^pwd$|secret|token|authorization|cookie|captcha[_-]?(?:answer|response)|^(?:h-captcha|g-recaptcha|cf-turnstile)-response$|^response$|api[_-]?key|private[_-]?(?:key|jwk)|master[_-]?key|credential|^code_verifier$|recovery[_-]?codes?|otpauth|^qr_svg$|^assertion$/i;
 
 function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);

@@ -95,4 +95,21 @@ test('authorization codes, verifiers, state and nonce never reach a log line', (
     code_verifier: '[redacted]',
     zipcode: '12345',
   });
+  // Second factors: what enrolment shows once and what a passkey step sends.
+  assert.deepEqual(
+    redactDeep({
+      recovery_codes: ['k7d2m-x9qpa'],
+      otpauth_uri: 'otpauth://totp/x',
+      qr_svg: '<svg/>',
+      assertion: {},
+      kind: 'totp',
+    }),
+    {
+      recovery_codes: '[redacted]',
+      otpauth_uri: '[redacted]',
+      qr_svg: '[redacted]',
+      assertion: '[redacted]',
+      kind: 'totp',
+    },
+  );
 });
