@@ -15,6 +15,8 @@ const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, maxLength: 255, default: '127.0.0.1' }),
   ISSUER: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$', maxLength: 2048 })),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', maxLength: 4096 })),
+  // The role that owns the schema and runs the migrations; DATABASE_URL's role gets only data access.
+  MIGRATION_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', maxLength: 4096 })),
   DATA_DIR: Type.String({ minLength: 1, maxLength: 4096, default: './data' }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000 }),
@@ -43,6 +45,10 @@ const EnvSchema = Type.Object({
   ),
   REGISTRATION: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 12 }),
+  // A k-anonymity range API in the Have I Been Pwned format; unset: only the local list.
+  BREACHED_PASSWORDS_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
+  BREACHED_PASSWORDS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 30_000, default: 2000 }),
+  MAX_SESSIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 100_000, default: 50 }),
   ARGON2_MEMORY_KIB: Type.Integer({ minimum: 19_456, maximum: 4_194_304, default: 19_456 }),
   ARGON2_ITERATIONS: Type.Integer({ minimum: 2, maximum: 64, default: 2 }),
   ARGON2_PARALLELISM: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
@@ -99,6 +105,9 @@ const EnvSchema = Type.Object({
   ALERT_FAILED_LOGINS_PER_ACCOUNT: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 10 }),
   ALERT_FAILED_LOGINS_PER_IP: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 50 }),
   ALERT_CAPTCHA_FAILURES_PER_IP: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20 }),
+  // Refused requests (403, forged or unknown tokens): at most this many audit events per IP a minute.
+  AUDIT_REFUSALS_PER_IP: Type.Integer({ minimum: 1, maximum: 100_000, default: 10 }),
+  ALERT_REFUSALS_PER_IP: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 20 }),
   ALERT_WINDOW: Seconds(900, 10, 86_400),
   ALERT_DEDUP_WINDOW: Seconds(3600, 1, 604_800),
   ALERT_CHECK_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
@@ -138,7 +147,15 @@ export interface Config {
    * for a free one in the pool; statementTimeoutMs is the server's statement_timeout.
    */
   database:
-    | { kind: 'postgres'; url: string; poolSize?: number; connectTimeoutMs?: number; statementTimeoutMs?: number }
+    | {
+        kind: 'postgres';
+        url: string;
+        /** The schema owner's URL, for migrations (MIGRATION_DATABASE_URL); unset: url. */
+        migrationUrl?: string;
+        poolSize?: number;
+        connectTimeoutMs?: number;
+        statementTimeoutMs?: number;
+      }
     | { kind: 'pglite'; dataDir: string };
   accessTokenTtl: number;
   defaultAudience: string;
@@ -154,7 +171,14 @@ export interface Config {
   trustProxy: boolean | string[] | number;
   logLevel: Env['LOG_LEVEL'];
   registration: Env['REGISTRATION'];
-  password: { minLength: number };
+  password: {
+    minLength: number;
+    /** HIBP-style range API (BREACHED_PASSWORDS_URL) and how long a lookup may take before the password is accepted. */
+    breachedUrl: string | undefined;
+    breachedTimeoutMs: number;
+  };
+  /** A login past this many live sessions of one user ends the least recently used. */
+  maxSessionsPerUser: number;
   argon2: { memoryCost: number; timeCost: number; parallelism: number; concurrency: number; queue: number };
   bodyLimit: number;
   /** Seconds: idle keep-alive connections (KEEP_ALIVE_TIMEOUT), receiving a request (REQUEST_TIMEOUT), draining on SIGTERM (SHUTDOWN_TIMEOUT), still accepting after it (SHUTDOWN_DELAY). */
@@ -192,6 +216,8 @@ export interface Config {
   audit: {
     retentionDays: number;
     sealIntervalMs: number;
+    /** Refusal events (403, forged tokens) recorded per IP per minute; the rest are counted, not recorded. */
+    refusalsPerIp: number;
     /** Where each new signed checkpoint is POSTed; may carry a secret path, never logged. */
     checkpointUrl: string | undefined;
   };
@@ -205,6 +231,7 @@ export interface Config {
     failedLoginsPerIp: number;
     captchaFailuresPerIp: number;
     mfaFailuresPerAccount: number;
+    refusalsPerIp: number;
     windowSeconds: number;
     dedupWindowSeconds: number;
     checkIntervalMs: number;
@@ -306,6 +333,10 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
   if (env.KEY_ROTATION_INTERVAL > 0 && env.KEY_ROTATION_INTERVAL <= publishAhead) {
     throw new ConfigError('KEY_ROTATION_INTERVAL', 'must be 0 (manual) or longer than KEY_PUBLISH_AHEAD');
   }
+  if (env.MIGRATION_DATABASE_URL && !env.DATABASE_URL) {
+    // The embedded database has one role: there is nothing to split.
+    throw new ConfigError('MIGRATION_DATABASE_URL', 'is only used with DATABASE_URL');
+  }
   const corsOrigins = parseOrigins(env.CORS_ORIGINS);
   const config: Config = {
     env: env.NODE_ENV,
@@ -316,6 +347,7 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       ? {
           kind: 'postgres',
           url: env.DATABASE_URL,
+          migrationUrl: env.MIGRATION_DATABASE_URL,
           poolSize: env.DATABASE_POOL_SIZE,
           connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
           statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
@@ -337,7 +369,12 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL,
     registration: env.REGISTRATION,
-    password: { minLength: env.PASSWORD_MIN_LENGTH },
+    password: {
+      minLength: env.PASSWORD_MIN_LENGTH,
+      breachedUrl: webhookUrl(env.BREACHED_PASSWORDS_URL, 'BREACHED_PASSWORDS_URL'),
+      breachedTimeoutMs: env.BREACHED_PASSWORDS_TIMEOUT_MS,
+    },
+    maxSessionsPerUser: env.MAX_SESSIONS_PER_USER,
     argon2: {
       memoryCost: env.ARGON2_MEMORY_KIB,
       timeCost: env.ARGON2_ITERATIONS,
@@ -383,6 +420,7 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
     audit: {
       retentionDays: env.AUDIT_RETENTION_DAYS,
       sealIntervalMs: env.AUDIT_SEAL_INTERVAL_MS,
+      refusalsPerIp: env.AUDIT_REFUSALS_PER_IP,
       checkpointUrl: webhookUrl(env.AUDIT_CHECKPOINT_URL, 'AUDIT_CHECKPOINT_URL'),
     },
     alerts: {
@@ -394,6 +432,7 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       failedLoginsPerIp: env.ALERT_FAILED_LOGINS_PER_IP,
       captchaFailuresPerIp: env.ALERT_CAPTCHA_FAILURES_PER_IP,
       mfaFailuresPerAccount: env.ALERT_MFA_FAILURES_PER_ACCOUNT,
+      refusalsPerIp: env.ALERT_REFUSALS_PER_IP,
       windowSeconds: env.ALERT_WINDOW,
       dedupWindowSeconds: env.ALERT_DEDUP_WINDOW,
       checkIntervalMs: env.ALERT_CHECK_INTERVAL_MS,
