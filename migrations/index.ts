@@ -10,6 +10,7 @@ import { AuditTree1764979200000 } from './1764979200000-audit-tree.js';
 import { AccountLifecycle1765065600000 } from './1765065600000-account-lifecycle.js';
 import { AlertOutbox1765152000000 } from './1765152000000-alert-outbox.js';
 import { SecondFactors1765238400000 } from './1765238400000-second-factors.js';
+import { RuntimeRole1765324800000 } from './1765324800000-runtime-role.js';
 
 export const migrations = [
   InitialSchema1764356400000,
@@ -22,4 +23,5 @@ export const migrations = [
   AccountLifecycle1765065600000,
   AlertOutbox1765152000000,
   SecondFactors1765238400000,
+  RuntimeRole1765324800000,
 ];

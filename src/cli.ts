@@ -24,6 +24,7 @@ import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { openCore, type Core } from './core.js';
 import { Database } from './db/database.js';
 import { acquireEmbeddedLock, EmbeddedDatabaseBusyError } from './db/embedded-lock.js';
+import { migrateDatabase } from './db/open-database.js';
 import { listAllKeys } from './db/repositories/signing-keys.js';
 import { findUserByEmail, type Role } from './db/repositories/users.js';
 import { normalizeEmail } from './domain/users/email.js';
@@ -84,7 +85,7 @@ export const COMMANDS: readonly Command[] = [
       try {
         const db = await Database.connect(config.database);
         try {
-          const applied = await db.migrate();
+          const applied = await migrateDatabase(db, config.database);
           process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'nothing to apply\n');
         } finally {
           await db.close();

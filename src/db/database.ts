@@ -242,6 +242,28 @@ export class Database implements Queryable {
     return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0 };
   }
 
+  /** The role this connection runs as. */
+  async currentRole(): Promise<string> {
+    const [row] = await this.query<{ role: string }>('SELECT current_user AS role');
+    return row!.role;
+  }
+
+  /**
+   * Whether this connection's role could undo the audit guards: a superuser, or a member
+   * of the role that owns the tables or the database (it could disable triggers, truncate,
+   * or create and alter objects). The embedded engine has one role, which always can.
+   */
+  async roleOwnsSchema(): Promise<boolean> {
+    const [row] = await this.query<{ owns: boolean }>(
+      `SELECT r.rolsuper
+              OR pg_has_role(current_user, c.relowner, 'USAGE')
+              OR pg_has_role(current_user, d.datdba, 'USAGE') AS owns
+         FROM pg_roles r, pg_class c, pg_database d
+        WHERE r.rolname = current_user AND c.oid = 'security_events'::regclass AND d.datname = current_database()`,
+    );
+    return row?.owns ?? true;
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.query('SELECT 1');

@@ -93,12 +93,12 @@ export async function markSealed(
   tx: Queryable,
   leaves: { id: number; leafIndex: number; hash: string }[],
 ): Promise<void> {
-  await tx.query(
-    `UPDATE security_events e SET leaf_index = v.leaf_index, hash = v.hash
-       FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS v(id, leaf_index, hash)
-      WHERE e.id = v.id AND e.leaf_index IS NULL`,
-    [leaves.map((l) => l.id), leaves.map((l) => l.leafIndex), leaves.map((l) => l.hash)],
-  );
+  // The runtime role may not UPDATE events: the owner's function seals (still under the guard).
+  await tx.query('SELECT tessera_seal_events($1::bigint[], $2::bigint[], $3::text[])', [
+    leaves.map((l) => l.id),
+    leaves.map((l) => l.leafIndex),
+    leaves.map((l) => l.hash),
+  ]);
 }
 
 export interface SealedLeaf extends LeafEvent {
@@ -317,11 +317,11 @@ export async function insertPruneAndDelete(
      VALUES ($1, $2, $3::jsonb, (SELECT count(*) FROM security_events WHERE leaf_index < $1), $4, $5, $6, $7)`,
     [p.treeSize, p.rootHash, JSON.stringify(p.frontier), p.retentionDays, p.note, p.unlock, p.nextLock],
   );
+  // Events and checkpoints below the prune point, deleted by the owner's function (the
+  // runtime role has no DELETE on them); the guards let only rows below pruned_size go.
   const [{ deleted } = { deleted: 0 }] = await tx.query<{ deleted: number }>(
-    `WITH gone AS (DELETE FROM security_events WHERE leaf_index < $1 RETURNING 1)
-     SELECT count(*)::int AS deleted FROM gone`,
+    'SELECT tessera_prune_events($1) AS deleted',
     [p.treeSize],
   );
-  await tx.query('DELETE FROM audit_checkpoints WHERE tree_size < $1', [p.treeSize]);
-  return deleted;
+  return Number(deleted);
 }

@@ -11,7 +11,12 @@ const Status = Type.Object({ status: Type.String() }, { additionalProperties: fa
 const Readiness = Type.Object(
   {
     status: Type.String(),
-    detail: Type.Optional(Type.String({ description: 'What is not ready: keys, database, redis (comma-separated)' })),
+    detail: Type.Optional(
+      Type.String({
+        description:
+          'What is not ready: keys, database, redis (comma-separated); when ready, a warning such as database_role_owns_schema',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -73,7 +78,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         ...(database ? [] : ['database']),
         ...(shared ? [] : ['redis']),
       ];
-      if (missing.length === 0) return reply.code(200).send({ status: 'ready' });
+      if (missing.length === 0) {
+        // Ready, but the runtime role could undo the audit guards (production only).
+        if (app.dbRoleTooPowerful)
+          return reply.code(200).send({ status: 'ready', detail: 'database_role_owns_schema' });
+        return reply.code(200).send({ status: 'ready' });
+      }
       return reply
         .code(503)
         .header('Retry-After', '5')
