@@ -7,7 +7,10 @@ import type { FastifyHelmetOptions } from '@fastify/helmet';
 type HelmetOptions = Omit<FastifyHelmetOptions, 'global' | 'enableCSPNonces'>;
 
 export const HELMET_OPTIONS = {
-  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], frameAncestors: ["'none'"] },
+  },
   hsts: false, // per answer: securityHeaders below
   referrerPolicy: { policy: 'no-referrer' },
   crossOriginResourcePolicy: { policy: 'same-origin' },

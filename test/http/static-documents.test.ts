@@ -33,7 +33,7 @@ test('the documents carry exactly the security headers of other answers, HSTS in
     ];
     const reference = securityOf(others[0]!);
     // Not vacuous: the set is there, HSTS exactly when the issuer is https.
-    assert.equal(reference['content-security-policy'], "default-src 'none';frame-ancestors 'none'");
+    assert.equal(reference['content-security-policy'], "default-src 'none';base-uri 'none';frame-ancestors 'none'");
     assert.equal(reference['strict-transport-security'] !== undefined, issuer.startsWith('https:'), issuer);
     for (const other of others) assert.deepEqual(securityOf(other), reference, `${issuer}: ${other.statusCode}`);
     for (const url of [JWKS, ...METADATA]) {
