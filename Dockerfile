@@ -20,6 +20,12 @@ COPY packages/verifier/package.json ./packages/verifier/
 # Scripts stay off until the sources are here (prepare would build too early); then
 # only argon2's own install step runs, building it against this image's Node.
 RUN npm ci --ignore-scripts && npm rebuild argon2
+# The CycloneDX SBOM of what ships: the lockfile's production dependencies (the workspace
+# package included), written before npm prune takes the generator away. The runtime stage
+# copies it to /app/sbom.cdx.json (label io.tessera.sbom). It lists npm packages only; for
+# the base image's Debian packages too, build with `docker buildx build --sbom=true`, which
+# attaches BuildKit's own SBOM attestation to the image.
+RUN npm run sbom --silent
 COPY tsconfig.json tsconfig.build.json ./
 COPY packages/verifier/tsconfig.json ./packages/verifier/
 COPY packages/verifier/src ./packages/verifier/src
@@ -40,7 +46,8 @@ LABEL org.opencontainers.image.title="Tessera" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.source="${SOURCE}" \
-      org.opencontainers.image.base.name="docker.io/library/${NODE_IMAGE}"
+      org.opencontainers.image.base.name="docker.io/library/${NODE_IMAGE}" \
+      io.tessera.sbom="/app/sbom.cdx.json"
 # GLIBC_TUNABLES: a fixed mmap threshold, so glibc hands each argon2 work area
 # (ARGON2_MEMORY_KIB, 19 MiB) back after the hash instead of keeping one per libuv thread.
 ENV NODE_ENV=production \
@@ -65,6 +72,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/src/pages/templates ./src/pages/templates
 COPY --from=build /app/src/mail/templates ./src/mail/templates
 COPY --from=build /app/src/pages/assets ./src/pages/assets
+COPY --from=build /app/sbom.cdx.json ./
 COPY package.json openapi.yaml LICENSE ./
 # bin/tessera.js (the command) and bin/healthcheck.js (the HEALTHCHECK below).
 COPY bin ./bin
