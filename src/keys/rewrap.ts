@@ -9,6 +9,8 @@ import { privateKeyAad } from './keystore.js';
 import { rewrapAuditKey } from '../audit/audit-key.js';
 import { listSealedSecrets, listSealedTotp, replaceSealedSecret, replaceSealedTotp } from '../db/repositories/mfa.js';
 import { sealedSecretAad, totpAad } from '../domain/mfa/sealing.js';
+import { listSealedMail, replaceSealedMail } from '../db/repositories/mail-outbox.js';
+import { outboxAad } from '../mail/outbox.js';
 
 export interface RewrapResult {
   rewrapped: number;
@@ -44,6 +46,16 @@ export async function rewrapSecrets(db: Queryable, box: SecretBox): Promise<Rewr
     }
     const aad = sealedSecretAad(secret.name);
     if (await replaceSealedSecret(db, secret.name, secret.sealed, box.seal(box.open(secret.sealed, aad), aad)))
+      result.rewrapped++;
+  }
+  // Mail waiting for delivery (it holds reset and verification links).
+  for (const mail of await listSealedMail(db)) {
+    if (Box.sealedWith(mail.message) === box.keyId) {
+      result.alreadyCurrent++;
+      continue;
+    }
+    const aad = outboxAad(mail.id);
+    if (await replaceSealedMail(db, mail.id, mail.message, box.seal(box.open(mail.message, aad), aad)))
       result.rewrapped++;
   }
   // The audit key is sealed the same way, in a table of its own.

@@ -51,3 +51,18 @@ export async function rescheduleMail(db: Queryable, id: string, error: string, d
     [id, error, delaySeconds],
   );
 }
+
+/** Every queued mail's sealed message, for re-sealing under a new master key. */
+export async function listSealedMail(db: Queryable): Promise<{ id: string; message: string }[]> {
+  return db.query<{ id: string; message: string }>('SELECT id, message FROM mail_outbox');
+}
+
+/** Replaces a mail's sealed message only if it is still the one read (compare-and-set). */
+export async function replaceSealedMail(db: Queryable, id: string, old: string, message: string): Promise<boolean> {
+  const rows = await db.query('UPDATE mail_outbox SET message = $3 WHERE id = $1 AND message = $2 RETURNING id', [
+    id,
+    old,
+    message,
+  ]);
+  return rows.length === 1;
+}

@@ -1,6 +1,6 @@
 // Recovery codes: ten single-use codes of 10 base32 characters (50 bits each), shown once
-// as xxxxx-xxxxx and stored as keyed hashes (HMAC-SHA-256 under a key derived from the
-// master key), so a database dump yields nothing to try. Input is normalised (case,
+// as xxxxx-xxxxx and stored as keyed hashes (HMAC-SHA-256 under a random key kept sealed
+// by the master key in sealed_secrets), so a database dump yields nothing to try. Input is normalised (case,
 // spaces, dashes) before hashing; regenerating replaces the whole set.
 import { createHmac, randomBytes } from 'node:crypto';
 
