@@ -30,6 +30,7 @@ import backgroundPlugin from './plugins/app/background.js';
 import credentialGuardPlugin from './plugins/app/credential-guard.js';
 import housekeepingPlugin from './plugins/app/housekeeping.js';
 import metricsPlugin from './plugins/app/metrics.js';
+import breachedPasswordsPlugin from './plugins/app/breached-passwords.js';
 import auditContextPlugin from './plugins/app/audit-context.js';
 import closingPlugin from './plugins/app/closing.js';
 import authenticationPlugin from './plugins/app/authentication.js';
@@ -115,6 +116,7 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   await app.register(credentialGuardPlugin, { counterSecret });
   await app.register(housekeepingPlugin);
   await app.register(metricsPlugin);
+  await app.register(breachedPasswordsPlugin);
   await app.register(auditContextPlugin);
   await app.register(authenticationPlugin);
   await app.register(authorizationPlugin);

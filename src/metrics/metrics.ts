@@ -21,6 +21,8 @@ export class Metrics {
   readonly captcha: Counter<'outcome'>;
   readonly rateLimited: Counter<'route'>;
   readonly securityEvents: Counter<'type' | 'outcome'>;
+  readonly refusals: Counter<'kind' | 'recorded'>;
+  readonly breachedPasswordChecks: Counter<'result'>;
 
   constructor(sources: () => MetricSources) {
     const registers = [this.registry];
@@ -65,6 +67,18 @@ export class Metrics {
       name: 'tessera_security_events_total',
       help: 'Security events recorded in the audit log, by type and outcome',
       labelNames: ['type', 'outcome'],
+      registers,
+    });
+    this.refusals = new Counter({
+      name: 'tessera_refusals_total',
+      help: 'Refusals worth auditing (access_denied, token_rejected), by whether an event was recorded (false: past AUDIT_REFUSALS_PER_IP)',
+      labelNames: ['kind', 'recorded'],
+      registers,
+    });
+    this.breachedPasswordChecks = new Counter({
+      name: 'tessera_breached_password_checks_total',
+      help: 'New passwords looked up in the breached-password range API, by result (breached, clean, error: accepted)',
+      labelNames: ['result'],
       registers,
     });
 

@@ -8,7 +8,6 @@ import type { PasswordHasher } from '../domain/passwords/password-hasher.js';
 import type { CredentialGuard } from '../defences/credential-guard.js';
 import { TesseraError } from '../errors/errors.js';
 import { mayChangeUser, type Role } from '../domain/roles/permissions.js';
-import { checkPassword } from '../domain/passwords/password-policy.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
 import { endUserSessions } from '../db/repositories/sessions.js';
 import {
@@ -23,7 +22,8 @@ import {
   type UserRow,
 } from '../db/repositories/users.js';
 import { dropAccountTokens } from '../db/repositories/account-tokens.js';
-import { checkNewAccount, POLICY_TEXT, type MailQueue } from './register-user.js';
+import { checkNewAccount, type MailQueue } from './register-user.js';
+import { checkNewPassword, type NewPasswordDeps } from './new-password.js';
 import { sendResetLink } from './password-reset.js';
 import { checkCurrentPassword } from './current-password.js';
 
@@ -122,11 +122,15 @@ export async function endAllSessions(
  * access token must not become a password oracle); ends every other session of the user.
  */
 export async function changePassword(
-  deps: { db: Database; hasher: PasswordHasher; config: Pick<Config, 'password'>; credentialGuard: CredentialGuard },
+  deps: NewPasswordDeps & {
+    db: Database;
+    hasher: PasswordHasher;
+    config: Pick<Config, 'password'>;
+    credentialGuard: CredentialGuard;
+  },
   p: { user: UserRow; sessionId: string; current: string; next: string; ip: string; captchaToken: string | undefined },
 ): Promise<number> {
-  const problem = checkPassword(p.next, { minLength: deps.config.password.minLength, email: p.user.email });
-  if (problem) throw new TesseraError('weak_password', { description: POLICY_TEXT[problem]! });
+  await checkNewPassword(deps, p.next, p.user.email);
   await checkCurrentPassword(deps, {
     step: 'password_change',
     user: p.user,
@@ -161,7 +165,7 @@ export async function changePassword(
  * usable password until then). An address that has an account is refused (409).
  */
 export async function createUserByAdmin(
-  deps: {
+  deps: NewPasswordDeps & {
     db: Database;
     hasher: PasswordHasher;
     mail: MailQueue;
@@ -176,7 +180,8 @@ export async function createUserByAdmin(
     throw new TesseraError('invalid_request', { description: 'Invitations need mail: set SMTP_URL' });
   // An invited account's password is 256 random bits nobody knows, hashed like any other.
   const password = r.password ?? randomBytes(32).toString('base64url');
-  const { email } = checkNewAccount(deps.config, { email: r.email, password });
+  // A generated password is not looked up: nobody chose it, so no breach lists it.
+  const { email } = await checkNewAccount(r.invite ? { config: deps.config } : deps, { email: r.email, password });
   const passwordHash = await deps.hasher.hash(password);
   const roles = [...new Set(r.roles)].sort();
   return deps.db.transaction(async (tx) => {

@@ -8,7 +8,6 @@ import type { Database, Queryable } from '../db/database.js';
 import type { PasswordHasher } from '../domain/passwords/password-hasher.js';
 import type { CredentialGuard } from '../defences/credential-guard.js';
 import { TesseraError } from '../errors/errors.js';
-import { checkPassword } from '../domain/passwords/password-policy.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
 import { endUserSessions } from '../db/repositories/sessions.js';
 import {
@@ -26,7 +25,8 @@ import {
   type UserRow,
 } from '../db/repositories/users.js';
 import { accountLinks } from './account-links.js';
-import { POLICY_TEXT, type MailQueue } from './register-user.js';
+import type { MailQueue } from './register-user.js';
+import { checkNewPassword, type NewPasswordDeps } from './new-password.js';
 
 export interface ResetDeps {
   db: Database;
@@ -124,14 +124,13 @@ export async function resetLinkPurpose(
 
 /** POST /users/password-reset/confirm. */
 export async function confirmPasswordReset(
-  deps: ResetDeps & { hasher: PasswordHasher },
+  deps: ResetDeps & NewPasswordDeps & { hasher: PasswordHasher },
   r: { token: string; password: string; ip: string | null },
 ): Promise<{ userId: string; sessionsEnded: number }> {
   // Checked first without using the token, so a password the policy refuses costs no link.
   const live = await findLiveAccountToken(deps.db, r.token, ['password_reset', 'invitation']);
   if (!live) throw new TesseraError('invalid_link', { detail: 'unknown, used or expired reset token' });
-  const problem = checkPassword(r.password, { minLength: deps.config.password.minLength, email: live.email });
-  if (problem) throw new TesseraError('weak_password', { description: POLICY_TEXT[problem]! });
+  await checkNewPassword(deps, r.password, live.email);
   const hash = await deps.hasher.hash(r.password);
   return deps.db.transaction(async (tx) => {
     // Redeemed here, in the transaction that uses it: of parallel confirmations one wins.

@@ -6,7 +6,6 @@ import type { Config } from '../config/config.js';
 import type { Database, Queryable } from '../db/database.js';
 import type { PasswordHasher } from '../domain/passwords/password-hasher.js';
 import { TesseraError } from '../errors/errors.js';
-import { checkPassword } from '../domain/passwords/password-policy.js';
 import { isValidEmail, normalizeEmail } from '../domain/users/email.js';
 import {
   insertUser,
@@ -19,13 +18,7 @@ import { issueAccountToken } from '../db/repositories/account-tokens.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
 import type { MailRequest } from '../mail/messages.js';
 import { accountLinks } from './account-links.js';
-
-export const POLICY_TEXT: Record<string, string> = {
-  too_short: 'The password is too short',
-  too_long: 'The password is too long',
-  common: 'The password is too common',
-  contains_email: 'The password must not be the email address',
-};
+import { checkNewPassword, type NewPasswordDeps } from './new-password.js';
 
 /** Where account use cases put their mail: queued in the caller's transaction. */
 export interface MailQueue {
@@ -34,7 +27,7 @@ export interface MailQueue {
 
 export type RegisterResult = { created: true; user: UserRow; email: string } | { created: false; email: string };
 
-export interface RegistrationDeps {
+export interface RegistrationDeps extends NewPasswordDeps {
   db: Database;
   hasher: PasswordHasher;
   config: Pick<Config, 'password'>;
@@ -45,18 +38,20 @@ export interface SelfRegistrationDeps extends RegistrationDeps {
   mail: MailQueue;
 }
 
-/** The address normalized and checked, and the password against the policy: cheap checks before any hash. */
-export function checkNewAccount(
-  config: Pick<Config, 'password'>,
+/**
+ * The address normalized and checked, and the password through checkNewPassword (the local
+ * policy, then the breached-password lookup): every check before any hash.
+ */
+export async function checkNewAccount(
+  deps: NewPasswordDeps,
   input: { email: string; password: string },
-): { email: string } {
+): Promise<{ email: string }> {
   const email = normalizeEmail(input.email);
   // Control characters are refused here: PostgreSQL rejects a NUL byte with an error.
   if (!isValidEmail(email)) {
     throw new TesseraError('invalid_request', { description: 'The email address is invalid' });
   }
-  const problem = checkPassword(input.password, { minLength: config.password.minLength, email });
-  if (problem) throw new TesseraError('weak_password', { description: POLICY_TEXT[problem]! });
+  await checkNewPassword(deps, input.password, email);
   return { email };
 }
 
@@ -68,7 +63,7 @@ export async function registerUser(
   deps: RegistrationDeps,
   input: { email: string; password: string; roles: Role[] },
 ): Promise<RegisterResult> {
-  const { email } = checkNewAccount(deps.config, input);
+  const { email } = await checkNewAccount(deps, input);
   const passwordHash = await deps.hasher.hash(input.password);
   const user = await insertUser(deps.db, { email, passwordHash, roles: input.roles, verified: true });
   await recordSecurityEvent(
@@ -97,7 +92,7 @@ export async function registerSelf(
 ): Promise<RegisterResult> {
   const { config } = deps;
   if (config.accounts.emailVerification === 'off') return registerOpen(deps, input);
-  const { email } = checkNewAccount(config, input);
+  const { email } = await checkNewAccount(deps, input);
   // Hash before looking: an existing email costs the same time as a new one.
   const passwordHash = await deps.hasher.hash(input.password);
   const created = await insertUser(deps.db, { email, passwordHash, roles: ['user'], verified: false });
@@ -161,7 +156,7 @@ async function afterRegistration(
 
 /** EMAIL_VERIFICATION=off: the account works at once and nobody is mailed. */
 async function registerOpen(deps: RegistrationDeps, input: { email: string; password: string; ip: string | null }) {
-  const { email } = checkNewAccount(deps.config, input);
+  const { email } = await checkNewAccount(deps, input);
   const passwordHash = await deps.hasher.hash(input.password);
   const user = await insertUser(deps.db, { email, passwordHash, roles: ['user'], verified: false });
   await recordSecurityEvent(
