@@ -1,5 +1,6 @@
 // Every setting Tessera reads, as one TypeBox schema checked at boot. An invalid
 // value stops the start with a message that names the variable.
+import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import Type, { type Static } from 'typebox';
@@ -715,4 +716,121 @@ function checkProduction(config: Config): void {
       'production needs an https: issuer, or TRUST_PROXY naming the TLS-terminating proxy',
     );
   }
+  if (config.logLevel === 'trace') {
+    // Trace lines may carry request details (headers, bodies) that the redaction list does not know.
+    throw new ConfigError('LOG_LEVEL', 'production refuses trace (it may log request details); use debug or info');
+  }
+  checkBackendTls(config);
+}
+
+/**
+ * NODE_ENV=production: every backend is reached over TLS that verifies its certificate,
+ * unless it is on this machine (loopback, or PostgreSQL's Unix socket). The messages name
+ * the variable and never the URL, which may carry a password.
+ */
+function checkBackendTls(config: Config): void {
+  if (config.database.kind === 'postgres') {
+    checkPostgresTls(config.database.url, 'DATABASE_URL');
+    if (config.database.migrationUrl) checkPostgresTls(config.database.migrationUrl, 'MIGRATION_DATABASE_URL');
+  }
+  if (config.redisUrl) {
+    const url = parseUrl(config.redisUrl, 'REDIS_URL');
+    // ioredis takes a `host` query parameter (the last one) only when the URL itself has no host.
+    const host = url.hostname || url.searchParams.getAll('host').at(-1) || '';
+    if (url.protocol !== 'rediss:' && !isLoopbackHost(host))
+      throw new ConfigError('REDIS_URL', 'production needs rediss:// (Redis over TLS) unless Redis is on loopback');
+  }
+  const httpsUrls: [string, string | undefined][] = [
+    ['CAPTCHA_VERIFY_URL', config.captcha.verifyUrl],
+    ['ALERT_WEBHOOK_URL', config.alerts.webhookUrl],
+    ['AUDIT_CHECKPOINT_URL', config.audit.checkpointUrl],
+    ['BREACHED_PASSWORDS_URL', config.password.breachedUrl],
+  ];
+  for (const [variable, value] of httpsUrls) {
+    if (value === undefined) continue;
+    const url = parseUrl(value, variable);
+    if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname))
+      throw new ConfigError(variable, 'production needs an https:// URL unless the service is on loopback');
+  }
+  if (config.mail.smtpUrl) {
+    const url = parseUrl(config.mail.smtpUrl, 'SMTP_URL');
+    // nodemailer reads repeated query keys as a list; only one plain requireTLS=true counts here.
+    const startTlsRequired = url.searchParams.getAll('requireTLS').join(',') === 'true';
+    if (url.protocol !== 'smtps:' && !startTlsRequired && !isLoopbackHost(url.hostname))
+      throw new ConfigError(
+        'SMTP_URL',
+        'production needs smtps:// (implicit TLS) or smtp:// with ?requireTLS=true (STARTTLS required) unless the mail server is on loopback',
+      );
+  }
+}
+
+function parseUrl(value: string, variable: string): URL {
+  try {
+    return new URL(value);
+  } catch {
+    throw new ConfigError(variable, 'is not a valid URL');
+  }
+}
+
+/**
+ * DATABASE_URL, MIGRATION_DATABASE_URL as pg-connection-string reads them: the last of a
+ * repeated query parameter wins, a `host` parameter overrides the URL's host, a host
+ * starting with / is a Unix socket. Without uselibpqcompat, verify-ca is an alias of
+ * verify-full (chain and host name checked); with uselibpqcompat=true it checks the chain
+ * against sslrootcert only, which must then be given.
+ */
+function checkPostgresTls(value: string, variable: string): void {
+  const target = postgresTarget(value);
+  if (!target) throw new ConfigError(variable, 'is not a URL node-postgres reads the same way');
+  const { host, params } = target;
+  if (host.startsWith('/') || isLoopbackHost(host)) return;
+  const last = (key: string) => params.getAll(key).at(-1);
+  const sslmode = last('sslmode');
+  if (sslmode !== 'verify-full' && sslmode !== 'verify-ca')
+    throw new ConfigError(
+      variable,
+      'production needs ?sslmode=verify-full (or verify-ca) so the server certificate is verified, unless PostgreSQL is on loopback or a Unix socket',
+    );
+  if (sslmode === 'verify-ca' && last('uselibpqcompat') === 'true' && !last('sslrootcert'))
+    throw new ConfigError(variable, 'sslmode=verify-ca with uselibpqcompat=true needs sslrootcert (the private CA)');
+}
+
+/** The host pg connects to and the query parameters, parsed the way pg-connection-string 2.x does. */
+function postgresTarget(value: string): { host: string; params: URLSearchParams } | undefined {
+  let str = value;
+  if (/ |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(str)) str = encodeURI(str).replace(/%25(\d\d)/g, '%$1');
+  let url: URL;
+  let dummyHost = false;
+  try {
+    url = new URL(str);
+  } catch {
+    try {
+      url = new URL(str.replace('@/', '@___DUMMY___/'));
+      dummyHost = true;
+    } catch {
+      return undefined;
+    }
+  }
+  const params = url.searchParams;
+  const queryHost = params.getAll('host').at(-1);
+  if (queryHost) return { host: queryHost, params };
+  try {
+    const host = decodeURIComponent(dummyHost ? '' : url.hostname).replace(/^\[(.+)\]$/, '$1');
+    return { host, params };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * localhost, 127.0.0.0/8 and ::1, written exactly so (no 127.1 or hex forms, which some
+ * resolvers take and others do not). An empty host is not loopback: pg and ioredis would
+ * fall back to environment defaults.
+ */
+function isLoopbackHost(value: string): boolean {
+  const host = value.toLowerCase().replace(/^\[(.+)\]$/, '$1');
+  if (host === 'localhost') return true;
+  if (isIPv4(host)) return host.startsWith('127.');
+  if (isIPv6(host)) return new URL(`http://[${host}]/`).hostname === '[::1]';
+  return false;
 }

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from '../../src/config/config.js';
 const PRODUCTION: Record<string, string> = {
   NODE_ENV: 'production',
   MASTER_KEY_FILE: '/run/secrets/tessera-master.key',
-  DATABASE_URL: 'postgres://tessera@db.internal:5432/tessera',
+  DATABASE_URL: 'postgres://tessera@db.internal:5432/tessera?sslmode=verify-full',
   ISSUER: 'https://id.example.com',
   CAPTCHA_PROVIDER: 'none',
 };

@@ -20,7 +20,7 @@ function assertRefused(env: Record<string, string>, variable: string): void {
 const PRODUCTION_OK: Record<string, string> = {
   NODE_ENV: 'production',
   MASTER_KEY_FILE: '/run/secrets/tessera-master.key',
-  DATABASE_URL: 'postgres://tessera@db.internal:5432/tessera',
+  DATABASE_URL: 'postgres://tessera@db.internal:5432/tessera?sslmode=verify-full',
   ISSUER: 'https://id.example.com',
   CAPTCHA_SECRET: 'placeholder-captcha-secret',
   CAPTCHA_SITEKEY: 'placeholder-site-key',
@@ -90,6 +90,7 @@ test('explicit settings are taken', () => {
   assert.deepEqual(config.database, {
     kind: 'postgres',
     url: 'postgresql://u:p@db:5432/tessera',
+    migrationUrl: undefined,
     poolSize: 10,
     connectTimeoutMs: 3000,
     statementTimeoutMs: 15_000,
@@ -355,4 +356,20 @@ test('hosted page settings: hostile URLs and out-of-range lifetimes are refused,
   ] as const) {
     assert.throws(() => loadConfig({ [variable]: value }), new RegExp(variable), `${variable}=${value}`);
   }
+});
+
+test('MIGRATION_DATABASE_URL names the schema owner; it needs DATABASE_URL', () => {
+  const config = loadConfig({
+    DATABASE_URL: 'postgres://tessera_app@db/tessera',
+    MIGRATION_DATABASE_URL: 'postgres://tessera_owner@db/tessera',
+  });
+  assert.equal(
+    config.database.kind === 'postgres' && config.database.migrationUrl,
+    'postgres://tessera_owner@db/tessera',
+  );
+  assertRefused({ MIGRATION_DATABASE_URL: 'postgres://tessera_owner@db/tessera' }, 'MIGRATION_DATABASE_URL');
+  assertRefused(
+    { DATABASE_URL: 'postgres://a@db/t', MIGRATION_DATABASE_URL: 'mysql://owner@db/t' },
+    'MIGRATION_DATABASE_URL',
+  );
 });

@@ -25,7 +25,7 @@ function assertRefused(env: Record<string, string>, variable: string): void {
 const PRODUCTION: Record<string, string> = {
   NODE_ENV: 'production',
   MASTER_KEY_FILE: '/run/secrets/tessera-master.key',
-  DATABASE_URL: 'postgres://tessera@db.internal:5432/tessera',
+  DATABASE_URL: 'postgres://tessera@db.internal:5432/tessera?sslmode=verify-full',
   ISSUER: 'https://id.example.com',
   CAPTCHA_SECRET: 'placeholder-captcha-secret',
   CAPTCHA_SITEKEY: 'placeholder-site-key',

@@ -3,6 +3,24 @@
 
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
+/**
+ * Throws TypeError unless `url` is https:, or http: to this machine (localhost, 127.0.0.0/8,
+ * ::1), or http: anywhere with `allowInsecureHttp`. Keys and revocations fetched in clear
+ * could be swapped by anyone on the path. The message never repeats the URL.
+ */
+export function assertSecureUrl(url: string, name: string, allowInsecureHttp: boolean): void {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:'))
+    throw new TypeError(`${name} must be an absolute http(s) URL`);
+  if (parsed.protocol === 'http:' && !allowInsecureHttp && !isLoopback(parsed.hostname))
+    throw new TypeError(`${name} must be https: (http: only on loopback, or with allowInsecureHttp: true)`);
+}
+
+/** WHATWG URL has already normalized IPv4 forms (127.1, 0x7f.0.0.1) and IPv6 for http:. */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
 export interface JsonResponse {
   status: number;
   headers: Headers;

@@ -4,7 +4,7 @@
 // garbage, the last good keys keep serving.
 import { importJWK, type CryptoKey, type JWK } from 'jose';
 import { VerifierError } from './errors.js';
-import { cacheSeconds, fetchJson, isObject, type FetchLike } from './http.js';
+import { assertSecureUrl, cacheSeconds, fetchJson, isObject, type FetchLike } from './http.js';
 
 /** Bounds on how long a JWKS is trusted without asking again, in seconds. */
 const JWKS_MAX_AGE_DEFAULT = 300;
@@ -39,6 +39,8 @@ export interface JwksCacheOptions {
   /** Counted into; default a fresh set. */
   counters?: JwksCounters;
   onError?: (error: Error) => void;
+  /** Allows http: issuer and JWKS URLs off loopback (also a discovered jwks_uri); default false. */
+  allowInsecureHttp?: boolean;
 }
 
 type Settings = Required<Omit<JwksCacheOptions, 'jwksUri' | 'onError'>> & Pick<JwksCacheOptions, 'onError'>;
@@ -69,6 +71,9 @@ export class JwksCache {
   private readonly options: Settings;
 
   constructor(options: JwksCacheOptions) {
+    const allowInsecureHttp = options.allowInsecureHttp === true;
+    assertSecureUrl(options.issuer, 'issuer', allowInsecureHttp);
+    if (options.jwksUri !== undefined) assertSecureUrl(options.jwksUri, 'jwksUri', allowInsecureHttp);
     this.jwksUri = options.jwksUri;
     this.options = {
       issuer: options.issuer,
@@ -78,6 +83,7 @@ export class JwksCache {
       cooldownMs: options.cooldownMs ?? 30_000,
       signal: options.signal ?? new AbortController().signal,
       counters: options.counters ?? { jwksFetches: 0, jwksNotModified: 0, jwksFailures: 0, discoveryFetches: 0 },
+      allowInsecureHttp,
       ...(options.onError ? { onError: options.onError } : {}),
     };
   }
@@ -208,6 +214,8 @@ export class JwksCache {
     if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri) || !/^https?:$/.test(new URL(jwksUri).protocol)) {
       throw new Error('discovery metadata has no usable jwks_uri');
     }
+    // The issuer passed the same check; its metadata must not send the keys over clear text elsewhere.
+    assertSecureUrl(jwksUri, 'discovered jwks_uri', this.options.allowInsecureHttp);
     this.jwksUri = jwksUri;
     return jwksUri;
   }

@@ -1,7 +1,7 @@
 // Polls the issuer for sessions, users and clients that ended and tokens it revoked, so a
 // logout, a disabled account or client, or a revoked client token counts at once instead
 // of when the access token expires.
-import { fetchJson, isObject, type FetchLike } from './http.js';
+import { assertSecureUrl, fetchJson, isObject, type FetchLike } from './http.js';
 
 export interface RevocationOptions {
   clientId: string;
@@ -37,9 +37,11 @@ export interface RevocationRuntime {
   /** Counted into; default a fresh set. */
   counters?: RevocationCounters;
   onError?: (error: Error) => void;
+  /** Allows an http: feed URL off loopback; default false. */
+  allowInsecureHttp?: boolean;
 }
 
-interface Settings extends Required<Omit<RevocationRuntime, 'onError'>> {
+interface Settings extends Required<Omit<RevocationRuntime, 'onError' | 'allowInsecureHttp'>> {
   url: string;
   authorization: string;
   intervalMs: number;
@@ -64,6 +66,9 @@ function revocationSettings(issuer: string, options: RevocationOptions, runtime:
   const window = positive(options.window ?? 3600, 'revocation.window');
   const overlap = options.overlap ?? 10;
   if (!Number.isFinite(overlap) || overlap < 0) throw new TypeError('revocation.overlap must be a number >= 0');
+  // The client secret travels on every poll: never in clear off this machine unless allowed.
+  const url = options.url ?? `${issuer.replace(/\/+$/, '')}/oauth/revoked`;
+  assertSecureUrl(url, options.url === undefined ? 'issuer' : 'revocation.url', runtime.allowInsecureHttp === true);
   return {
     fetch: runtime.fetch ?? ((input, init) => fetch(input, init)),
     now: runtime.now ?? Date.now,
@@ -71,7 +76,7 @@ function revocationSettings(issuer: string, options: RevocationOptions, runtime:
     signal: runtime.signal ?? new AbortController().signal,
     counters: runtime.counters ?? { revocationPolls: 0, revocationFailures: 0 },
     ...(runtime.onError ? { onError: runtime.onError } : {}),
-    url: options.url ?? `${issuer.replace(/\/+$/, '')}/oauth/revoked`,
+    url,
     authorization: basicAuthorization(clientId, clientSecret),
     intervalMs: interval * 1000,
     window,

@@ -13,7 +13,7 @@ import {
   type JwtPolicy,
   type KeyResolver,
 } from './verify-jwt.js';
-import type { FetchLike } from './http.js';
+import { assertSecureUrl, type FetchLike } from './http.js';
 
 export type { AccessTokenClaims } from './verify-jwt.js';
 
@@ -48,6 +48,12 @@ export interface VerifierOptions {
   revocation?: RevocationOptions;
   /** Called with background failures (JWKS fetch, revocation poll) for logging. */
   onError?: (error: Error, source: 'jwks' | 'revocation') => void;
+  /**
+   * Allows http: issuer, JWKS and revocation URLs that are not on loopback (an issuer
+   * reached through a sidecar or mesh that adds TLS); default false: only https:, or
+   * http: to localhost, 127.0.0.0/8 and ::1.
+   */
+  allowInsecureHttp?: boolean;
 }
 
 export interface VerifierStats extends JwksCounters, RevocationCounters {
@@ -81,6 +87,11 @@ export function scopesOf(claims: Pick<AccessTokenClaims, 'scope'>): string[] {
 export function createVerifier(options: VerifierOptions): Verifier {
   const issuer = options.issuer;
   if (typeof issuer !== 'string' || !URL.canParse(issuer)) throw new TypeError('issuer must be an absolute URL');
+  if (options.allowInsecureHttp !== undefined && typeof options.allowInsecureHttp !== 'boolean')
+    throw new TypeError('allowInsecureHttp must be a boolean');
+  const allowInsecureHttp = options.allowInsecureHttp === true;
+  assertSecureUrl(issuer, 'issuer', allowInsecureHttp);
+  if (options.jwksUri !== undefined) assertSecureUrl(options.jwksUri, 'jwksUri', allowInsecureHttp);
   const audience = typeof options.audience === 'string' ? [options.audience] : [...(options.audience ?? [])];
   if (audience.length === 0 || audience.some((a) => typeof a !== 'string' || a.length === 0))
     throw new TypeError('audience must be a non-empty string or list');
@@ -120,6 +131,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         cooldownMs,
         signal: closing.signal,
         counters,
+        allowInsecureHttp,
         onError: (error) => options.onError?.(error, 'jwks'),
       });
   const policy: JwtPolicy = {
@@ -138,6 +150,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         timeoutMs,
         signal: closing.signal,
         counters,
+        allowInsecureHttp,
         onError: (error) => options.onError?.(error, 'revocation'),
       })
     : undefined;
