@@ -6,6 +6,7 @@ import { loadSecrets } from './crypto/secrets.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open-database.js';
+import { BreachedPasswords } from './domain/passwords/breached.js';
 import { PasswordHasher } from './domain/passwords/password-hasher.js';
 import { KeyManager } from './keys/key-manager.js';
 import { Keystore } from './keys/keystore.js';
@@ -18,6 +19,8 @@ export interface Core {
   box: SecretBox;
   keys: KeyManager;
   hasher: PasswordHasher;
+  /** The breached-password lookup (BREACHED_PASSWORDS_URL), as the server does it; a failure is a warning on stderr. */
+  breachedPasswords: BreachedPasswords;
   close(): Promise<void>;
 }
 
@@ -43,7 +46,15 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
       await new Keystore(opened.db, box).reload();
       await hasher.warm();
     }
-    return { config, db: opened.db, box, keys, hasher, close: () => opened.close() };
+    const breachedPasswords = new BreachedPasswords(
+      { url: config.password.breachedUrl, timeoutMs: config.password.breachedTimeoutMs },
+      {
+        counted: () => undefined,
+        failed: (reason) =>
+          process.stderr.write(`warning: breached-password lookup failed (${reason}): the password is accepted\n`),
+      },
+    );
+    return { config, db: opened.db, box, keys, hasher, breachedPasswords, close: () => opened.close() };
   } catch (error) {
     await opened.close().catch(() => undefined);
     throw error;
