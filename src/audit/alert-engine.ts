@@ -120,6 +120,7 @@ export class AlertEngine {
             subject: match.subject,
             throughLeaf: leafOf.get(lastEventId)!,
             windowSeconds: s.windowSeconds,
+            weight: match.threshold.weight,
           });
           if (count < match.threshold.limit) continue;
         }

@@ -11,6 +11,8 @@ export interface AlertSettings {
   captchaFailuresPerIp: number;
   /** Failed second steps (wrong codes or assertions) for one account within the window; 0 turns the rule off. */
   mfaFailuresPerAccount: number;
+  /** Refusals (403s, forged or misdirected tokens) from one client IP within the window; 0 turns the rule off. */
+  refusalsPerIp: number;
   windowSeconds: number;
   dedupWindowSeconds: number;
 }
@@ -20,6 +22,7 @@ export type RuleName =
   | 'failed_logins_ip'
   | 'captcha_failures_ip'
   | 'mfa_failures_account'
+  | 'refusals_ip'
   | 'refresh_reuse'
   | 'key_revoked'
   | 'admin_role_granted';
@@ -46,6 +49,11 @@ export const RULES: Record<RuleName, { severity: Severity; when: string; setting
     severity: 'critical',
     when: 'failed second steps (wrong codes, replays, refused passkey assertions) for one account within ALERT_WINDOW reach the threshold: someone has its password',
     setting: 'ALERT_MFA_FAILURES_PER_ACCOUNT',
+  },
+  refusals_ip: {
+    severity: 'warning',
+    when: 'refusals (403s, forged or misdirected bearer tokens) from one client IP within ALERT_WINDOW reach the threshold, those past AUDIT_REFUSALS_PER_IP included',
+    setting: 'ALERT_REFUSALS_PER_IP',
   },
   refresh_reuse: {
     severity: 'critical',
@@ -79,12 +87,16 @@ const CREDENTIAL_FAILURES = [
   'account_delete_failure',
 ] as const;
 const FAILURES_FROM_IP = [...CREDENTIAL_FAILURES, 'mfa_failure'] as const;
+/** Refusal events, and the summary of those past the per-IP record limit (weighed by its detail.dropped). */
+const REFUSALS = ['access_denied', 'token_rejected', 'refusals_dropped'] as const;
 
 /** For threshold rules: which events to count, and by what. */
 interface Threshold {
   types: readonly string[];
   field: 'ip' | 'account';
   limit: number;
+  /** A detail field that says how many occurrences an event stands for (absent: one). */
+  weight?: 'dropped';
 }
 
 export interface RuleMatch {
@@ -139,6 +151,18 @@ export function matchEvent(e: RuleEvent, s: AlertSettings): RuleMatch[] {
           rule: 'captcha_failures_ip',
           subject: e.ip,
           threshold: { types: ['captcha_failed'], field: 'ip', limit: s.captchaFailuresPerIp },
+          detail: { ip: e.ip },
+        });
+      }
+      break;
+    case 'access_denied':
+    case 'token_rejected':
+    case 'refusals_dropped':
+      if (s.refusalsPerIp > 0 && e.ip) {
+        out.push({
+          rule: 'refusals_ip',
+          subject: e.ip,
+          threshold: { types: REFUSALS, field: 'ip', limit: s.refusalsPerIp, weight: 'dropped' },
           detail: { ip: e.ip },
         });
       }
@@ -227,6 +251,8 @@ export function summarize(rule: RuleName, count: number, detail: Record<string, 
       return `${count} failed second steps for one account within ${s.windowSeconds} s: its password is known`;
     case 'captcha_failures_ip':
       return `${count} failed captcha answers from ${String(detail.ip)} within ${s.windowSeconds} s`;
+    case 'refusals_ip':
+      return `${count} refused requests (403s, forged tokens) from ${String(detail.ip)} within ${s.windowSeconds} s`;
     case 'refresh_reuse':
       return `refresh token reuse: session ${String(detail.session_id)} of user ${String(detail.user_id)} was ended`;
     case 'key_revoked':

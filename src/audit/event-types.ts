@@ -121,6 +121,22 @@ export const EVENT_TYPES = {
     outcome: 'failure',
     what: 'an action needing a recent login or a second factor was refused (insufficient_user_authentication)',
   },
+  access_denied: {
+    outcome: 'failure',
+    what: 'a signed-in user was refused a route for a permission their roles lack (403; detail.permission, detail.route); at most AUDIT_REFUSALS_PER_IP refusals per IP per minute',
+  },
+  token_rejected: {
+    outcome: 'failure',
+    what: 'a bearer token at our endpoints, or a refresh token at /oauth/token, was refused (detail.reason: signature, type, unknown_key, algorithm, issuer, audience, claims, malformed; expired tokens are not recorded); limited like access_denied',
+  },
+  refusals_dropped: {
+    outcome: 'failure',
+    what: 'refusals from one IP past AUDIT_REFUSALS_PER_IP a minute that were counted, not recorded (detail.dropped, detail.kinds)',
+  },
+  session_evicted: {
+    outcome: 'success',
+    what: "a login past MAX_SESSIONS_PER_USER ended the user's least recently used session (detail.limit, detail.by_session)",
+  },
 } as const satisfies Record<string, { outcome: Outcome; what: string }>;
 
 type EventType = keyof typeof EVENT_TYPES;

@@ -7,7 +7,8 @@ import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { ClientRow } from '../db/repositories/clients.js';
 import { findRedeemedCode, linkCodeSession, redeemAuthorizationCode } from '../db/repositories/authorization-codes.js';
-import { createSession, endSession } from '../db/repositories/sessions.js';
+import { endSession } from '../db/repositories/sessions.js';
+import { openSession } from '../sessions/session-limit.js';
 import { findUserById } from '../db/repositories/users.js';
 import { TesseraError } from '../errors/errors.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
@@ -17,7 +18,7 @@ import { issueAccessOnly, issueTokenPair, type TokenPairDeps, type TokenResponse
 
 export interface AuthorizationCodeDeps extends TokenPairDeps {
   db: Database;
-  config: Pick<Config, 'mfa' | 'refreshIdleTtl' | 'refreshTokenTtl'>;
+  config: Pick<Config, 'mfa' | 'refreshIdleTtl' | 'refreshTokenTtl' | 'maxSessionsPerUser'>;
 }
 
 export interface CodeRequest {
@@ -85,19 +86,23 @@ export async function authorizationCodeGrant(
     const user = await findUserById(tx, row.user_id);
     if (!user || user.disabled) return refuse('user gone or disabled');
 
-    const session = await createSession(tx, {
-      userId: user.id,
-      clientId: client.id,
-      scope: row.scope,
-      audience: row.audience,
-      jti: randomUUID(),
-      ttlSeconds: config.refreshTokenTtl,
-      userAgent: r.userAgent,
-      ip: r.ip,
-      authTime: new Date(row.auth_time),
-      ...(row.browser_session_id ? { browserSessionId: row.browser_session_id } : {}),
-      amr: row.amr,
-    });
+    const session = await openSession(
+      tx,
+      {
+        userId: user.id,
+        clientId: client.id,
+        scope: row.scope,
+        audience: row.audience,
+        jti: randomUUID(),
+        ttlSeconds: config.refreshTokenTtl,
+        userAgent: r.userAgent,
+        ip: r.ip,
+        authTime: new Date(row.auth_time),
+        ...(row.browser_session_id ? { browserSessionId: row.browser_session_id } : {}),
+        amr: row.amr,
+      },
+      config.maxSessionsPerUser,
+    );
     await linkCodeSession(tx, codeHash, session.id);
     const tokens = {
       sessionId: session.id,

@@ -1,5 +1,6 @@
 // The refresh_token grant (RFC 6749 section 6): rotate the session's refresh family, or
-// end it when a retired token comes back.
+// end it when a retired token comes back. A refresh token that is not ours (forged, of
+// another kind) is a token_rejected event, like one at our other endpoints.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
@@ -9,12 +10,14 @@ import { isSubsetScope } from '../domain/tokens/grant-request.js';
 import { TesseraError } from '../errors/errors.js';
 import { noteSecurityEvent } from '../audit/request-context.js';
 import { TokenInvalidError } from '../tokens/token-service.js';
+import { describeRejection, type RefusalLog } from '../audit/refusals.js';
 import { issueTokenPair, type IssuedTokenPair, type TokenPairDeps } from './token-pair.js';
 import { FIRST_PARTY_CLIENT_ID } from '../clients/clients.js';
 
 export interface RefreshDeps extends TokenPairDeps {
   db: Database;
-  config: Pick<Config, 'mfa' | 'refreshIdleTtl' | 'refreshReuseGrace'>;
+  config: Pick<Config, 'mfa' | 'refreshIdleTtl' | 'refreshReuseGrace' | 'issuer'>;
+  refusals: Pick<RefusalLog, 'record'>;
 }
 
 export interface RefreshRequest {
@@ -51,6 +54,13 @@ export async function refreshTokenGrant(
   try {
     claims = await tokens.verifyRefreshToken(r.refreshToken);
   } catch (error) {
+    const rejection = describeRejection(error, r.refreshToken, { issuer: config.issuer, audiences: [config.issuer] });
+    if (rejection && r.ip)
+      await deps.refusals.record({
+        kind: 'token_rejected',
+        ip: r.ip,
+        detail: { ...rejection, route: '/oauth/token', grant: 'refresh_token' },
+      });
     throw new TesseraError('invalid_grant', {
       detail: `refresh token rejected: ${(error as TokenInvalidError).message}`,
     });

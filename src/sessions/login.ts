@@ -4,7 +4,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
-import { createSession } from '../db/repositories/sessions.js';
+import { openSession } from './session-limit.js';
 import { findUserByEmail, findUserById, updatePasswordHash, type UserRow } from '../db/repositories/users.js';
 import type { PasswordHasher } from '../domain/passwords/password-hasher.js';
 import { resolveAudience, resolveScope, USER_SCOPES } from '../domain/tokens/grant-request.js';
@@ -25,7 +25,14 @@ export interface LoginDeps extends TokenPairDeps {
   mfa: SecondFactors;
   config: Pick<
     Config,
-    'refreshTokenTtl' | 'refreshIdleTtl' | 'defaultAudience' | 'audiences' | 'accounts' | 'mfa' | 'captcha'
+    | 'refreshTokenTtl'
+    | 'refreshIdleTtl'
+    | 'defaultAudience'
+    | 'audiences'
+    | 'accounts'
+    | 'mfa'
+    | 'captcha'
+    | 'maxSessionsPerUser'
   >;
 }
 
@@ -100,17 +107,23 @@ async function openLoginSession(
 ): Promise<IssuedTokenPair & { userId: string; sessionId: string }> {
   const { config, db } = deps;
   const { user, clientId, scope, audience } = s;
-  const session = await createSession(db, {
-    userId: user.id,
-    clientId,
-    scope,
-    audience,
-    jti: randomUUID(),
-    ttlSeconds: config.refreshTokenTtl,
-    userAgent: s.userAgent,
-    ip: s.ip,
-    amr: s.amr,
-  });
+  const session = await db.transaction((tx) =>
+    openSession(
+      tx,
+      {
+        userId: user.id,
+        clientId,
+        scope,
+        audience,
+        jti: randomUUID(),
+        ttlSeconds: config.refreshTokenTtl,
+        userAgent: s.userAgent,
+        ip: s.ip,
+        amr: s.amr,
+      },
+      config.maxSessionsPerUser,
+    ),
+  );
   const issued = await issueTokenPair(deps, {
     sessionId: session.id,
     userId: user.id,

@@ -17,6 +17,7 @@ const settings: AlertSettings = {
   failedLoginsPerIp: 20,
   mfaFailuresPerAccount: 5,
   captchaFailuresPerIp: 3,
+  refusalsPerIp: 20,
   windowSeconds: 900,
   dedupWindowSeconds: 3600,
 };

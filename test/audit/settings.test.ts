@@ -8,7 +8,12 @@ const base = { NODE_ENV: 'test', MASTER_KEY: 'x', DATA_DIR: 'memory://settings' 
 
 test('defaults', () => {
   const config = loadConfig(base);
-  assert.deepEqual(config.audit, { retentionDays: 365, sealIntervalMs: 500, checkpointUrl: undefined });
+  assert.deepEqual(config.audit, {
+    retentionDays: 365,
+    sealIntervalMs: 500,
+    refusalsPerIp: 10,
+    checkpointUrl: undefined,
+  });
   assert.deepEqual(config.alerts, {
     webhookUrl: undefined,
     webhookTimeoutMs: 3000,
@@ -18,6 +23,7 @@ test('defaults', () => {
     failedLoginsPerIp: 50,
     captchaFailuresPerIp: 20,
     mfaFailuresPerAccount: 5,
+    refusalsPerIp: 20,
     windowSeconds: 900,
     dedupWindowSeconds: 3600,
     checkIntervalMs: 1000,

@@ -155,14 +155,23 @@ export async function listSealedEventsAfter(db: Queryable, afterLeaf: number, li
  */
 export async function countEventsInWindow(
   db: Queryable,
-  p: { types: readonly string[]; field: 'ip' | 'account'; subject: string; throughLeaf: number; windowSeconds: number },
+  p: {
+    types: readonly string[];
+    field: 'ip' | 'account';
+    subject: string;
+    throughLeaf: number;
+    windowSeconds: number;
+    /** A detail field giving how many occurrences an event stands for (a summary of dropped refusals). */
+    weight?: 'dropped' | undefined;
+  },
 ): Promise<number> {
   const column = p.field === 'ip' ? 'ip' : `detail->>'account'`;
+  const counted = p.weight ? 'coalesce(sum(coalesce((detail->>$5::text)::int, 1)), 0)::int' : 'count(*)::int';
   const [row] = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM security_events
+    `SELECT ${counted} AS n FROM security_events
       WHERE type = ANY($1::text[]) AND ${column} = $2 AND leaf_index <= $3
         AND created_at > (SELECT created_at FROM security_events WHERE leaf_index = $3) - make_interval(secs => $4::int)`,
-    [p.types, p.subject, p.throughLeaf, p.windowSeconds],
+    [p.types, p.subject, p.throughLeaf, p.windowSeconds, ...(p.weight ? [p.weight] : [])],
   );
   return row?.n ?? 0;
 }

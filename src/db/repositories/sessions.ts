@@ -63,6 +63,39 @@ export async function createSession(db: Queryable, s: NewSession): Promise<Sessi
   return rows[0]!;
 }
 
+/** Advisory locks of per-user session counts live under their own class id, apart from the other locks. */
+const SESSION_LIMIT_LOCK_CLASS = 72_460_015;
+
+/**
+ * Inside the caller's transaction: waits until no other transaction is opening a session
+ * of this user, so the count that follows (in a later statement) sees every session
+ * committed before.
+ */
+export async function lockUserSessions(tx: Queryable, userId: string): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))', [SESSION_LIMIT_LOCK_CLASS, userId]);
+}
+
+/**
+ * Ends the user's live sessions but the `keep` most recently used ones, never `exceptId`
+ * (the one just opened); returns those it ended. Least recently used: oldest last_used_at
+ * (set at creation and at each refresh), then oldest created.
+ */
+export async function endLeastRecentSessions(
+  db: Queryable,
+  p: { userId: string; exceptId: string; keep: number; reason: string },
+): Promise<{ id: string; client_id: string }[]> {
+  if (!isUuid(p.userId) || !isUuid(p.exceptId)) return [];
+  return db.query<{ id: string; client_id: string }>(
+    `UPDATE sessions SET ended_at = now(), end_reason = $4
+      WHERE ended_at IS NULL AND id IN (
+        SELECT id FROM sessions
+         WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now() AND id <> $2
+         ORDER BY last_used_at DESC, created_at DESC, id DESC OFFSET $3)
+      RETURNING id, client_id`,
+    [p.userId, p.exceptId, Math.max(0, p.keep), p.reason],
+  );
+}
+
 export interface RotationResult extends RotationRow {
   id: string;
   user_id: string;

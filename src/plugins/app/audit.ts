@@ -45,6 +45,7 @@ export default fp<{ box: SecretBox }>(
         failedLoginsPerIp: settings.failedLoginsPerIp,
         captchaFailuresPerIp: settings.captchaFailuresPerIp,
         mfaFailuresPerAccount: settings.mfaFailuresPerAccount,
+        refusalsPerIp: settings.refusalsPerIp,
         windowSeconds: settings.windowSeconds,
         dedupWindowSeconds: settings.dedupWindowSeconds,
         checkIntervalMs: settings.checkIntervalMs,

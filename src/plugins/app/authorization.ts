@@ -2,6 +2,7 @@
 // app.requirePermission('keys:manage')]`. Roles are read from the user's current
 // record, so a demotion counts at once, not when the token expires. The second-factor
 // policy and step-up (RFC 9470) are checked here too, from the token's amr and auth_time.
+// A missing permission is an access_denied event (app.refusals, limited per client IP).
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TesseraError } from '../../errors/errors.js';
@@ -49,8 +50,16 @@ export default fp(
     app.decorate('requirePermission', (permission: Permission): PreHandler => {
       return async (request) => {
         const roles = request.principal?.user.roles ?? [];
-        if (!hasPermission(roles, permission))
-          throw new TesseraError('forbidden', { detail: `missing permission ${permission}` });
+        if (hasPermission(roles, permission)) return;
+        // 16.3.2: a failed authorization is an audit event (limited per IP like forged tokens).
+        await app.refusals.record({
+          kind: 'access_denied',
+          ip: request.ip,
+          userId: request.principal?.user.id ?? null,
+          sessionId: request.principal?.claims.sid ?? null,
+          detail: { permission, roles, route: request.routeOptions.url ?? null, method: request.method },
+        });
+        throw new TesseraError('forbidden', { detail: `missing permission ${permission}` });
       };
     });
 

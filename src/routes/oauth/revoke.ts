@@ -1,6 +1,7 @@
 // POST /oauth/revoke (RFC 7009). Revoking a refresh token, or a user's access token,
 // ends its whole session; a client_credentials access token is revoked on its own.
-// Unknown, expired or malformed tokens get 200 as the RFC says.
+// Unknown, expired or malformed tokens get 200 as the RFC says. A browser-mode logout (the
+// refresh cookie) also answers Clear-Site-Data.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { TesseraError } from '../../errors/errors.js';
@@ -59,7 +60,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       if (cookie) checkNotCrossSite(request, config);
       const token = request.body.token ?? cookie;
       if (!token) throw new TesseraError('invalid_request', { detail: 'token missing' });
-      if (cookie) clearRefreshCookie(reply);
+      if (cookie) {
+        clearRefreshCookie(reply);
+        // As the hosted logout does: the browser drops what it holds for us (a secure context honours it).
+        reply.header('clear-site-data', '"cookies"');
+      }
       await revokeToken(app, { token, hint: request.body.token_type_hint, requester, ip: request.ip });
       return reply.code(200).send({});
     },
