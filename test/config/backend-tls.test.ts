@@ -6,7 +6,6 @@
 // `tessera serve` refused for a plain REDIS_URL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -165,37 +164,6 @@ test('production refuses LOG_LEVEL=trace', () => {
   assert.equal(loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'trace' }).logLevel, 'trace');
 });
 
-/** A certificate for `san` only, signed by itself (it is its own CA), for a node-postgres TLS check. */
-function certificateFor(san: string): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-pg-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${san.replace(/^\w+:/, '')}`,
-      '-addext',
-      `subjectAltName=${san}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
-
 /**
  * A stand-in PostgreSQL on 127.0.0.1 that answers the SSLRequest with 'S', completes the
  * TLS handshake if the client accepts its certificate, and then hangs up: enough to see
@@ -253,7 +221,7 @@ test('the sslmode values production accepts make node-postgres verify the certif
   await pgConnect(`${base}?sslmode=verify-full&sslrootcert=${encodeURIComponent(right.cert)}`);
   assert.equal(server.handshakes, 1, 'verify-full with the right CA connects');
 
-  const wrong = certificateFor('DNS:db.other.test');
+  const wrong = selfSigned('DNS:db.other.test');
   const other = await tlsOnlyPostgres(t, wrong);
   const otherBase = `postgres://tessera@127.0.0.1:${other.port}/tessera?sslrootcert=${encodeURIComponent(wrong.cert)}`;
   // Without uselibpqcompat verify-ca is verify-full: the host name must match too.

@@ -1,10 +1,11 @@
-// A self-signed certificate for 127.0.0.1 and localhost, made by openssl for one test.
+// A self-signed certificate (by default for 127.0.0.1 and localhost), made by openssl for one test.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export function selfSigned(): { cert: string; key: string } {
+/** `san`: the subjectAltName list; the common name is its first name. */
+export function selfSigned(san = 'IP:127.0.0.1,DNS:localhost'): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-tls-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
@@ -25,9 +26,9 @@ export function selfSigned(): { cert: string; key: string } {
       '-days',
       '1',
       '-subj',
-      '/CN=localhost',
+      `/CN=${san.split(',')[0]!.replace(/^\w+:/, '')}`,
       '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      `subjectAltName=${san}`,
     ],
     { stdio: 'ignore' },
   );
