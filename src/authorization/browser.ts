@@ -7,6 +7,7 @@ import type { Queryable } from '../db/database.js';
 import {
   createBrowserSession,
   findLiveBrowserSession,
+  renewBrowserAuthentication,
   type BrowserSessionRow,
 } from '../db/repositories/browser-sessions.js';
 
@@ -61,6 +62,28 @@ export async function startBrowserSession(
   const token = newToken();
   const row = await createBrowserSession(db, { ...s, tokenHash: sha256(token) });
   reply.setCookie(SESSION_COOKIE, token, cookieOptions(s.ttlSeconds));
+  return row;
+}
+
+/**
+ * The session's own user authenticated again in this browser: a new token replaces the one
+ * this request presented, so the old cookie is no session from now on. Undefined when the
+ * presented token is no longer the session's (a parallel re-login won, or it just ended).
+ */
+export async function renewBrowserSession(
+  db: Queryable,
+  reply: FastifyReply,
+  s: { id: string; amr: string[]; ttlSeconds: number },
+): Promise<BrowserSessionRow | undefined> {
+  const presented = cookieOf(reply.request, SESSION_COOKIE);
+  if (!presented) return undefined;
+  const token = newToken();
+  const row = await renewBrowserAuthentication(db, {
+    ...s,
+    tokenHash: sha256(presented),
+    newTokenHash: sha256(token),
+  });
+  if (row) reply.setCookie(SESSION_COOKIE, token, cookieOptions(s.ttlSeconds));
   return row;
 }
 

@@ -4,11 +4,7 @@
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '../app.js';
 import type { Database } from '../db/database.js';
-import {
-  endBrowserSession,
-  renewBrowserAuthentication,
-  type BrowserSessionRow,
-} from '../db/repositories/browser-sessions.js';
+import { endBrowserSession, type BrowserSessionRow } from '../db/repositories/browser-sessions.js';
 import type { UserRow } from '../db/repositories/users.js';
 import type { PasswordHasher } from '../domain/passwords/password-hasher.js';
 import type { CredentialGuard } from '../defences/credential-guard.js';
@@ -16,7 +12,8 @@ import type { SecondFactors } from '../mfa/second-factors.js';
 import { requiresSecondFactor, type SecondFactorMethod } from '../domain/mfa/policy.js';
 import { recordSecurityEvent } from '../audit/audit-log.js';
 import { checkPassword, mfaRequired } from '../sessions/login.js';
-import { startBrowserSession } from './browser.js';
+import { TesseraError } from '../errors/errors.js';
+import { renewBrowserSession, startBrowserSession } from './browser.js';
 
 export interface PageLoginDeps {
   db: Database;
@@ -117,8 +114,9 @@ export interface PageSession {
 }
 
 /**
- * The browser session of a completed login, whatever its steps were: the same session
- * renewed for the user already here, another user's replaced; audited as login_success.
+ * The browser session of a completed login, whatever its steps were (password, second step,
+ * passkey, enrolment): the same session under a new token for the user already here,
+ * another user's replaced; audited as login_success.
  */
 export async function openPageSession(
   deps: Pick<PageLoginDeps, 'db' | 'config'>,
@@ -128,8 +126,17 @@ export async function openPageSession(
   const { db, config } = deps;
   let session: BrowserSessionRow | undefined;
   if (s.current && s.current.user_id === s.userId) {
-    // prompt=login or max_age for the user already here: the same session, a fresh auth_time.
-    session = await renewBrowserAuthentication(db, { id: s.current.id, amr: s.amr, ttlSeconds: config.sessionTtl });
+    // prompt=login, max_age or step-up for the user already here: the same row (its token
+    // sessions stay linked), a fresh auth_time and a new token; the old cookie is dead.
+    session = await renewBrowserSession(db, reply, { id: s.current.id, amr: s.amr, ttlSeconds: config.sessionTtl });
+    // The presented token changed under us: a parallel re-login won (its token is the only
+    // live one) or the session just ended. Opening a second session here would leave two
+    // live tokens, so this request is refused; a retry sees the browser's current cookie.
+    if (!session)
+      throw new TesseraError('temporarily_unavailable', {
+        headers: { 'Retry-After': '1' },
+        detail: 'browser session token changed during re-authentication',
+      });
   } else if (s.current) {
     // Another account signs in in this browser: the previous one is signed out first.
     await endBrowserSession(db, { id: s.current.id, reason: 'replaced' });

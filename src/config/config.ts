@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { contextWordsFor } from '../domain/passwords/context-words.js';
 
 const Seconds = (def: number, min = 1, max = 31_536_000) => Type.Integer({ minimum: min, maximum: max, default: def });
 
@@ -46,6 +47,8 @@ const EnvSchema = Type.Object({
   ),
   REGISTRATION: Type.Union([Type.Literal('open'), Type.Literal('closed')], { default: 'open' }),
   PASSWORD_MIN_LENGTH: Type.Integer({ minimum: 8, maximum: 128, default: 12 }),
+  // Extra words refused in passwords, comma-separated, beside the built-in ones (context-words.ts).
+  PASSWORD_CONTEXT_WORDS: Type.Optional(Type.String({ maxLength: 2048 })),
   // A k-anonymity range API in the Have I Been Pwned format; unset: only the local list.
   BREACHED_PASSWORDS_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
   BREACHED_PASSWORDS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 30_000, default: 2000 }),
@@ -174,6 +177,8 @@ export interface Config {
   registration: Env['REGISTRATION'];
   password: {
     minLength: number;
+    /** Words tied to this service, refused as most of a password: the defaults, BRAND_NAME, the ISSUER host, PASSWORD_CONTEXT_WORDS. */
+    contextWords: string[];
     /** HIBP-style range API (BREACHED_PASSWORDS_URL) and how long a lookup may take before the password is accepted. */
     breachedUrl: string | undefined;
     breachedTimeoutMs: number;
@@ -372,6 +377,7 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
     registration: env.REGISTRATION,
     password: {
       minLength: env.PASSWORD_MIN_LENGTH,
+      contextWords: contextWordsFor({ brandName: env.BRAND_NAME, issuer, extra: env.PASSWORD_CONTEXT_WORDS }),
       breachedUrl: webhookUrl(env.BREACHED_PASSWORDS_URL, 'BREACHED_PASSWORDS_URL'),
       breachedTimeoutMs: env.BREACHED_PASSWORDS_TIMEOUT_MS,
     },

@@ -1,6 +1,7 @@
 // The one check of a password someone chooses (registration, change, reset, admin creation):
-// the local policy first (length, the common list, the address), then the breached-password
-// range lookup when one is configured; the caller hashes only after both.
+// the local policy first (length, the common list, the address, the service's own words),
+// then the breached-password range lookup when one is configured; the caller hashes only
+// after both.
 import type { Config } from '../config/config.js';
 import type { BreachedPasswords } from '../domain/passwords/breached.js';
 import { checkPassword } from '../domain/passwords/password-policy.js';
@@ -11,6 +12,7 @@ const POLICY_TEXT: Record<string, string> = {
   too_long: 'The password is too long',
   common: 'The password is too common',
   contains_email: 'The password must not be the email address',
+  context: 'The password is built from words tied to this service',
   breached: 'The password has appeared in a data breach: choose another',
 };
 
@@ -26,7 +28,8 @@ export interface NewPasswordDeps {
  */
 export async function checkNewPassword(deps: NewPasswordDeps, password: string, email: string): Promise<void> {
   // Local and free first: a password the policy refuses is never looked up.
-  const problem = checkPassword(password, { minLength: deps.config.password.minLength, email });
+  const { minLength, contextWords } = deps.config.password;
+  const problem = checkPassword(password, { minLength, email, contextWords });
   if (problem) throw new TesseraError('weak_password', { description: POLICY_TEXT[problem]! });
   if ((await deps.breachedPasswords?.check(password)) === 'breached') {
     throw new TesseraError('weak_password', { description: POLICY_TEXT.breached!, detail: 'breached password' });

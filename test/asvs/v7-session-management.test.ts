@@ -1,6 +1,6 @@
 // ASVS V7 (session management): a sign-in on the hosted page by another account replaces the
 // browser session the browser had; the replaced one opens nothing any more. (A re-login of
-// the same account keeps its session token and renews auth_time: see docs/asvs.md, 7.2.4.)
+// the same account gets a new token too: test/authorization/reauth-token.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/config.js';

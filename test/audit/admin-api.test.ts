@@ -208,7 +208,10 @@ test('METRICS_PORT serves GET /metrics there, without auth, and not on the main 
   assert.equal(other.headers.get('content-type'), 'application/json; charset=utf-8');
   // The metrics listener answers with the same security headers as the app.
   for (const res of [answer, other]) {
-    assert.equal(res.headers.get('content-security-policy'), "default-src 'none';base-uri 'none';frame-ancestors 'none'");
+    assert.equal(
+      res.headers.get('content-security-policy'),
+      "default-src 'none';base-uri 'none';frame-ancestors 'none'",
+    );
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
   }

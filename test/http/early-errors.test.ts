@@ -171,7 +171,10 @@ test('headers over 16 KiB: 431 in the contract shape, the 404 security headers, 
   const port = await listen(app);
   const reference = await notFound(plain(port));
   // Not vacuous: the 404 carries the set, and it is the module's set, so the two cannot drift.
-  assert.equal(reference.headers['content-security-policy'], "default-src 'none';base-uri 'none';frame-ancestors 'none'");
+  assert.equal(
+    reference.headers['content-security-policy'],
+    "default-src 'none';base-uri 'none';frame-ancestors 'none'",
+  );
   assert.equal(reference.headers['x-frame-options'], 'SAMEORIGIN');
   assert.equal(reference.headers['strict-transport-security'], undefined);
   assert.deepEqual(securityOf(reference), securityHeaders(false));

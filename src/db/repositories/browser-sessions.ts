@@ -78,18 +78,23 @@ export async function pruneBrowserSessions(db: Queryable): Promise<number> {
   return rows.length;
 }
 
-/** A fresh password in the same browser for the same user: the session's auth_time moves on. */
+/**
+ * A new authentication of the session's user in the same browser (prompt=login, max_age,
+ * step-up): a new token's hash in place of the presented one (ASVS 7.2.4), and auth_time
+ * moves on. One statement keyed on the presented hash: of two parallel re-logins with the
+ * same cookie one wins and the other gets nothing, so never two live tokens for one row.
+ */
 export async function renewBrowserAuthentication(
   db: Queryable,
-  p: { id: string; amr: string[]; ttlSeconds: number },
+  p: { id: string; tokenHash: string; newTokenHash: string; amr: string[]; ttlSeconds: number },
 ): Promise<BrowserSessionRow | undefined> {
-  if (!isUuid(p.id)) return undefined;
+  if (!isUuid(p.id) || !TOKEN_HASH.test(p.tokenHash) || !TOKEN_HASH.test(p.newTokenHash)) return undefined;
   const rows = await db.query<BrowserSessionRow>(
-    `UPDATE browser_sessions SET auth_time = date_trunc('second', now()), amr = $2::text[], last_seen_at = now(),
-            expires_at = now() + make_interval(secs => $3)
-      WHERE id = $1 AND ended_at IS NULL
+    `UPDATE browser_sessions SET token_hash = $3, auth_time = date_trunc('second', now()), amr = $4::text[],
+            last_seen_at = now(), expires_at = now() + make_interval(secs => $5)
+      WHERE id = $1 AND token_hash = $2 AND ended_at IS NULL AND expires_at > now()
       RETURNING id, user_id, auth_time, amr, created_at, expires_at`,
-    [p.id, p.amr, p.ttlSeconds],
+    [p.id, p.tokenHash, p.newTokenHash, p.amr, p.ttlSeconds],
   );
   return rows[0];
 }

@@ -1,6 +1,7 @@
 // Password rules after NIST SP 800-63B: length, not composition. NFKC-normalized so
 // the same password typed on another keyboard still matches; never truncated.
 import { dictionary } from '@zxcvbn-ts/language-common';
+import { builtFromContextWords } from './context-words.js';
 
 /** Longest password accepted, in UTF-8 bytes, checked before any hashing. */
 export const MAX_PASSWORD_BYTES = 1024;
@@ -9,7 +10,7 @@ export const MAX_PASSWORD_CHARS = 256;
 
 const COMMON = new Set<string>(dictionary['passwords-common'].map((p) => p.toLowerCase()));
 
-export type PasswordProblem = 'too_short' | 'too_long' | 'common' | 'contains_email';
+export type PasswordProblem = 'too_short' | 'too_long' | 'common' | 'contains_email' | 'context';
 
 export function normalizePassword(password: string): string {
   return password.normalize('NFKC');
@@ -22,7 +23,7 @@ export function withinHashLimit(password: string): boolean {
 
 export function checkPassword(
   password: string,
-  options: { minLength: number; email?: string },
+  options: { minLength: number; email?: string; contextWords?: readonly string[] },
 ): PasswordProblem | undefined {
   if (!withinHashLimit(password)) return 'too_long';
   const normalized = normalizePassword(password);
@@ -35,6 +36,8 @@ export function checkPassword(
     const local = email.split('@')[0] ?? '';
     if (lower === email || (local.length >= 4 && lower === local)) return 'contains_email';
   }
+  // The service's own words (config.password.contextWords, see context-words.ts).
+  if (options.contextWords && builtFromContextWords(normalized, options.contextWords)) return 'context';
   return undefined;
 }
 
