@@ -35,6 +35,23 @@ function fastifyTrustProxy(
   return (_address, hop) => hop < value;
 }
 
+/**
+ * Node's default list still takes suites without forward secrecy or with CBC (AES128-SHA) from
+ * a TLS 1.2 client. Allowed: the TLS 1.3 suites, and for TLS 1.2 ECDHE with an AEAD only
+ * (ASVS 12.1.2), strongest first; deploy/nginx.conf offers the same list.
+ */
+const TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
 function readTlsFile(path: string, variable: string): Buffer {
   try {
     return readFileSync(path);
@@ -61,13 +78,16 @@ function serverOptions(config: Config, options: Pick<ServerOptions, 'logger'> = 
   const httpsIssuer = config.issuer.startsWith('https:');
   const timeouts = nodeTimeouts(config);
   return {
-    // TLS_CERT_FILE/TLS_KEY_FILE: serve HTTPS directly, TLS 1.2 or newer only.
+    // TLS_CERT_FILE/TLS_KEY_FILE: serve HTTPS directly, TLS 1.2 or newer, forward-secret AEAD suites only.
     ...(config.tls
       ? {
           https: {
             cert: readTlsFile(config.tls.certFile, 'TLS_CERT_FILE'),
             key: readTlsFile(config.tls.keyFile, 'TLS_KEY_FILE'),
             minVersion: 'TLSv1.2' as const,
+            ciphers: TLS_CIPHERS,
+            honorCipherOrder: true,
+            ecdhCurve: 'X25519:P-256:P-384',
             ...timeouts,
           },
         }

@@ -641,3 +641,16 @@ test('no secret value in any deployment file; secret settings come from .env, a 
     assert.equal(ignored.status, 0, `deploy/secrets/${name} is ignored by git`);
   }
 });
+
+test('nginx: TLS 1.2 and 1.3 only, TLS 1.2 with forward-secret AEAD suites only, in the server order', () => {
+  assert.deepEqual(directives(nginx, 'ssl_protocols'), ['TLSv1.2 TLSv1.3']);
+  assert.deepEqual(directives(nginx, 'ssl_prefer_server_ciphers'), ['on']);
+  const ciphers = directives(nginx, 'ssl_ciphers');
+  assert.equal(ciphers.length, 1, 'one explicit cipher list, not OpenSSL default');
+  const suites = ciphers[0]!.split(':');
+  assert.ok(suites.length >= 2);
+  // No keyword (DEFAULT, HIGH, !aNULL ...) that could let a CBC or static-RSA suite back in.
+  for (const suite of suites) {
+    assert.match(suite, /^ECDHE-(ECDSA|RSA)-(AES(128-GCM-SHA256|256-GCM-SHA384)|CHACHA20-POLY1305)$/, suite);
+  }
+});

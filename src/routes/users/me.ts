@@ -39,6 +39,7 @@ const user = { policy: { user: true as const } };
 const bearer = [{ bearer: [] }];
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const stepUpRecent = app.requireStepUp('recent');
   app.get(
     '/me',
     {
@@ -214,6 +215,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'endOwnSession',
         summary: 'End one of own sessions',
+        description:
+          'Ending another session needs a login within STEP_UP_MAX_AGE (else 401 insufficient_user_authentication); ' +
+          'ending the current one (signing out) does not.',
         tags: ['users'],
         security: bearer,
         params: Type.Object({ id: Text({ maxLength: 64 }) }, { additionalProperties: false }),
@@ -221,7 +225,10 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { user: me } = request.principal!;
+      const { user: me, claims } = request.principal!;
+      // ASVS 7.5.2: a stolen, older token cannot sign the owner out elsewhere; signing out here can.
+      // Checked before the lookup, so a refused token learns nothing about the id.
+      if (request.params.id !== claims.sid) await stepUpRecent(request, reply);
       // Someone else's session and no session look the same: 404.
       if (!(await endOwnSession(app.db, { userId: me.id, sessionId: request.params.id, ip: request.ip })))
         throw new TesseraError('not_found');

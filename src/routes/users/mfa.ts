@@ -1,6 +1,8 @@
 // Self-service second factors: TOTP enrolment and confirmation, passkey registration,
 // recovery codes, the list, and removal (which needs a recent login with a second factor).
-// These routes work before enrolment, so an account the policy covers can enrol.
+// These routes work before enrolment, so an account the policy covers can enrol. Adding a
+// factor needs a login within STEP_UP_MAX_AGE (ASVS 7.5.1): a stolen access token that is
+// older cannot add the thief's factor (the enrolment forced right after a login is recent).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import type { FastifyRequest } from 'fastify';
@@ -10,7 +12,11 @@ import { emptyBodyAsObject, noStore } from '../../lib/http.js';
 import { requiresSecondFactor } from '../../domain/mfa/policy.js';
 
 const enrol = { policy: { user: true as const, beforeEnrolment: true as const } };
-const limited = { ...enrol, rateLimit: { max: 20, timeWindow: ONE_MINUTE } };
+const addFactor = {
+  policy: { ...enrol.policy, stepUp: 'recent' as const },
+  rateLimit: { max: 20, timeWindow: ONE_MINUTE },
+};
+const recentLogin = 'Needs a login within STEP_UP_MAX_AGE (else 401 insufficient_user_authentication).';
 const bearer = [{ bearer: [] }];
 const RecoveryCodes = Type.Array(Type.String({ pattern: '^[a-z2-9]{5}-[a-z2-9]{5}$' }), { minItems: 10, maxItems: 10 });
 const Enrolled = Type.Object(
@@ -67,14 +73,15 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     '/me/mfa/totp',
     {
       bodyLimit: 1024,
-      config: limited,
+      config: addFactor,
       // `curl -X POST` sends no body: a start with the default label.
       preValidation: emptyBodyAsObject,
       schema: {
         operationId: 'startTotp',
         summary: 'Start TOTP enrolment: a new secret, shown this once as text, otpauth:// URI and QR code (SVG)',
         description:
-          'The secret counts only after POST /users/me/mfa/totp/confirm with a first code, within 15 minutes.',
+          'The secret counts only after POST /users/me/mfa/totp/confirm with a first code, within 15 minutes. ' +
+          recentLogin,
         tags: ['mfa'],
         security: bearer,
         body: Type.Optional(Type.Object({ label: Type.Optional(FactorLabel) }, { additionalProperties: false })),
@@ -98,12 +105,13 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     '/me/mfa/totp/confirm',
     {
       bodyLimit: 1024,
-      config: limited,
+      config: addFactor,
       schema: {
         operationId: 'confirmTotp',
         summary: 'Confirm TOTP enrolment with a first code; the first factor also brings ten recovery codes',
         description:
-          'An account the policy covers, enrolling its first factor, gets tokens with its roles from its next refresh.',
+          'An account the policy covers, enrolling its first factor, gets tokens with its roles from its next refresh. ' +
+          recentLogin,
         tags: ['mfa'],
         security: bearer,
         body: Type.Object({ code: Type.String({ pattern: '^[0-9]{6}$' }) }, { additionalProperties: false }),
@@ -120,10 +128,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     '/me/mfa/webauthn/register/options',
     {
       bodyLimit: 1024,
-      config: limited,
+      config: addFactor,
       schema: {
         operationId: 'passkeyRegistrationOptions',
         summary: 'Options for navigator.credentials.create(): a single-use challenge, valid 5 minutes',
+        description: recentLogin,
         tags: ['mfa'],
         security: bearer,
         response: {
@@ -142,10 +151,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     '/me/mfa/webauthn/register/verify',
     {
       bodyLimit: 32_768,
-      config: limited,
+      config: addFactor,
       schema: {
         operationId: 'passkeyRegistrationVerify',
         summary: 'Register a passkey: the response of navigator.credentials.create(), as PublicKeyCredential.toJSON()',
+        description: recentLogin,
         tags: ['mfa'],
         security: bearer,
         body: Type.Object(
