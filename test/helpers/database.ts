@@ -1,9 +1,11 @@
 // Each test file (one process) gets its own database: on PostgreSQL a clone of a
-// migrated template, otherwise an embedded PGlite directory of its own.
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+// migrated template, otherwise an embedded PGlite directory of its own, copied from a
+// migrated template directory (a fresh PGlite directory costs an initdb of seconds).
+import { createHash, randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Database } from '../../src/db/database.js';
 
@@ -18,7 +20,7 @@ export function testDatabaseEnv(): Promise<Record<string, string>> {
 
 async function create(): Promise<Record<string, string>> {
   const url = process.env.TEST_DATABASE_URL;
-  if (!url) return { DATA_DIR: mkdtempSync(join(tmpdir(), 'tessera-test-')) };
+  if (!url) return { DATA_DIR: await embeddedCopy() };
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   try {
@@ -62,4 +64,32 @@ export function withDatabase(url: string, name: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${name}`;
   return parsed.toString();
+}
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+/**
+ * A new PGlite directory holding the migrated schema: a copy of a template made once per
+ * version of the migrations (their contents hashed, so an edited migration makes a new
+ * one). Test files starting together may each build it; the first rename wins.
+ */
+async function embeddedCopy(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of readdirSync(MIGRATIONS_DIR).sort())
+    hash.update(file).update(readFileSync(join(MIGRATIONS_DIR, file)));
+  const template = join(tmpdir(), `tessera-pglite-template-${hash.digest('hex').slice(0, 16)}`);
+  if (!existsSync(join(template, 'PG_VERSION'))) {
+    const building = mkdtempSync(join(tmpdir(), 'tessera-pglite-building-'));
+    const db = await Database.connect({ kind: 'pglite', dataDir: building });
+    await db.migrate();
+    await db.close();
+    try {
+      renameSync(building, template);
+    } catch {
+      rmSync(building, { recursive: true, force: true }); // another file's template won
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-test-'));
+  cpSync(template, dir, { recursive: true });
+  return dir;
 }
