@@ -1,5 +1,5 @@
 // Browser mode: the refresh token lives in an HttpOnly, Secure, SameSite=Strict cookie
-// scoped to /oauth, never in a body a script could read. Requests that use the cookie
+// with the __Host- prefix, never in a body a script could read. Requests that use the cookie
 // must prove they are not cross-site: a custom header (which a cross-origin page can
 // only send after a CORS preflight our allow-list answers) and an allowed Origin.
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -8,9 +8,13 @@ import { TesseraError } from '../errors/errors.js';
 import { CSRF_HEADER } from '../plugins/external/cors.js';
 import type { IssuedTokenPair, TokenResponseBody } from '../grants/token-pair.js';
 
-/** `__Host-` would force Path=/; `__Secure-` keeps the cookie to the token path. */
-export const REFRESH_COOKIE = '__Secure-tessera-refresh';
-const COOKIE_PATH = '/oauth';
+/**
+ * `__Host-`: only this host can set it (no Domain attribute, Secure, Path=/), so a sibling
+ * subdomain cannot plant or shadow it (cookie tossing). Only the token and revocation
+ * endpoints read it; everything else ignores it, and logs redact the Cookie header.
+ */
+export const REFRESH_COOKIE = '__Host-tessera-refresh';
+const COOKIE_PATH = '/';
 
 function setRefreshCookie(reply: FastifyReply, token: string, expiresAt: number): void {
   const maxAge = Math.max(0, expiresAt - Math.floor(Date.now() / 1000));

@@ -87,7 +87,7 @@ const currentJti = async (built: Built, token: string) => {
   return row!;
 };
 
-test('browser mode: the refresh token is an HttpOnly, Secure, SameSite=Strict cookie on /oauth, never in the body', async (t) => {
+test('browser mode: the refresh token is a __Host-, HttpOnly, Secure, SameSite=Strict cookie, never in the body', async (t) => {
   const built = await build(t, { CORS_ORIGINS: APP_ORIGIN });
   const { login, cookie } = await cookieLogin(built);
   assert.equal(login.json().refresh_token, undefined);
@@ -95,7 +95,9 @@ test('browser mode: the refresh token is an HttpOnly, Secure, SameSite=Strict co
   assert.equal(cookie.httpOnly, true);
   assert.equal(cookie.secure, true);
   assert.equal(cookie.sameSite, 'Strict');
-  assert.equal(cookie.path, '/oauth');
+  assert.equal(cookie.path, '/', '__Host- cookies have Path=/');
+  assert.equal(cookie.name, '__Host-tessera-refresh');
+  assert.equal(cookie.domain, undefined, 'no Domain: this host only');
   assert.ok(Number(cookie.maxAge) > 0);
 
   const ok = await built.app.inject({
