@@ -3,7 +3,7 @@
 import { ROLE_PERMISSIONS } from '../roles/permissions.js';
 
 /** Words shorter than this are ignored: too many ordinary passwords contain them. */
-export const CONTEXT_WORD_MIN = 4;
+const CONTEXT_WORD_MIN = 4;
 /** A password holding a context word must keep at least this many other letters. */
 export const CONTEXT_REST_MIN = 6;
 
