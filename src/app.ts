@@ -44,6 +44,7 @@ import oauthRoutes from './routes/oauth/index.js';
 import usersRoutes from './routes/users/index.js';
 import meRoutes from './routes/users/me.js';
 import mfaRoutes from './routes/users/mfa.js';
+import consentRoutes from './routes/users/consents.js';
 import userinfoRoutes from './routes/userinfo/index.js';
 import healthRoutes from './routes/health/index.js';
 import adminKeyRoutes from './routes/admin/keys.js';
@@ -134,6 +135,7 @@ export default async function tesseraApp(app: FastifyInstance, options: AppOptio
   await app.register(usersRoutes, { prefix: '/users' });
   await app.register(meRoutes, { prefix: '/users' });
   await app.register(mfaRoutes, { prefix: '/users' });
+  await app.register(consentRoutes, { prefix: '/users' });
   await app.register(userinfoRoutes, { prefix: '/userinfo' });
   await app.register(healthRoutes);
   await app.register(adminKeyRoutes, { prefix: '/admin' });

@@ -21,6 +21,10 @@ export const EVENT_TYPES = {
   captcha_failed: { outcome: 'failure', what: 'a captcha answer was wrong or could not be verified' },
   consent_granted: { outcome: 'success', what: 'a user allowed a third-party client the scopes it asked for' },
   consent_denied: { outcome: 'failure', what: 'a user refused a third-party client at the consent page' },
+  consent_withdrawn: {
+    outcome: 'success',
+    what: "a user withdrew a client's consent (DELETE /users/me/consents/{client_id}): its sessions of that client ended",
+  },
   code_redeemed: { outcome: 'success', what: 'an authorization code was exchanged for tokens (a new session)' },
   code_reuse: {
     outcome: 'failure',

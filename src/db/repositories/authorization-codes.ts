@@ -110,6 +110,15 @@ export async function expireClientCodes(db: Queryable, clientId: string): Promis
   );
 }
 
+/** A withdrawn consent: the user's unredeemed codes for that client expire now. */
+export async function expireUserClientCodes(db: Queryable, userId: string, clientId: string): Promise<void> {
+  await db.query(
+    `UPDATE authorization_codes SET expires_at = least(expires_at, now())
+      WHERE user_id = $1 AND client_id = $2 AND redeemed_at IS NULL`,
+    [userId, clientId],
+  );
+}
+
 /** Codes live a minute; their rows a day, so a late second use is still recognised and answered. */
 export async function pruneAuthorizationCodes(db: Queryable): Promise<number> {
   const rows = await db.query(

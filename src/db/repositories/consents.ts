@@ -20,3 +20,31 @@ export async function grantConsent(db: Queryable, userId: string, clientId: stri
     [userId, clientId, scopes],
   );
 }
+
+export interface ConsentView {
+  client_id: string;
+  client_name: string;
+  scopes: string[];
+  granted_at: Date;
+}
+
+/** The user's consents, newest first; a consent to a deleted client went with it (ON DELETE CASCADE). */
+export async function listConsents(db: Queryable, userId: string): Promise<ConsentView[]> {
+  if (!isUuid(userId)) return [];
+  return db.query<ConsentView>(
+    `SELECT c.client_id, cl.name AS client_name, c.scopes, c.granted_at
+       FROM consents c JOIN clients cl ON cl.id = c.client_id
+      WHERE c.user_id = $1 ORDER BY c.granted_at DESC, c.client_id LIMIT 500`,
+    [userId],
+  );
+}
+
+/** Deletes the user's consent to the client; the scopes it gave, or undefined when there was none. */
+export async function deleteConsent(db: Queryable, userId: string, clientId: string): Promise<string[] | undefined> {
+  if (!isUuid(userId)) return undefined;
+  const rows = await db.query<{ scopes: string[] }>(
+    'DELETE FROM consents WHERE user_id = $1 AND client_id = $2 RETURNING scopes',
+    [userId, clientId],
+  );
+  return rows[0]?.scopes;
+}
