@@ -11,6 +11,7 @@ import { AccountLifecycle1765065600000 } from './1765065600000-account-lifecycle
 import { AlertOutbox1765152000000 } from './1765152000000-alert-outbox.js';
 import { SecondFactors1765238400000 } from './1765238400000-second-factors.js';
 import { RuntimeRole1765324800000 } from './1765324800000-runtime-role.js';
+import { AuditExport1765411200000 } from './1765411200000-audit-export.js';
 
 export const migrations = [
   InitialSchema1764356400000,
@@ -24,4 +25,5 @@ export const migrations = [
   AlertOutbox1765152000000,
   SecondFactors1765238400000,
   RuntimeRole1765324800000,
+  AuditExport1765411200000,
 ];

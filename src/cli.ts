@@ -776,7 +776,9 @@ async function auditPrune(args: string[]): Promise<void> {
   if (retention === 0) throw new Error('AUDIT_RETENTION_DAYS is 0 (keep forever): nothing to prune; pass --days N');
   await withCore(async (core) => {
     const key = await loadAuditKey(core.db, core.box, config.issuer);
-    const result = await pruneAuditLog(core.db, key, retention);
+    const result = await pruneAuditLog(core.db, key, retention, {
+      keepUnexported: config.audit.exportUrl !== undefined,
+    });
     process.stdout.write(
       `${JSON.stringify({ deleted: result.deleted, pruned_size: result.prunedSize, retention_days: retention })}\n`,
     );

@@ -11,6 +11,7 @@ import {
   checkpointAtOrAfter,
   latestPrune,
   listCheckpointsFrom,
+  readExportedSize,
   readTree,
   waitSealLock,
 } from '../db/repositories/audit-tree.js';
@@ -166,6 +167,11 @@ export interface PruneResult {
   prunedSize: number | null;
 }
 
+export interface PruneOptions {
+  /** AUDIT_EXPORT_URL is set: events not exported yet are kept, however old (pruning stops at exported_size). */
+  keepUnexported?: boolean;
+}
+
 /**
  * Deletes the sealed events older than the retention, oldest leaves first, keeping what
  * the tree needs to go on (the frontier at the prune point) in a prune record signed by
@@ -174,12 +180,17 @@ export interface PruneResult {
  * checkpoint, and refuses a log that no longer matches its checkpoints (a prune must not
  * launder tampering).
  */
-export async function pruneAuditLog(db: Database, key: AuditKey, retentionDays: number): Promise<PruneResult> {
+export async function pruneAuditLog(
+  db: Database,
+  key: AuditKey,
+  retentionDays: number,
+  options: PruneOptions = {},
+): Promise<PruneResult> {
   if (retentionDays <= 0) return { deleted: 0, prunedSize: null };
   const total: PruneResult = { deleted: 0, prunedSize: null };
   // A long backlog goes in bounded transactions, each under its own signed record.
   for (;;) {
-    const step = await pruneStep(db, key, retentionDays);
+    const step = await pruneStep(db, key, retentionDays, options);
     if (step.prunedSize === null) return total;
     total.deleted += step.deleted;
     total.prunedSize = step.prunedSize;
@@ -189,7 +200,7 @@ export async function pruneAuditLog(db: Database, key: AuditKey, retentionDays: 
 /** Leaves removed per prune transaction at most. */
 const PRUNE_STEP = 50_000;
 
-function pruneStep(db: Database, key: AuditKey, retentionDays: number): Promise<PruneResult> {
+function pruneStep(db: Database, key: AuditKey, retentionDays: number, options: PruneOptions): Promise<PruneResult> {
   return db.transaction(async (tx) => {
     await waitSealLock(tx); // no sealing while the tree's start moves
     const tree = await readTree(tx, true);
@@ -200,6 +211,7 @@ function pruneStep(db: Database, key: AuditKey, retentionDays: number): Promise<
     const pruneAt = Math.min(
       await firstLeafSince(tx, tree.prunedSize, new Date(cutoff), tree.size),
       tree.prunedSize + PRUNE_STEP,
+      options.keepUnexported ? await readExportedSize(tx) : tree.size,
     );
     if (pruneAt <= tree.prunedSize) return { deleted: 0, prunedSize: null };
 
@@ -260,7 +272,12 @@ function pruneStep(db: Database, key: AuditKey, retentionDays: number): Promise<
 }
 
 /** Audit retention: the log (keeping its tree checkable) and the alerts that summarize it. */
-export async function applyAuditRetention(db: Database, key: AuditKey, retentionDays: number): Promise<void> {
-  await pruneAuditLog(db, key, retentionDays);
+export async function applyAuditRetention(
+  db: Database,
+  key: AuditKey,
+  retentionDays: number,
+  options: PruneOptions = {},
+): Promise<void> {
+  await pruneAuditLog(db, key, retentionDays, options);
   await pruneAlerts(db, retentionDays);
 }

@@ -101,6 +101,7 @@ const EnvSchema = Type.Object({
   AUDIT_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 36_500, default: 365 }),
   AUDIT_SEAL_INTERVAL_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 500 }),
   AUDIT_CHECKPOINT_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
+  AUDIT_EXPORT_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
   ALERT_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 2048 })),
   ALERT_WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000 }),
   ALERT_WEBHOOK_RETRIES: Type.Integer({ minimum: 0, maximum: 20, default: 8 }),
@@ -226,6 +227,8 @@ export interface Config {
     refusalsPerIp: number;
     /** Where each new signed checkpoint is POSTed; may carry a secret path, never logged. */
     checkpointUrl: string | undefined;
+    /** Where sealed events are POSTed in leaf order, in batches; may carry a secret path, never logged. */
+    exportUrl: string | undefined;
   };
   alerts: {
     webhookUrl: string | undefined;
@@ -429,6 +432,7 @@ function toConfig(env: Env, masterKeyFileExplicit: boolean): Config {
       sealIntervalMs: env.AUDIT_SEAL_INTERVAL_MS,
       refusalsPerIp: env.AUDIT_REFUSALS_PER_IP,
       checkpointUrl: webhookUrl(env.AUDIT_CHECKPOINT_URL, 'AUDIT_CHECKPOINT_URL'),
+      exportUrl: webhookUrl(env.AUDIT_EXPORT_URL, 'AUDIT_EXPORT_URL'),
     },
     alerts: {
       webhookUrl: webhookUrl(env.ALERT_WEBHOOK_URL),
@@ -610,7 +614,7 @@ function webhookSecret(value: string | undefined): Buffer | undefined {
   return key;
 }
 
-/** ALERT_WEBHOOK_URL, AUDIT_CHECKPOINT_URL: absolute http(s) URLs (they may carry a secret path; never logged). */
+/** ALERT_WEBHOOK_URL, AUDIT_CHECKPOINT_URL, AUDIT_EXPORT_URL: absolute http(s) URLs (they may carry a secret path; never logged). */
 function webhookUrl(value: string | undefined, name = 'ALERT_WEBHOOK_URL'): string | undefined {
   if (value === undefined) return undefined;
   try {
@@ -750,6 +754,7 @@ function checkBackendTls(config: Config): void {
     ['CAPTCHA_VERIFY_URL', config.captcha.verifyUrl],
     ['ALERT_WEBHOOK_URL', config.alerts.webhookUrl],
     ['AUDIT_CHECKPOINT_URL', config.audit.checkpointUrl],
+    ['AUDIT_EXPORT_URL', config.audit.exportUrl],
     ['BREACHED_PASSWORDS_URL', config.password.breachedUrl],
   ];
   for (const [variable, value] of httpsUrls) {

@@ -325,3 +325,70 @@ export async function insertPruneAndDelete(
   );
   return Number(deleted);
 }
+
+// --- the export (AUDIT_EXPORT_URL) ---------------------------------------------------
+
+export interface ExportClaim {
+  /** The first leaf not exported yet (never below the pruned start). */
+  fromLeaf: number;
+  /** The tree size the checkpoint below covers. */
+  treeSize: number;
+  /** The newest signed checkpoint, covering every leaf below treeSize. */
+  note: string;
+  attempts: number;
+}
+
+/**
+ * Claims the next export batch when sealed events are not exported yet and an attempt is
+ * due: the claim holds it for `leaseSeconds` (longer than a delivery may take), so with
+ * several instances one of them sends it, and a crash leaves it due again after the lease.
+ */
+export async function claimExport(db: Queryable, leaseSeconds: number): Promise<ExportClaim | undefined> {
+  const [row] = await db.query<{
+    exported_size: string | number;
+    pruned_size: string | number;
+    size: string | number;
+    checkpoint: string;
+    export_attempts: number;
+  }>(
+    `UPDATE audit_tree
+        SET export_attempts = export_attempts + 1, next_export_at = now() + make_interval(secs => $1::float8)
+      WHERE checkpoint IS NOT NULL AND greatest(exported_size, pruned_size) < size AND next_export_at <= now()
+      RETURNING exported_size, pruned_size, size, checkpoint, export_attempts`,
+    [leaseSeconds],
+  );
+  return (
+    row && {
+      fromLeaf: Math.max(Number(row.exported_size), Number(row.pruned_size)),
+      treeSize: Number(row.size),
+      note: row.checkpoint,
+      attempts: Number(row.export_attempts),
+    }
+  );
+}
+
+/** A refused or failed export batch: the next attempt after the backoff (1 s doubling, capped). */
+export async function deferExport(
+  db: Queryable,
+  p: { firstBackoffSeconds: number; maxBackoffSeconds: number },
+): Promise<void> {
+  await db.query(
+    `UPDATE audit_tree
+        SET next_export_at = now() + make_interval(secs => least($1::float8 * power(2, greatest(export_attempts - 1, 0)), $2::float8))`,
+    [p.firstBackoffSeconds, p.maxBackoffSeconds],
+  );
+}
+
+/** A delivered batch: everything below `exportedSize` is out; the next batch is due at once. */
+export async function markExported(db: Queryable, exportedSize: number): Promise<void> {
+  await db.query(
+    `UPDATE audit_tree SET exported_size = greatest(exported_size, $1), export_attempts = 0, next_export_at = now()`,
+    [exportedSize],
+  );
+}
+
+/** How far the export got (0 when it never ran). */
+export async function readExportedSize(db: Queryable): Promise<number> {
+  const [row] = await db.query<{ exported_size: string | number }>('SELECT exported_size FROM audit_tree');
+  return Number(row?.exported_size ?? 0);
+}

@@ -1,20 +1,23 @@
 // The audit log's background work: app.auditSealer seals committed events into the
 // audit tree and signs checkpoints (every AUDIT_SEAL_INTERVAL_MS, pushing the newest to
-// AUDIT_CHECKPOINT_URL), and app.alerts evaluates the alert rules over sealed events,
-// with the worker that delivers what they raise to the webhook (signed with
-// ALERT_WEBHOOK_SECRET when set). The audit key is opened here from the
-// sealing box (an option, never decorated) and handed to the sealer and to retention
-// (app.auditKey is for those two only). Both stop on close.
+// AUDIT_CHECKPOINT_URL), app.auditExporter sends the sealed events to AUDIT_EXPORT_URL,
+// and app.alerts evaluates the alert rules over sealed events, with the worker that
+// delivers what they raise to the webhook (signed with ALERT_WEBHOOK_SECRET when set).
+// The audit key is opened here from the sealing box (an option, never decorated) and
+// handed to the sealer, the exporter and retention (app.auditKey is for the sealer and
+// retention only). All of them stop on close.
 import fp from 'fastify-plugin';
 import type { SecretBox } from '../../crypto/secret-box.js';
 import { AlertEngine } from '../../audit/alert-engine.js';
 import { loadAuditKey, type AuditKey } from '../../audit/audit-key.js';
 import { AuditSealer } from '../../audit/sealer.js';
+import { AuditExporter, MAX_EXPORT_BATCH } from '../../audit/export.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     alerts: AlertEngine;
     auditSealer: AuditSealer;
+    auditExporter: AuditExporter;
     auditKey: AuditKey;
   }
 }
@@ -22,6 +25,7 @@ declare module 'fastify' {
 /** Events per sealing transaction. */
 const SEAL_BATCH = 2000;
 const CHECKPOINT_PUSH_TIMEOUT_MS = 5000;
+const EXPORT_TIMEOUT_MS = 10_000;
 
 export default fp<{ box: SecretBox }>(
   async (app, { box }) => {
@@ -35,6 +39,17 @@ export default fp<{ box: SecretBox }>(
         batchSize: SEAL_BATCH,
         checkpointUrl: audit.checkpointUrl,
         pushTimeoutMs: CHECKPOINT_PUSH_TIMEOUT_MS,
+      },
+      app.log,
+    );
+    const exporter = new AuditExporter(
+      app.db,
+      auditKey,
+      {
+        url: audit.exportUrl,
+        intervalMs: audit.sealIntervalMs,
+        timeoutMs: EXPORT_TIMEOUT_MS,
+        batchSize: MAX_EXPORT_BATCH,
       },
       app.log,
     );
@@ -67,12 +82,15 @@ export default fp<{ box: SecretBox }>(
         'ALERT_WEBHOOK_URL is set without ALERT_WEBHOOK_SECRET: alert deliveries are unsigned, receivers cannot authenticate them',
       );
     sealer.start();
+    exporter.start();
     alerts.start();
     app.decorate('auditKey', auditKey);
     app.decorate('auditSealer', sealer);
+    app.decorate('auditExporter', exporter);
     app.decorate('alerts', alerts);
     app.addHook('onClose', async () => {
       await alerts.close();
+      await exporter.close();
       await sealer.close();
     });
   },

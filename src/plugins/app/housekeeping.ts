@@ -33,7 +33,10 @@ export default fp(
         await pruneRevocations(app.db);
         await pruneAccountState(app.db, app.config);
         await pruneMfa(app.db);
-        if (withRetention) await applyAuditRetention(app.db, app.auditKey, app.config.audit.retentionDays);
+        if (withRetention)
+          await applyAuditRetention(app.db, app.auditKey, app.config.audit.retentionDays, {
+            keepUnexported: app.config.audit.exportUrl !== undefined,
+          });
       })().finally(() => {
         running = undefined;
       });
