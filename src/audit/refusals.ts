@@ -50,7 +50,15 @@ function rejectionReason(code: VerifierErrorCode): RejectionReason | 'claims_che
   }
 }
 
-const clipped = (value: unknown, max = 128) => (typeof value === 'string' ? value.slice(0, max) : undefined);
+/**
+ * A header or claim value as the event keeps it: at most `max` characters, no control
+ * characters and no lone surrogates (PostgreSQL's jsonb refuses \u0000, and a value the
+ * log cannot store would let a forger go unrecorded).
+ */
+const clipped = (value: unknown, max = 128) =>
+  typeof value === 'string'
+    ? value.slice(0, max).replace(/\p{Cc}|\p{Cs}/gu, '\uFFFD') // Cs in u-mode: lone surrogates only
+    : undefined;
 
 /** What a refused token's header says (never the token itself), when it parses. */
 function headerOf(token: string): Record<string, string> {

@@ -148,6 +148,10 @@ test('403s and forged tokens become audit events, rate-limited per IP', async (t
     assert.equal(more.length, 0);
     assert.equal(event!.detail.reason, 'unknown_key');
     assert.equal(event!.detail.kid, 'no-such-key');
+    // A kid the log could not store (NUL, a lone surrogate) is still recorded, made storable.
+    const [hostile] = await eventsOf(b, async () => me(b.app, await signedElsewhere(token, 'a\u0000b\ud800c')), 401);
+    assert.equal(hostile!.detail.reason, 'unknown_key');
+    assert.equal(hostile!.detail.kid, 'a\uFFFDb\uFFFDc');
   });
 
   await t.test('a refresh token signed by another key at /oauth/token: token_rejected, signature', async () => {
