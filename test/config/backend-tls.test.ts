@@ -105,7 +105,13 @@ const CASES: { variable: string; refused: string[]; accepted: string[] }[] = [
       'redis://[::1]:6379',
     ],
   },
-  ...['CAPTCHA_VERIFY_URL', 'ALERT_WEBHOOK_URL', 'AUDIT_CHECKPOINT_URL', 'AUDIT_EXPORT_URL', 'BREACHED_PASSWORDS_URL'].map((variable) => ({
+  ...[
+    'CAPTCHA_VERIFY_URL',
+    'ALERT_WEBHOOK_URL',
+    'AUDIT_CHECKPOINT_URL',
+    'AUDIT_EXPORT_URL',
+    'BREACHED_PASSWORDS_URL',
+  ].map((variable) => ({
     variable,
     refused: [`http://svc.internal/${SECRET}`, `http://user:${SECRET}@svc.internal:8080/hook`],
     accepted: [
