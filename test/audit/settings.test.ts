@@ -13,6 +13,7 @@ test('defaults', () => {
     sealIntervalMs: 500,
     refusalsPerIp: 10,
     checkpointUrl: undefined,
+    exportUrl: undefined,
   });
   assert.deepEqual(config.alerts, {
     webhookUrl: undefined,
