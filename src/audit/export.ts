@@ -32,7 +32,7 @@ export interface ExportSettings {
 }
 
 /** One exported event: the columns the leaf covers, as the admin audit API names them. */
-export interface ExportedEvent {
+interface ExportedEvent {
   leaf_index: number;
   /** The leaf hash (hex), as stored at sealing. */
   leaf_hash: string;
