@@ -40,11 +40,14 @@ test('each new checkpoint is pushed to AUDIT_CHECKPOINT_URL, with retry', async 
   assert.equal(delivered.type, 'application/json');
   const { checkpoint, verifier } = readCheckpointDocument(delivered.body);
   assert.equal(verifier.name, 'localhost:3000/audit');
-  const [tree] = await services.db.query<{ size: string; pushed_size: string }>(
-    'SELECT size, pushed_size FROM audit_tree',
-  );
-  assert.ok(checkpoint.size > 0 && checkpoint.size <= Number(tree!.size));
-  assert.equal(Number(tree!.pushed_size), checkpoint.size, 'marked delivered');
+  // The receiver has answered; the sender marks the delivery once the answer reaches it.
+  const tree = await waitFor('the delivery marked', async () => {
+    const [row] = await services.db.query<{ size: string; pushed_size: string }>(
+      'SELECT size, pushed_size FROM audit_tree',
+    );
+    return Number(row!.pushed_size) === checkpoint.size && row;
+  });
+  assert.ok(checkpoint.size > 0 && checkpoint.size <= Number(tree.size));
 
   // A later event: a newer checkpoint goes out too (at most one delivery a second).
   const before = received.length;
